@@ -1,0 +1,51 @@
+# Third-party libraries. Each one is there for a reason written in README.md.
+find_package(tomlplusplus REQUIRED)       # eval.toml parsing with line/column
+find_package(spdlog REQUIRED)             # logging
+find_package(CLI11 REQUIRED)              # command line
+find_package(nlohmann_json REQUIRED)      # JSON output, options passed to plugins
+find_package(Boost 1.74 REQUIRED)         # Boost.DLL (header-only) plugin loading
+find_package(SQLite3 REQUIRED)            # results store
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # Unicode regex for tokenizers
+if(COMPASS_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+
+# CUDA and NCCL are optional: the CUDA parts build wherever the toolkit is
+# installed (no GPU needed to compile) and are skipped otherwise.
+option(COMPASS_WITH_CUDA "Build CUDA parts when the CUDA toolkit is found" ON)
+set(COMPASS_HAVE_CUDA OFF)
+set(COMPASS_HAVE_NCCL OFF)
+if(COMPASS_WITH_CUDA)
+  find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    set(COMPASS_HAVE_CUDA ON)
+    find_library(COMPASS_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+    find_path(COMPASS_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+    if(COMPASS_NCCL_LIBRARY AND COMPASS_NCCL_INCLUDE_DIR)
+      set(COMPASS_HAVE_NCCL ON)
+      add_library(compass_nccl INTERFACE)
+      target_link_libraries(compass_nccl INTERFACE ${COMPASS_NCCL_LIBRARY})
+      target_include_directories(compass_nccl INTERFACE ${COMPASS_NCCL_INCLUDE_DIR})
+    endif()
+  endif()
+endif()
+message(STATUS "Compass: CUDA ${COMPASS_HAVE_CUDA} (toolkit ${CUDAToolkit_VERSION}), NCCL ${COMPASS_HAVE_NCCL}")
+
+# libtorch comes from the PyPI torch wheel in the project venv. CMake finds it
+# through that venv's python when Torch_DIR / CMAKE_PREFIX_PATH do not.
+set(COMPASS_PYTHON "" CACHE FILEPATH "Python of the venv holding the torch wheel")
+if(NOT Torch_DIR)
+  if(NOT COMPASS_PYTHON AND DEFINED ENV{COMPASS_VENV})
+    set(COMPASS_PYTHON "$ENV{COMPASS_VENV}/bin/python")
+  endif()
+  if(COMPASS_PYTHON AND EXISTS "${COMPASS_PYTHON}")
+    execute_process(
+      COMMAND "${COMPASS_PYTHON}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+      OUTPUT_VARIABLE _compass_torch_prefix OUTPUT_STRIP_TRAILING_WHITESPACE
+      RESULT_VARIABLE _compass_torch_rc ERROR_QUIET)
+    if(_compass_torch_rc EQUAL 0)
+      list(APPEND CMAKE_PREFIX_PATH "${_compass_torch_prefix}")
+    endif()
+  endif()
+endif()

@@ -1,0 +1,20 @@
+# compass_add_plugin(<target> SOURCES <files...> [LIBRARIES <libs...>])
+#
+# Builds a plugin as a MODULE library with hidden visibility that exports
+# nothing but its compass_*_plugin entry symbols, into the plugin folder of
+# the build tree, and installs it into the plugin folder of the install.
+set(COMPASS_PLUGIN_EXPORTS_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin_exports.map")
+
+function(compass_add_plugin target)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE compass_plugin_sdk ${ARG_LIBRARIES})
+  set_target_properties(${target} PROPERTIES
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    PREFIX "lib"
+    LIBRARY_OUTPUT_DIRECTORY "${COMPASS_PLUGIN_OUTPUT_DIR}")
+  target_link_options(${target} PRIVATE
+    "LINKER:--version-script=${COMPASS_PLUGIN_EXPORTS_MAP}" "LINKER:--no-undefined")
+  install(TARGETS ${target} LIBRARY DESTINATION "${COMPASS_PLUGIN_INSTALL_DIR}")
+endfunction()

@@ -1,0 +1,492 @@
+/*
+ * Compass plugin ABI: the one header a third-party plugin needs.
+ *
+ * Plain C. Opaque handles, fixed-width integers, pointer+length strings, no
+ * exceptions. A plugin shared library exports one entry symbol per plugin
+ * kind it provides:
+ *
+ *   const compass_backend_api* compass_backend_plugin(void);
+ *   const compass_dataset_api* compass_dataset_plugin(void);
+ *   const compass_scorer_api*  compass_scorer_plugin(void);
+ *
+ * Each returns a pointer to a static, immutable function table that starts
+ * with compass_abi_header. Rules that keep old and new binaries working:
+ *   - abi_major changes only when an existing field changes meaning or moves;
+ *     the host refuses a table whose major differs from its own, naming both.
+ *   - abi_minor grows when fields are appended at the END of a table or of a
+ *     struct. struct_size says how many bytes the producer knows about; a
+ *     consumer reads a field only if it lies inside struct_size (use
+ *     COMPASS_HAS_FIELD). A NULL optional function slot means "not supported".
+ *
+ * Errors: every fallible function returns compass_status*; NULL means success.
+ * Status objects are always allocated by the host (compass_host_api.status_new)
+ * so that one allocator creates and frees them. A status returned by a plugin
+ * function is owned by the host afterwards; a status returned by a host
+ * service is owned by the plugin, which frees it with status_free (or returns
+ * it onwards, passing ownership back).
+ *
+ * Strings: compass_str is {pointer, byte length}, UTF-8, not NUL-terminated.
+ * Unless a function says otherwise, every pointer argument is BORROWED: valid
+ * only for the duration of the call; copy what you keep.
+ *
+ * Threading: a plugin object (backend, dataset, scorer instance) is used by
+ * one host thread at a time. Host services may be called from any thread.
+ */
+#ifndef COMPASS_PLUGIN_H_
+#define COMPASS_PLUGIN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define COMPASS_ABI_MAJOR 1
+#define COMPASS_ABI_MINOR 0
+
+#if defined(_WIN32)
+#define COMPASS_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define COMPASS_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* Entry symbol names, for loaders. */
+#define COMPASS_BACKEND_ENTRY "compass_backend_plugin"
+#define COMPASS_DATASET_ENTRY "compass_dataset_plugin"
+#define COMPASS_SCORER_ENTRY "compass_scorer_plugin"
+
+/* True when a struct produced with struct_size `size` contains `field`. */
+#define COMPASS_HAS_FIELD(type, size, field) \
+  ((uint64_t)(offsetof(type, field) + sizeof(((type*)0)->field)) <= (uint64_t)(size))
+
+/* ------------------------------------------------------------------------ */
+/* Basic types                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct compass_str {
+  const char* data; /* may be NULL when size == 0 */
+  uint64_t size;
+} compass_str;
+
+typedef struct compass_tokens {
+  const int32_t* ids;
+  uint64_t size;
+} compass_tokens;
+
+typedef enum compass_code {
+  COMPASS_OK = 0,
+  COMPASS_INVALID_ARGUMENT = 1, /* bad config/options/request: user can fix */
+  COMPASS_NOT_FOUND = 2,        /* file, tensor, device, item missing */
+  COMPASS_OUT_OF_MEMORY = 3,    /* plan does not fit, or allocation failed */
+  COMPASS_UNSUPPORTED = 4,      /* feature/dtype/architecture not supported */
+  COMPASS_CANCELLED = 5,        /* host asked to stop */
+  COMPASS_INTERNAL = 6,         /* a bug, or an exception caught at the ABI */
+  COMPASS_IO = 7,               /* read/write failure */
+  COMPASS_DATA_LOSS = 8         /* corrupt input file */
+} compass_code;
+
+typedef struct compass_status compass_status; /* opaque, host-allocated */
+
+typedef enum compass_log_level {
+  COMPASS_LOG_DEBUG = 0,
+  COMPASS_LOG_INFO = 1,
+  COMPASS_LOG_WARN = 2,
+  COMPASS_LOG_ERROR = 3
+} compass_log_level;
+
+/* Every function table starts with this header. It is frozen forever. */
+typedef struct compass_abi_header {
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  uint64_t struct_size; /* sizeof the whole table as the plugin built it */
+} compass_abi_header;
+
+/* Identity of a plugin, part of every table. */
+typedef struct compass_plugin_info {
+  compass_str name;        /* unique per kind, [a-z0-9_]+, e.g. "hf_native" */
+  compass_str version;     /* semver; "0.0.0-unimplemented" for a placeholder */
+  compass_str description; /* one line */
+} compass_plugin_info;
+
+/* A plugin-specific option the plugin accepts in its TOML table. The host
+ * validates user tables against this list before create() is called, so the
+ * plugin only ever sees known keys of the declared type. */
+typedef enum compass_option_type {
+  COMPASS_OPT_BOOL = 0,
+  COMPASS_OPT_INT = 1,
+  COMPASS_OPT_FLOAT = 2, /* an integer literal is accepted too */
+  COMPASS_OPT_STRING = 3,
+  COMPASS_OPT_STRING_LIST = 4,
+  COMPASS_OPT_TABLE = 5, /* free-form table, passed through as JSON */
+  COMPASS_OPT_ANY = 6    /* any value, passed through as JSON */
+} compass_option_type;
+
+typedef struct compass_option_spec {
+  compass_str key;
+  uint32_t type;         /* compass_option_type */
+  compass_str help;      /* one line, shown by `compass plugins --json` and in errors */
+  compass_str choices;   /* for strings: allowed values separated by '|', or empty */
+} compass_option_spec;
+
+typedef struct compass_option_list {
+  const compass_option_spec* items;
+  uint64_t size;
+} compass_option_list;
+
+/* ------------------------------------------------------------------------ */
+/* Host services (given to every plugin at create time)                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct compass_host_api {
+  compass_abi_header header;
+  void* ctx; /* pass back as the first argument of the ctx-taking services */
+
+  /* Status objects. status_new copies `message`; the caller owns the result. */
+  compass_status* (*status_new)(int32_t code, compass_str message);
+  void (*status_free)(compass_status* status); /* NULL is a no-op */
+  int32_t (*status_code)(const compass_status* status);
+  /* Borrowed view, valid until the status is freed. */
+  compass_str (*status_message)(const compass_status* status);
+
+  /* Logging into the host's log (terminal and --log-file). Thread-safe. */
+  void (*log)(void* ctx, int32_t level, compass_str message);
+
+  /* Progress of the current batch call: `done` of `total` requests finished,
+   * `tokens` processed so far in this call. Thread-safe, cheap; call often. */
+  void (*progress)(void* ctx, uint64_t done, uint64_t total, uint64_t tokens);
+
+  /* Non-zero once the user asked to stop (Ctrl-C). A batch call should then
+   * return COMPASS_CANCELLED soon; results already delivered are kept. */
+  int32_t (*is_cancelled)(void* ctx);
+
+  /* Decodes token ids with the run's tokenizer into `buf` (capacity `cap`
+   * bytes, may be NULL when cap == 0). Always sets *needed to the full byte
+   * length; writes min(cap, needed) bytes. Thread-safe. Used for stop
+   * strings during generation. */
+  compass_status* (*detokenize)(void* ctx, compass_tokens ids, char* buf, uint64_t cap,
+                                uint64_t* needed);
+} compass_host_api;
+
+/* ------------------------------------------------------------------------ */
+/* Figures: numbers a plugin reports that the host prints without knowing    */
+/* the plugin (timings, memory per device, prefix-sharing ratio, bubble).    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum compass_unit {
+  COMPASS_UNIT_COUNT = 0,
+  COMPASS_UNIT_BYTES = 1,
+  COMPASS_UNIT_SECONDS = 2,
+  COMPASS_UNIT_RATIO = 3,     /* 0..1, printed as a percentage */
+  COMPASS_UNIT_PER_SECOND = 4 /* throughput, e.g. tokens per second */
+} compass_unit;
+
+typedef struct compass_figure {
+  compass_str name;  /* snake_case, e.g. "prefill_tokens_per_s", "peak_memory" */
+  compass_str scope; /* "" for the whole backend, or a device such as "cuda:1" */
+  double value;
+  uint32_t unit; /* compass_unit */
+} compass_figure;
+
+typedef struct compass_figure_sink {
+  void* ctx;
+  /* Thread-safe; `figure` is borrowed for the call. */
+  void (*figure)(void* ctx, const compass_figure* figure);
+} compass_figure_sink;
+
+/* ------------------------------------------------------------------------ */
+/* Backend plugins                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct compass_backend compass_backend; /* opaque, plugin-allocated */
+
+typedef enum compass_device_flags {
+  COMPASS_DEVICE_BF16 = 1u << 0,      /* supports bfloat16 arithmetic */
+  COMPASS_DEVICE_FP16 = 1u << 1,      /* supports float16 arithmetic */
+  COMPASS_DEVICE_SIMULATED = 1u << 2  /* planning only: no such device here */
+} compass_device_flags;
+
+typedef struct compass_device_spec {
+  compass_str name;      /* "cpu", "cpu:N" (virtual CPU device) or "cuda:N" */
+  compass_str model;     /* e.g. "NVIDIA A40", "cpu" */
+  uint64_t memory_bytes; /* usable capacity (free memory, or user max_memory) */
+  uint32_t flags;        /* compass_device_flags */
+} compass_device_spec;
+
+typedef struct compass_backend_config {
+  uint64_t struct_size;
+  compass_str model_path; /* Hugging Face checkpoint directory */
+  compass_str dtype;      /* "float32" | "float16" | "bfloat16" */
+  int32_t allow_dtype_fallback; /* non-zero: bf16 may become fp16 with a warning */
+  const compass_device_spec* devices;
+  uint64_t num_devices;
+  /* The [backend.<name>] table, validated against the plugin's option specs,
+   * as a JSON object text. "{}" when absent. */
+  compass_str options_json;
+  uint32_t max_batch_size; /* 0 = backend decides ("auto") */
+  uint64_t seed;
+  int32_t bos_token_id; /* -1 when the tokenizer has none */
+  int32_t pad_token_id; /* -1 when none */
+  uint32_t vocab_size;  /* tokenizer vocabulary incl. added tokens */
+} compass_backend_config;
+
+/* Planning output: what would go where, and whether it fits. */
+typedef struct compass_placement {
+  compass_str module; /* e.g. "model.layers.12", "lm_head" */
+  compass_str device;
+  uint64_t bytes;
+} compass_placement;
+
+typedef struct compass_device_plan {
+  compass_str device;
+  uint64_t capacity_bytes;
+  uint64_t weight_bytes;
+  uint64_t cache_bytes;      /* KV cache reserved */
+  uint64_t activation_bytes; /* activations and workspace for the chosen batch */
+} compass_device_plan;
+
+typedef struct compass_plan_sink {
+  void* ctx;
+  void (*placement)(void* ctx, const compass_placement* placement);
+  void (*device)(void* ctx, const compass_device_plan* device);
+  /* Called once at the end. `fits` non-zero when the plan can run. `message`
+   * explains a refusal with numbers and a suggestion, or notes (e.g. a dtype
+   * fallback). */
+  void (*verdict)(void* ctx, int32_t fits, compass_str message);
+  compass_figure_sink figures; /* extra numbers, e.g. "kv_cache_tokens" */
+} compass_plan_sink;
+
+/* Requests. `index` is the position of the request in the batch; results
+ * refer back to it. Token ids come from the host's tokenizer, identical for
+ * every backend. */
+typedef struct compass_loglikelihood_request {
+  uint64_t index;
+  compass_tokens context;      /* non-empty (host prepends BOS if needed) */
+  compass_tokens continuation; /* non-empty */
+} compass_loglikelihood_request;
+
+typedef struct compass_rolling_request {
+  uint64_t index;
+  compass_tokens prefix; /* context for the first token, usually [BOS] */
+  compass_tokens tokens; /* the whole text to score */
+} compass_rolling_request;
+
+typedef struct compass_generate_request {
+  uint64_t index;
+  compass_tokens context;
+  const compass_str* stop; /* stop strings; generation ends when the decoded
+                              continuation contains any of them */
+  uint64_t num_stop;
+  compass_tokens stop_token_ids; /* e.g. EOS ids; not included in the output */
+  uint32_t max_new_tokens;
+} compass_generate_request;
+
+typedef enum compass_finish_reason {
+  COMPASS_FINISH_LENGTH = 0,    /* max_new_tokens reached */
+  COMPASS_FINISH_STOP_TOKEN = 1,
+  COMPASS_FINISH_STOP_STRING = 2
+} compass_finish_reason;
+
+typedef struct compass_loglikelihood_result {
+  uint64_t index;
+  double logprob;     /* sum over continuation tokens, natural log */
+  int32_t is_greedy;  /* every continuation token was the argmax */
+  const float* token_logprobs; /* per continuation token, may be NULL */
+  uint64_t num_tokens;
+} compass_loglikelihood_result;
+
+typedef struct compass_rolling_result {
+  uint64_t index;
+  double logprob; /* sum over all tokens of the text */
+  uint64_t num_tokens;
+} compass_rolling_result;
+
+typedef struct compass_generate_result {
+  uint64_t index;
+  compass_tokens tokens; /* generated ids, up to and including the token that
+                            completed a stop string; the host cuts the text */
+  uint32_t finish_reason; /* compass_finish_reason */
+} compass_generate_result;
+
+/* Where a backend delivers results, each as soon as it is ready, in any
+ * order. Thread-safe; arguments are borrowed for the call. Each request must
+ * get exactly one result unless the call fails. */
+typedef struct compass_response_sink {
+  void* ctx;
+  void (*loglikelihood)(void* ctx, const compass_loglikelihood_result* result);
+  void (*rolling)(void* ctx, const compass_rolling_result* result);
+  void (*generate)(void* ctx, const compass_generate_result* result);
+} compass_response_sink;
+
+typedef struct compass_backend_api {
+  compass_abi_header header;
+  compass_plugin_info info;
+  compass_option_list options; /* keys accepted in [backend.<name>] */
+
+  /* Validates `config` and prepares, WITHOUT reading weights (config.json
+   * may be read). On success *out is owned by the host, freed with destroy.
+   * `host` outlives the backend. */
+  compass_status* (*create)(const compass_host_api* host, const compass_backend_config* config,
+                            compass_backend** out);
+  void (*destroy)(compass_backend* backend); /* NULL is a no-op */
+
+  /* Optional. Placement and memory plan for the config given to create,
+   * from config.json alone. Devices may be simulated. Must not read weights.
+   * Returns a status only when planning itself failed; "does not fit" is a
+   * verdict with fits == 0. */
+  compass_status* (*plan)(compass_backend* backend, const compass_plan_sink* sink);
+
+  /* Reads the weights onto the devices. Call once, after create. */
+  compass_status* (*load)(compass_backend* backend);
+
+  /* Batch calls: the whole batch at once so the backend can schedule.
+   * Request arrays are borrowed for the call. Optional: NULL = unsupported. */
+  compass_status* (*loglikelihood)(compass_backend* backend,
+                                   const compass_loglikelihood_request* requests,
+                                   uint64_t num_requests, const compass_response_sink* sink);
+  compass_status* (*loglikelihood_rolling)(compass_backend* backend,
+                                           const compass_rolling_request* requests,
+                                           uint64_t num_requests,
+                                           const compass_response_sink* sink);
+  compass_status* (*generate_until)(compass_backend* backend,
+                                    const compass_generate_request* requests,
+                                    uint64_t num_requests, const compass_response_sink* sink);
+
+  /* Optional. The backend's own figures since load (timings, memory per
+   * device, prefix-sharing ratio, pipeline bubble...). */
+  compass_status* (*figures)(compass_backend* backend, const compass_figure_sink* sink);
+} compass_backend_api;
+
+/* ------------------------------------------------------------------------ */
+/* Dataset plugins                                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct compass_dataset compass_dataset; /* opaque, plugin-allocated */
+
+typedef enum compass_item_kind {
+  COMPASS_ITEM_MULTIPLE_CHOICE = 0, /* loglikelihood of each choice */
+  COMPASS_ITEM_GENERATE = 1,        /* generate_until, compared to references */
+  COMPASS_ITEM_ROLLING = 2          /* loglikelihood_rolling of `context` */
+} compass_item_kind;
+
+typedef struct compass_dataset_config {
+  uint64_t struct_size;
+  compass_str path;  /* the task's `path`: a file or folder */
+  uint32_t num_shots;
+  uint64_t seed;     /* few-shot selection */
+  uint64_t limit;    /* 0 = all items */
+  /* Dataset-specific keys of the [[task]] table, validated against the
+   * plugin's option specs, as a JSON object text. */
+  compass_str options_json;
+} compass_dataset_config;
+
+typedef struct compass_item {
+  uint64_t struct_size;
+  compass_str id;      /* stable within the dataset, e.g. "anatomy/test/12" */
+  compass_str group;   /* subtask for per-group scores, e.g. "anatomy"; may be "" */
+  uint32_t kind;       /* compass_item_kind */
+  compass_str context; /* the full prompt, few-shot examples included */
+  const compass_str* choices; /* MULTIPLE_CHOICE: continuations, e.g. " A" */
+  uint64_t num_choices;
+  int64_t gold;               /* index of the right choice, -1 if none */
+  const compass_str* references; /* GENERATE: accepted answers */
+  uint64_t num_references;
+  const compass_str* stop; /* GENERATE: stop strings */
+  uint64_t num_stop;
+  uint32_t max_new_tokens; /* GENERATE: 0 = task default */
+  compass_str doc_json;    /* the source record, for per-sample reports */
+} compass_item;
+
+typedef struct compass_item_sink {
+  void* ctx;
+  /* `item` and everything it points to are borrowed for the call. Returns
+   * non-zero to ask the dataset to stop early (no error). */
+  int32_t (*item)(void* ctx, const compass_item* item);
+} compass_item_sink;
+
+typedef struct compass_dataset_api {
+  compass_abi_header header;
+  compass_plugin_info info;
+  compass_option_list options; /* extra keys accepted in a [[task]] table */
+  compass_str default_scorer;  /* scorer used when the task names none */
+
+  /* Opens and validates the data (a malformed row is an error naming file
+   * and line). *out is owned by the host, freed with destroy. */
+  compass_status* (*create)(const compass_host_api* host, const compass_dataset_config* config,
+                            compass_dataset** out);
+  void (*destroy)(compass_dataset* dataset);
+  /* Delivers every item, in a deterministic order, to `sink`. */
+  compass_status* (*items)(compass_dataset* dataset, const compass_item_sink* sink);
+} compass_dataset_api;
+
+/* ------------------------------------------------------------------------ */
+/* Scorer plugins                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct compass_scorer compass_scorer; /* opaque, plugin-allocated */
+
+typedef struct compass_choice_output {
+  double logprob;
+  int32_t is_greedy;
+  uint64_t num_tokens;
+} compass_choice_output;
+
+/* What the model produced for one item. */
+typedef struct compass_model_output {
+  uint64_t struct_size;
+  const compass_choice_output* choices; /* MULTIPLE_CHOICE: one per choice */
+  uint64_t num_choices;
+  compass_str text;  /* GENERATE: continuation, cut before the stop string */
+  double logprob;    /* ROLLING: total log-prob of the text */
+  uint64_t num_tokens; /* ROLLING and GENERATE: tokens scored / generated */
+} compass_model_output;
+
+typedef struct compass_sample_metric {
+  compass_str name; /* e.g. "acc", "acc_norm", "exact_match", "bits_per_byte" */
+  double value;
+  double weight; /* aggregate = weighted mean; 1 for plain means */
+  compass_str prediction; /* optional: what the scorer read, e.g. "B", "42" */
+} compass_sample_metric;
+
+typedef struct compass_metric_sink {
+  void* ctx;
+  void (*metric)(void* ctx, const compass_sample_metric* metric);
+} compass_metric_sink;
+
+typedef struct compass_aggregate {
+  double value;
+  double stderr_value; /* standard error; NaN when not defined */
+  compass_str stderr_method; /* "analytic" | "bootstrap"; static storage */
+  uint64_t count;
+  int32_t higher_is_better;
+} compass_aggregate;
+
+typedef struct compass_scorer_api {
+  compass_abi_header header;
+  compass_plugin_info info;
+  compass_option_list options; /* keys accepted as [task.scorer_options] */
+
+  compass_status* (*create)(const compass_host_api* host, compass_str options_json,
+                            compass_scorer** out);
+  void (*destroy)(compass_scorer* scorer);
+
+  /* Scores one item. Reports one or more metrics for it. */
+  compass_status* (*score)(compass_scorer* scorer, const compass_item* item,
+                           const compass_model_output* output, const compass_metric_sink* sink);
+
+  /* Aggregates the per-sample (value, weight) pairs of one metric over a
+   * task or group. `values` and `weights` have `count` entries. */
+  compass_status* (*aggregate)(compass_scorer* scorer, compass_str metric, const double* values,
+                               const double* weights, uint64_t count, compass_aggregate* out);
+} compass_scorer_api;
+
+/* Entry point signatures. */
+typedef const compass_backend_api* (*compass_backend_entry_fn)(void);
+typedef const compass_dataset_api* (*compass_dataset_entry_fn)(void);
+typedef const compass_scorer_api* (*compass_scorer_entry_fn)(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* COMPASS_PLUGIN_H_ */

@@ -1,0 +1,544 @@
+// Header-only C++ helper for writing Compass plugins on top of plugin.h.
+//
+// Write a class deriving from compass::sdk::Backend, Dataset or Scorer, then
+// export it with one macro in one .cpp file:
+//
+//   COMPASS_EXPORT_BACKEND(MyBackend, "my_backend", "1.0.0", "What it is")
+//
+// The class is constructed with (const compass::sdk::Host&, <config>) and may
+// throw; any exception thrown by a plugin method becomes an error status at
+// the ABI boundary (compass::sdk::Error keeps its code, anything else becomes
+// COMPASS_INTERNAL). A virtual method that the class does not override leaves
+// its optional table slot NULL ("not supported").
+//
+// A class may declare `static compass_option_list options()` listing the keys
+// it accepts in its TOML table (see compass::sdk::option()).
+#ifndef COMPASS_PLUGIN_HPP_
+#define COMPASS_PLUGIN_HPP_
+
+#include <compass/plugin.h>
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace compass::sdk {
+
+inline compass_str str(std::string_view s) { return compass_str{s.data(), s.size()}; }
+inline std::string_view view(compass_str s) {
+  return s.size == 0 ? std::string_view() : std::string_view(s.data, s.size);
+}
+inline std::vector<int32_t> to_vector(compass_tokens t) {
+  return t.size == 0 ? std::vector<int32_t>() : std::vector<int32_t>(t.ids, t.ids + t.size);
+}
+
+// Declares one option spec from string literals (static storage).
+constexpr compass_option_spec option(const char* key, compass_option_type type, const char* help,
+                                     const char* choices = "") {
+  return compass_option_spec{{key, std::char_traits<char>::length(key)},
+                             static_cast<uint32_t>(type),
+                             {help, std::char_traits<char>::length(help)},
+                             {choices, std::char_traits<char>::length(choices)}};
+}
+
+// An error with a compass_code, thrown inside a plugin.
+class Error : public std::runtime_error {
+ public:
+  Error(compass_code code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  compass_code code() const { return code_; }
+
+ private:
+  compass_code code_;
+};
+
+// The host services, wrapped. Copyable, cheap; valid while the plugin object
+// that received it is alive.
+class Host {
+ public:
+  explicit Host(const compass_host_api* api) : api_(api) {}
+  const compass_host_api* api() const { return api_; }
+
+  void log(compass_log_level level, std::string_view message) const {
+    api_->log(api_->ctx, level, str(message));
+  }
+  void info(std::string_view message) const { log(COMPASS_LOG_INFO, message); }
+  void warn(std::string_view message) const { log(COMPASS_LOG_WARN, message); }
+  void progress(uint64_t done, uint64_t total, uint64_t tokens) const {
+    api_->progress(api_->ctx, done, total, tokens);
+  }
+  bool cancelled() const { return api_->is_cancelled(api_->ctx) != 0; }
+  // Throws Error(COMPASS_CANCELLED) when the user asked to stop.
+  void check_cancelled() const {
+    if (cancelled()) throw Error(COMPASS_CANCELLED, "cancelled");
+  }
+  std::string detokenize(const int32_t* ids, uint64_t n) const {
+    uint64_t needed = 0;
+    std::string out(64, '\0');
+    throw_if_error(api_->detokenize(api_->ctx, {ids, n}, out.data(), out.size(), &needed));
+    if (needed > out.size()) {
+      out.resize(needed);
+      throw_if_error(api_->detokenize(api_->ctx, {ids, n}, out.data(), out.size(), &needed));
+    }
+    out.resize(needed);
+    return out;
+  }
+
+  // Converts a status returned by a host service into an exception.
+  void throw_if_error(compass_status* status) const {
+    if (status == nullptr) return;
+    const auto code = static_cast<compass_code>(api_->status_code(status));
+    std::string message(view(api_->status_message(status)));
+    api_->status_free(status);
+    throw Error(code, message);
+  }
+  compass_status* make_status(compass_code code, std::string_view message) const {
+    return api_->status_new(code, str(message));
+  }
+
+ private:
+  const compass_host_api* api_;
+};
+
+namespace detail {
+// Runs `fn` and turns any exception into a host-allocated status.
+template <typename Fn>
+compass_status* guarded(const compass_host_api* host, std::string_view plugin, Fn&& fn) noexcept {
+  try {
+    fn();
+    return nullptr;
+  } catch (const Error& e) {
+    return host->status_new(e.code(), str(e.what()));
+  } catch (const std::exception& e) {
+    std::string msg = "plugin '" + std::string(plugin) + "' failed: " + e.what();
+    return host->status_new(COMPASS_INTERNAL, str(msg));
+  } catch (...) {
+    std::string msg = "plugin '" + std::string(plugin) + "' failed with an unknown exception";
+    return host->status_new(COMPASS_INTERNAL, str(msg));
+  }
+}
+
+template <typename T, typename = void>
+struct has_options : std::false_type {};
+template <typename T>
+struct has_options<T, std::void_t<decltype(T::options())>> : std::true_type {};
+
+template <typename T>
+compass_option_list options_of() {
+  if constexpr (has_options<T>::value) {
+    return T::options();
+  } else {
+    return compass_option_list{nullptr, 0};
+  }
+}
+
+constexpr compass_plugin_info info(const char* name, const char* version, const char* description) {
+  return compass_plugin_info{{name, std::char_traits<char>::length(name)},
+                             {version, std::char_traits<char>::length(version)},
+                             {description, std::char_traits<char>::length(description)}};
+}
+}  // namespace detail
+
+// ---------------------------------------------------------------- backends --
+
+// Results go out through this as soon as they are ready. Thread-safe.
+class ResponseSink {
+ public:
+  explicit ResponseSink(const compass_response_sink* sink) : sink_(sink) {}
+  void loglikelihood(uint64_t index, double logprob, bool is_greedy,
+                     const std::vector<float>& token_logprobs = {}) const {
+    compass_loglikelihood_result r{index, logprob, is_greedy ? 1 : 0,
+                                   token_logprobs.empty() ? nullptr : token_logprobs.data(),
+                                   token_logprobs.size()};
+    sink_->loglikelihood(sink_->ctx, &r);
+  }
+  void rolling(uint64_t index, double logprob, uint64_t num_tokens) const {
+    compass_rolling_result r{index, logprob, num_tokens};
+    sink_->rolling(sink_->ctx, &r);
+  }
+  void generate(uint64_t index, const std::vector<int32_t>& tokens,
+                compass_finish_reason reason) const {
+    compass_generate_result r{index, {tokens.data(), tokens.size()},
+                              static_cast<uint32_t>(reason)};
+    sink_->generate(sink_->ctx, &r);
+  }
+
+ private:
+  const compass_response_sink* sink_;
+};
+
+class FigureSink {
+ public:
+  explicit FigureSink(const compass_figure_sink* sink) : sink_(sink) {}
+  void figure(std::string_view name, double value, compass_unit unit,
+              std::string_view scope = {}) const {
+    compass_figure f{str(name), str(scope), value, static_cast<uint32_t>(unit)};
+    sink_->figure(sink_->ctx, &f);
+  }
+
+ private:
+  const compass_figure_sink* sink_;
+};
+
+class PlanSink {
+ public:
+  explicit PlanSink(const compass_plan_sink* sink) : sink_(sink) {}
+  void placement(std::string_view module, std::string_view device, uint64_t bytes) const {
+    compass_placement p{str(module), str(device), bytes};
+    sink_->placement(sink_->ctx, &p);
+  }
+  void device(const compass_device_plan& plan) const { sink_->device(sink_->ctx, &plan); }
+  void verdict(bool fits, std::string_view message) const {
+    sink_->verdict(sink_->ctx, fits ? 1 : 0, str(message));
+  }
+  FigureSink figures() const { return FigureSink(&sink_->figures); }
+
+ private:
+  const compass_plan_sink* sink_;
+};
+
+template <typename T>
+using Span = std::pair<const T*, uint64_t>;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual void plan(const PlanSink&) {}
+  virtual void load() {}
+  virtual void loglikelihood(const compass_loglikelihood_request*, uint64_t,
+                             const ResponseSink&) {}
+  virtual void loglikelihood_rolling(const compass_rolling_request*, uint64_t,
+                                     const ResponseSink&) {}
+  virtual void generate_until(const compass_generate_request*, uint64_t, const ResponseSink&) {}
+  virtual void figures(const FigureSink&) {}
+};
+
+namespace detail {
+// True when T declares its own override of the member (the type of &T::f
+// names the class that declares f).
+#define COMPASS_SDK_OVERRIDES(T, Base, member) \
+  (!std::is_same_v<decltype(&T::member), decltype(&Base::member)>)
+
+template <typename T>
+struct BackendTrampolines {
+  struct Handle {
+    const compass_host_api* host;
+    T* impl;
+  };
+  static inline const char* name = "";
+  static Handle* h(compass_backend* b) { return reinterpret_cast<Handle*>(b); }
+
+  static compass_status* create(const compass_host_api* host, const compass_backend_config* cfg,
+                                compass_backend** out) noexcept {
+    *out = nullptr;
+    return guarded(host, name, [&] {
+      auto* handle = new Handle{host, nullptr};
+      try {
+        handle->impl = new T(Host(host), *cfg);
+      } catch (...) {
+        delete handle;
+        throw;
+      }
+      *out = reinterpret_cast<compass_backend*>(handle);
+    });
+  }
+  static void destroy(compass_backend* b) noexcept {
+    if (b == nullptr) return;
+    try {
+      delete h(b)->impl;
+    } catch (...) {
+    }
+    delete h(b);
+  }
+  static compass_status* plan(compass_backend* b, const compass_plan_sink* sink) noexcept {
+    return guarded(h(b)->host, name, [&] { h(b)->impl->plan(PlanSink(sink)); });
+  }
+  static compass_status* load(compass_backend* b) noexcept {
+    return guarded(h(b)->host, name, [&] { h(b)->impl->load(); });
+  }
+  static compass_status* loglikelihood(compass_backend* b, const compass_loglikelihood_request* r,
+                                       uint64_t n, const compass_response_sink* s) noexcept {
+    return guarded(h(b)->host, name, [&] { h(b)->impl->loglikelihood(r, n, ResponseSink(s)); });
+  }
+  static compass_status* rolling(compass_backend* b, const compass_rolling_request* r, uint64_t n,
+                                 const compass_response_sink* s) noexcept {
+    return guarded(h(b)->host, name,
+                   [&] { h(b)->impl->loglikelihood_rolling(r, n, ResponseSink(s)); });
+  }
+  static compass_status* generate(compass_backend* b, const compass_generate_request* r,
+                                  uint64_t n, const compass_response_sink* s) noexcept {
+    return guarded(h(b)->host, name, [&] { h(b)->impl->generate_until(r, n, ResponseSink(s)); });
+  }
+  static compass_status* figures(compass_backend* b, const compass_figure_sink* s) noexcept {
+    return guarded(h(b)->host, name, [&] { h(b)->impl->figures(FigureSink(s)); });
+  }
+
+  static compass_backend_api make(compass_plugin_info info) {
+    name = info.name.data;
+    compass_backend_api api{};
+    api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_backend_api)};
+    api.info = info;
+    api.options = options_of<T>();
+    api.create = &create;
+    api.destroy = &destroy;
+    api.plan = COMPASS_SDK_OVERRIDES(T, Backend, plan) ? &plan : nullptr;
+    api.load = &load;
+    api.loglikelihood = COMPASS_SDK_OVERRIDES(T, Backend, loglikelihood) ? &loglikelihood : nullptr;
+    api.loglikelihood_rolling =
+        COMPASS_SDK_OVERRIDES(T, Backend, loglikelihood_rolling) ? &rolling : nullptr;
+    api.generate_until = COMPASS_SDK_OVERRIDES(T, Backend, generate_until) ? &generate : nullptr;
+    api.figures = COMPASS_SDK_OVERRIDES(T, Backend, figures) ? &figures : nullptr;
+    return api;
+  }
+};
+}  // namespace detail
+
+// ---------------------------------------------------------------- datasets --
+
+// One item, owning its strings; converted to compass_item for the host.
+struct Item {
+  std::string id;
+  std::string group;
+  compass_item_kind kind = COMPASS_ITEM_MULTIPLE_CHOICE;
+  std::string context;
+  std::vector<std::string> choices;
+  int64_t gold = -1;
+  std::vector<std::string> references;
+  std::vector<std::string> stop;
+  uint32_t max_new_tokens = 0;
+  std::string doc_json = "{}";
+};
+
+class ItemSink {
+ public:
+  explicit ItemSink(const compass_item_sink* sink) : sink_(sink) {}
+  // Returns false when the host wants no more items.
+  bool operator()(const Item& item) const {
+    auto strs = [](const std::vector<std::string>& v) {
+      std::vector<compass_str> out;
+      out.reserve(v.size());
+      for (const auto& s : v) out.push_back(str(s));
+      return out;
+    };
+    const auto choices = strs(item.choices), refs = strs(item.references), stop = strs(item.stop);
+    compass_item c{};
+    c.struct_size = sizeof(compass_item);
+    c.id = str(item.id);
+    c.group = str(item.group);
+    c.kind = static_cast<uint32_t>(item.kind);
+    c.context = str(item.context);
+    c.choices = choices.data();
+    c.num_choices = choices.size();
+    c.gold = item.gold;
+    c.references = refs.data();
+    c.num_references = refs.size();
+    c.stop = stop.data();
+    c.num_stop = stop.size();
+    c.max_new_tokens = item.max_new_tokens;
+    c.doc_json = str(item.doc_json);
+    return sink_->item(sink_->ctx, &c) == 0;
+  }
+
+ private:
+  const compass_item_sink* sink_;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual void items(const ItemSink& sink) = 0;
+};
+
+namespace detail {
+template <typename T>
+struct DatasetTrampolines {
+  struct Handle {
+    const compass_host_api* host;
+    T* impl;
+  };
+  static inline const char* name = "";
+  static Handle* h(compass_dataset* d) { return reinterpret_cast<Handle*>(d); }
+  static compass_status* create(const compass_host_api* host, const compass_dataset_config* cfg,
+                                compass_dataset** out) noexcept {
+    *out = nullptr;
+    return guarded(host, name, [&] {
+      auto* handle = new Handle{host, nullptr};
+      try {
+        handle->impl = new T(Host(host), *cfg);
+      } catch (...) {
+        delete handle;
+        throw;
+      }
+      *out = reinterpret_cast<compass_dataset*>(handle);
+    });
+  }
+  static void destroy(compass_dataset* d) noexcept {
+    if (d == nullptr) return;
+    try {
+      delete h(d)->impl;
+    } catch (...) {
+    }
+    delete h(d);
+  }
+  static compass_status* items(compass_dataset* d, const compass_item_sink* s) noexcept {
+    return guarded(h(d)->host, name, [&] { h(d)->impl->items(ItemSink(s)); });
+  }
+  static compass_dataset_api make(compass_plugin_info info, const char* default_scorer) {
+    name = info.name.data;
+    compass_dataset_api api{};
+    api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_dataset_api)};
+    api.info = info;
+    api.options = options_of<T>();
+    api.default_scorer = {default_scorer, std::char_traits<char>::length(default_scorer)};
+    api.create = &create;
+    api.destroy = &destroy;
+    api.items = &items;
+    return api;
+  }
+};
+}  // namespace detail
+
+// ----------------------------------------------------------------- scorers --
+
+class MetricSink {
+ public:
+  explicit MetricSink(const compass_metric_sink* sink) : sink_(sink) {}
+  void operator()(std::string_view name, double value, double weight = 1.0,
+                  std::string_view prediction = {}) const {
+    compass_sample_metric m{str(name), value, weight, str(prediction)};
+    sink_->metric(sink_->ctx, &m);
+  }
+
+ private:
+  const compass_metric_sink* sink_;
+};
+
+// Weighted mean with its analytic standard error: for unit weights the
+// sample standard deviation over sqrt(n), as lm-evaluation-harness reports.
+inline compass_aggregate weighted_mean(const double* values, const double* weights,
+                                       uint64_t count, bool higher_is_better) {
+  compass_aggregate a{};
+  a.count = count;
+  a.higher_is_better = higher_is_better ? 1 : 0;
+  a.stderr_method = str("analytic");
+  double sw = 0, swx = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    sw += weights[i];
+    swx += weights[i] * values[i];
+  }
+  a.value = sw > 0 ? swx / sw : std::nan("");
+  if (count < 2 || sw <= 0) {
+    a.stderr_value = std::nan("");
+    return a;
+  }
+  // Ratio-estimator variance, which reduces to var/n for unit weights.
+  const double mean_w = sw / static_cast<double>(count);
+  double ss = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    const double d = weights[i] * (values[i] - a.value) / mean_w;
+    ss += d * d;
+  }
+  const double n = static_cast<double>(count);
+  a.stderr_value = std::sqrt(ss / (n - 1) / n);
+  return a;
+}
+
+class Scorer {
+ public:
+  virtual ~Scorer() = default;
+  virtual void score(const compass_item& item, const compass_model_output& output,
+                     const MetricSink& sink) = 0;
+  // Default: weighted mean, higher is better, analytic standard error.
+  virtual compass_aggregate aggregate(std::string_view /*metric*/, const double* values,
+                                      const double* weights, uint64_t count) {
+    return weighted_mean(values, weights, count, true);
+  }
+};
+
+namespace detail {
+template <typename T>
+struct ScorerTrampolines {
+  struct Handle {
+    const compass_host_api* host;
+    T* impl;
+  };
+  static inline const char* name = "";
+  static Handle* h(compass_scorer* s) { return reinterpret_cast<Handle*>(s); }
+  static compass_status* create(const compass_host_api* host, compass_str options_json,
+                                compass_scorer** out) noexcept {
+    *out = nullptr;
+    return guarded(host, name, [&] {
+      auto* handle = new Handle{host, nullptr};
+      try {
+        handle->impl = new T(Host(host), view(options_json));
+      } catch (...) {
+        delete handle;
+        throw;
+      }
+      *out = reinterpret_cast<compass_scorer*>(handle);
+    });
+  }
+  static void destroy(compass_scorer* s) noexcept {
+    if (s == nullptr) return;
+    try {
+      delete h(s)->impl;
+    } catch (...) {
+    }
+    delete h(s);
+  }
+  static compass_status* score(compass_scorer* s, const compass_item* item,
+                               const compass_model_output* output,
+                               const compass_metric_sink* sink) noexcept {
+    return guarded(h(s)->host, name, [&] { h(s)->impl->score(*item, *output, MetricSink(sink)); });
+  }
+  static compass_status* aggregate(compass_scorer* s, compass_str metric, const double* values,
+                                   const double* weights, uint64_t count,
+                                   compass_aggregate* out) noexcept {
+    return guarded(h(s)->host, name,
+                   [&] { *out = h(s)->impl->aggregate(view(metric), values, weights, count); });
+  }
+  static compass_scorer_api make(compass_plugin_info info) {
+    name = info.name.data;
+    compass_scorer_api api{};
+    api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_scorer_api)};
+    api.info = info;
+    api.options = options_of<T>();
+    api.create = &create;
+    api.destroy = &destroy;
+    api.score = &score;
+    api.aggregate = &aggregate;
+    return api;
+  }
+};
+}  // namespace detail
+
+}  // namespace compass::sdk
+
+// Export macros: use each at most once per shared library, at file scope.
+#define COMPASS_EXPORT_BACKEND(Class, name, version, description)                             \
+  extern "C" COMPASS_PLUGIN_EXPORT const compass_backend_api* compass_backend_plugin(void) {  \
+    static const compass_backend_api api = ::compass::sdk::detail::BackendTrampolines<        \
+        Class>::make(::compass::sdk::detail::info(name, version, description));               \
+    return &api;                                                                              \
+  }
+
+#define COMPASS_EXPORT_DATASET(Class, name, version, description, default_scorer)             \
+  extern "C" COMPASS_PLUGIN_EXPORT const compass_dataset_api* compass_dataset_plugin(void) {  \
+    static const compass_dataset_api api = ::compass::sdk::detail::DatasetTrampolines<        \
+        Class>::make(::compass::sdk::detail::info(name, version, description), default_scorer); \
+    return &api;                                                                              \
+  }
+
+#define COMPASS_EXPORT_SCORER(Class, name, version, description)                             \
+  extern "C" COMPASS_PLUGIN_EXPORT const compass_scorer_api* compass_scorer_plugin(void) {   \
+    static const compass_scorer_api api = ::compass::sdk::detail::ScorerTrampolines<         \
+        Class>::make(::compass::sdk::detail::info(name, version, description));              \
+    return &api;                                                                             \
+  }
+
+#endif  // COMPASS_PLUGIN_HPP_
