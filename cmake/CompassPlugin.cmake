@@ -8,7 +8,7 @@ set(COMPASS_PLUGIN_EXPORTS_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin_exports.map")
 function(compass_add_plugin target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
   add_library(${target} MODULE ${ARG_SOURCES})
-  target_link_libraries(${target} PRIVATE compass_plugin_sdk ${ARG_LIBRARIES})
+  target_link_libraries(${target} PRIVATE Compass::plugin_sdk ${ARG_LIBRARIES})
   set_target_properties(${target} PROPERTIES
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON

@@ -202,9 +202,6 @@ class PlanSink {
   const compass_plan_sink* sink_;
 };
 
-template <typename T>
-using Span = std::pair<const T*, uint64_t>;
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -314,34 +311,62 @@ struct Item {
   std::string doc_json = "{}";
 };
 
+// compass_item views of an Item; valid while both objects are alive and
+// unchanged.
+struct ItemView {
+  compass_item item{};
+  std::vector<compass_str> choices, references, stop;
+  explicit ItemView(const Item& src) {
+    for (const auto& s : src.choices) choices.push_back(str(s));
+    for (const auto& s : src.references) references.push_back(str(s));
+    for (const auto& s : src.stop) stop.push_back(str(s));
+    item.struct_size = sizeof(compass_item);
+    item.id = str(src.id);
+    item.group = str(src.group);
+    item.kind = static_cast<uint32_t>(src.kind);
+    item.context = str(src.context);
+    item.choices = choices.data();
+    item.num_choices = choices.size();
+    item.gold = src.gold;
+    item.references = references.data();
+    item.num_references = references.size();
+    item.stop = stop.data();
+    item.num_stop = stop.size();
+    item.max_new_tokens = src.max_new_tokens;
+    item.doc_json = str(src.doc_json);
+  }
+  ItemView(const ItemView&) = delete;
+  ItemView& operator=(const ItemView&) = delete;
+};
+
+// Copies a borrowed compass_item into an owning Item.
+inline Item to_item(const compass_item& c) {
+  auto strs = [](const compass_str* p, uint64_t n) {
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < n; ++i) out.emplace_back(view(p[i]));
+    return out;
+  };
+  Item item;
+  item.id = std::string(view(c.id));
+  item.group = std::string(view(c.group));
+  item.kind = static_cast<compass_item_kind>(c.kind);
+  item.context = std::string(view(c.context));
+  item.choices = strs(c.choices, c.num_choices);
+  item.gold = c.gold;
+  item.references = strs(c.references, c.num_references);
+  item.stop = strs(c.stop, c.num_stop);
+  item.max_new_tokens = c.max_new_tokens;
+  item.doc_json = std::string(view(c.doc_json));
+  return item;
+}
+
 class ItemSink {
  public:
   explicit ItemSink(const compass_item_sink* sink) : sink_(sink) {}
   // Returns false when the host wants no more items.
   bool operator()(const Item& item) const {
-    auto strs = [](const std::vector<std::string>& v) {
-      std::vector<compass_str> out;
-      out.reserve(v.size());
-      for (const auto& s : v) out.push_back(str(s));
-      return out;
-    };
-    const auto choices = strs(item.choices), refs = strs(item.references), stop = strs(item.stop);
-    compass_item c{};
-    c.struct_size = sizeof(compass_item);
-    c.id = str(item.id);
-    c.group = str(item.group);
-    c.kind = static_cast<uint32_t>(item.kind);
-    c.context = str(item.context);
-    c.choices = choices.data();
-    c.num_choices = choices.size();
-    c.gold = item.gold;
-    c.references = refs.data();
-    c.num_references = refs.size();
-    c.stop = stop.data();
-    c.num_stop = stop.size();
-    c.max_new_tokens = item.max_new_tokens;
-    c.doc_json = str(item.doc_json);
-    return sink_->item(sink_->ctx, &c) == 0;
+    const ItemView v(item);
+    return sink_->item(sink_->ctx, &v.item) == 0;
   }
 
  private:

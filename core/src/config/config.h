@@ -52,7 +52,7 @@ struct TaskConfig {
   uint32_t shots = 0;
   std::string scorer;  // "" = the dataset's default scorer
   uint64_t limit = 0;  // 0 = all items (run.limit applies when 0)
-  uint64_t seed = 1234;
+  uint64_t seed = 1234;  // run.seed when the task sets none
   uint32_t max_new_tokens = 256;
   toml::table scorer_options;  // task.scorer_options
   toml::table dataset_options; // every other key of the [[task]] table
@@ -66,7 +66,8 @@ struct RunConfig {
 };
 
 struct EvalConfig {
-  std::string file;  // the config file, absolute
+  std::string file;          // the config file; absolute when read by LoadConfig
+  std::string display_file;  // the file as named in messages ("eval.toml")
   ModelConfig model;
   BackendConfig backend;
   std::vector<TaskConfig> tasks;
@@ -102,6 +103,9 @@ StatusOr<std::string> PluginOptionsToJson(const toml::table& table,
 
 // Checks that every [backend.<name>] table names a known backend.
 Status CheckBackendTables(const EvalConfig& config, const std::vector<std::string>& known_backends);
+
+// A TOML value as compact JSON text (dates and times as strings).
+std::string TomlToJson(const toml::node& node);
 
 }  // namespace compass
 

@@ -1,0 +1,43 @@
+// The compass subcommands. Each returns the process exit code (see
+// docs/cli.md): 0 success, 1 run failed, 2 bad usage/config/input,
+// 3 plugin missing or refused, 4 plan does not fit, 130 interrupted.
+#ifndef COMPASS_CLI_COMMANDS_H_
+#define COMPASS_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace compass::cli {
+
+enum ExitCode {
+  kExitOk = 0,
+  kExitRunFailed = 1,
+  kExitUsage = 2,
+  kExitPlugin = 3,
+  kExitPlanRefused = 4,
+  kExitInterrupted = 130
+};
+
+struct GlobalOptions {
+  std::vector<std::string> plugin_dirs;
+};
+
+struct RunOptions {
+  std::string backend;
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string output;   // results folder; "" = runs/<backend>-<time>
+  std::string devices;  // plan only: simulated devices, e.g. "4xA40-48GB"
+};
+
+int PluginsCommand(const GlobalOptions& global, bool json);
+int RunCommand(const GlobalOptions& global, const RunOptions& options);
+int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json);
+
+// Ctrl-C handling for the duration of a run.
+void InstallInterruptHandler();
+bool Interrupted();
+
+}  // namespace compass::cli
+
+#endif  // COMPASS_CLI_COMMANDS_H_

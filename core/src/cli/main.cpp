@@ -1,0 +1,121 @@
+// compass: evaluate language models on benchmarks through interchangeable
+// backends. Exit codes are listed in commands.h and docs/cli.md.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <compass/plugin.h>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "Evaluate language models on benchmarks through interchangeable inference backends.\n\n"
+    "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
+    "  compass plan --backend NAME --config eval.toml [--devices 4xA40-48GB]\n"
+    "  compass plugins [--json]                       list the plugins found\n";
+
+// Logging goes to stderr (results go to stdout), plus --log-file if given.
+bool SetUpLogging(int verbosity, bool quiet, const std::string& log_file) {
+  std::vector<spdlog::sink_ptr> sinks;
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  console->set_pattern("%^[%l]%$ %v");
+  console->set_level(quiet ? spdlog::level::warn
+                           : (verbosity > 0 ? spdlog::level::debug : spdlog::level::info));
+  sinks.push_back(console);
+  if (!log_file.empty()) {
+    try {
+      auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false);
+      file->set_level(spdlog::level::debug);
+      file->set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] %v");
+      sinks.push_back(file);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "[error] cannot open --log-file %s: %s\n", log_file.c_str(), e.what());
+      return false;
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("compass", sinks.begin(), sinks.end());
+  logger->set_level(spdlog::level::debug);
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace compass::cli;
+  CLI::App app(kUsage, "compass");
+  app.set_version_flag("--version",
+                       std::string("compass ") + COMPASS_VERSION + " (plugin ABI " +
+                           std::to_string(COMPASS_ABI_MAJOR) + "." +
+                           std::to_string(COMPASS_ABI_MINOR) + ")");
+  GlobalOptions global;
+  RunOptions run;
+  int verbosity = 0;
+  bool quiet = false;
+  std::string log_file;
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("--plugin-dir", global.plugin_dirs,
+                    "Folder to search for plugins first (repeatable); then COMPASS_PLUGIN_PATH, "
+                    "then the install's plugin folder");
+    cmd->add_flag("-v,--verbose", verbosity, "Debug logging");
+    cmd->add_flag("-q,--quiet", quiet, "Only warnings and errors");
+    cmd->add_option("--log-file", log_file, "Also write the full log (debug level) to this file");
+  };
+  auto add_run = [&](CLI::App* cmd, bool required) {
+    auto* b = cmd->add_option("--backend", run.backend, "Backend plugin, e.g. hf_native");
+    auto* c = cmd->add_option("--config", run.config, "The eval.toml to run");
+    if (required) {
+      b->required();
+      c->required();
+    }
+    cmd->add_option("--set", run.overrides,
+                    "Override a config value: --set model.dtype=bf16 (repeatable)");
+  };
+  add_common(&app);
+  add_run(&app, false);
+  app.add_option("--output", run.output, "Results folder (default: run.output or runs/<backend>-<time>)");
+
+  bool json = false;
+  auto* plugins = app.add_subcommand("plugins", "List the plugins found, with ABI and path, and "
+                                                "the files refused with the reason");
+  add_common(plugins);
+  plugins->add_flag("--json", json, "Print as JSON");
+
+  auto* plan = app.add_subcommand("plan", "Show where the backend would place the model and "
+                                          "whether it fits, from config.json alone");
+  add_common(plan);
+  add_run(plan, true);
+  plan->add_option("--devices", run.devices,
+                   "Plan for simulated devices instead of this machine's: 4xA40-48GB, "
+                   "2x80GiB, 4xT4-16GB-nobf16");
+  plan->add_flag("--json", json, "Print as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  if (!SetUpLogging(verbosity, quiet, log_file)) return kExitUsage;
+
+  try {
+    if (*plugins) return PluginsCommand(global, json);
+    if (*plan) return PlanCommand(global, run, json);
+    if (run.backend.empty() || run.config.empty()) {
+      std::fprintf(stderr, "%s\nRun `compass --help` for all options.\n",
+                   run.backend.empty() && run.config.empty()
+                       ? kUsage
+                       : "[error] a run needs both --backend NAME and --config FILE");
+      return kExitUsage;
+    }
+    return RunCommand(global, run);
+  } catch (const std::exception& e) {
+    spdlog::critical("unexpected error: {}", e.what());
+    return kExitRunFailed;
+  }
+}

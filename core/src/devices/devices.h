@@ -1,0 +1,61 @@
+// Devices a run can use: "cpu", "cpu:N" (virtual CPU devices: real placement
+// logic on one physical CPU, so multi-device code runs without GPUs) and
+// "cuda:N". Resolution checks that each named device exists here; simulated
+// devices describe hardware that is not here, for planning.
+#ifndef COMPASS_DEVICES_DEVICES_H_
+#define COMPASS_DEVICES_DEVICES_H_
+
+#include <compass/plugin.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace compass {
+
+enum class DeviceType { kCpu, kCuda };
+
+struct Device {
+  std::string name;  // canonical: "cpu", "cpu:1", "cuda:0"
+  DeviceType type = DeviceType::kCpu;
+  int index = -1;     // -1 for plain "cpu"
+  std::string model;  // "cpu", "NVIDIA A40", "A40 (simulated)"
+  uint64_t memory_bytes = 0;
+  bool bf16 = false;
+  bool fp16 = false;
+  bool simulated = false;
+  uint32_t Flags() const;  // compass_device_flags
+};
+
+struct CudaDeviceInfo {
+  std::string model;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  int cc_major = 0, cc_minor = 0;
+};
+
+// Parses a device name; syntax only. Error names the text and the forms
+// allowed.
+StatusOr<Device> ParseDeviceName(const std::string& text);
+
+// Parses and checks that the devices exist on this machine; duplicates are
+// an error. CPU memory is the available RAM split across the CPU devices.
+StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& names);
+
+// Simulated devices for planning: "4xA40-48GB", "2x80GiB", "8xV100-32GB-nobf16",
+// comma-separated groups allowed ("1x80GB,1x40GB"). Named "cuda:0".. in order.
+StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec);
+
+// CUDA devices visible to this process; empty when built without CUDA or
+// when no GPU/driver is present.
+std::vector<CudaDeviceInfo> ProbeCudaDevices();
+bool BuiltWithCuda();
+
+// Available RAM in bytes (MemAvailable), 0 when unknown.
+uint64_t AvailableHostMemory();
+
+}  // namespace compass
+
+#endif  // COMPASS_DEVICES_DEVICES_H_

@@ -1,0 +1,225 @@
+#include "plugin_host/plugin_instances.h"
+
+#include <cstdio>
+#include <mutex>
+
+#include "util/strings.h"
+
+namespace compass {
+namespace {
+
+std::string Str(compass_str s) { return s.size ? std::string(s.data, s.size) : ""; }
+
+// Prefixes a plugin's error with what was called, keeping its code.
+Status FromPlugin(compass_status* status, const PluginRecord& record, const char* call) {
+  Status s = FromAbiStatus(status);
+  if (s.ok()) return s;
+  return s.WithContext(std::string(PluginKindName(record.kind)) + " '" + record.name + "' " + call);
+}
+
+// Serialises sink callbacks from plugin threads and keeps the first
+// exception a host callback threw, so none crosses back into the plugin.
+struct SinkState {
+  std::mutex mu;
+  std::string error;
+  template <typename Fn>
+  void Run(Fn&& fn) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!error.empty()) return;
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  Status Finish(Status call_status) {
+    if (!call_status.ok()) return call_status;
+    if (!error.empty()) return Internal("while storing a result: " + error);
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+std::string Figure::Format() const {
+  char buf[64];
+  switch (unit) {
+    case COMPASS_UNIT_BYTES: return FormatBytes(static_cast<uint64_t>(value));
+    case COMPASS_UNIT_SECONDS: std::snprintf(buf, sizeof buf, "%.3f s", value); break;
+    case COMPASS_UNIT_RATIO: std::snprintf(buf, sizeof buf, "%.1f %%", value * 100.0); break;
+    case COMPASS_UNIT_PER_SECOND: std::snprintf(buf, sizeof buf, "%.1f /s", value); break;
+    default: std::snprintf(buf, sizeof buf, "%.6g", value); break;
+  }
+  return buf;
+}
+
+// ----------------------------------------------------------------- backend --
+
+StatusOr<std::unique_ptr<BackendInstance>> BackendInstance::Create(
+    const PluginRecord& record, PluginHost& host, const compass_backend_config& config) {
+  compass_backend* handle = nullptr;
+  Status s = FromPlugin(record.backend.create(host.ServicesFor(record.name), &config, &handle),
+                        record, "create");
+  if (!s.ok()) return s;
+  if (handle == nullptr) return Internal("backend '" + record.name + "' create returned no object");
+  return std::unique_ptr<BackendInstance>(new BackendInstance(record, handle));
+}
+
+BackendInstance::~BackendInstance() { record_.backend.destroy(handle_); }
+
+Status BackendInstance::Unsupported(const char* what) const {
+  return compass::Unsupported("backend '" + record_.name + "' does not support " + what);
+}
+
+StatusOr<PlanResult> BackendInstance::Plan() {
+  if (!record_.backend.plan) return Unsupported("planning");
+  PlanResult result;
+  compass_plan_sink sink{};
+  sink.ctx = &result;
+  sink.placement = [](void* ctx, const compass_placement* p) {
+    static_cast<PlanResult*>(ctx)->placements.push_back({Str(p->module), Str(p->device), p->bytes});
+  };
+  sink.device = [](void* ctx, const compass_device_plan* d) {
+    static_cast<PlanResult*>(ctx)->devices.push_back(
+        {Str(d->device), d->capacity_bytes, d->weight_bytes, d->cache_bytes, d->activation_bytes});
+  };
+  sink.verdict = [](void* ctx, int32_t fits, compass_str message) {
+    auto* r = static_cast<PlanResult*>(ctx);
+    r->fits = fits != 0;
+    r->message = Str(message);
+  };
+  sink.figures.ctx = &result;
+  sink.figures.figure = [](void* ctx, const compass_figure* f) {
+    static_cast<PlanResult*>(ctx)->figures.push_back(
+        {Str(f->name), Str(f->scope), f->value, static_cast<compass_unit>(f->unit)});
+  };
+  COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.plan(handle_, &sink), record_, "plan"));
+  return result;
+}
+
+Status BackendInstance::Load() {
+  return FromPlugin(record_.backend.load(handle_), record_, "load");
+}
+
+template <typename Request, typename Result, typename Slot, typename SinkSlot>
+static Status RunBatch(const PluginRecord& record, compass_backend* handle, Slot slot,
+                       SinkSlot sink_slot, const std::vector<Request>& requests,
+                       const std::function<void(const Result&)>& on_result, const char* call) {
+  struct Ctx {
+    SinkState state;
+    const std::function<void(const Result&)>* fn;
+  } ctx{{}, &on_result};
+  compass_response_sink sink{};
+  sink.ctx = &ctx;
+  sink.*sink_slot = [](void* c, const Result* r) {
+    auto* x = static_cast<Ctx*>(c);
+    x->state.Run([&] { (*x->fn)(*r); });
+  };
+  Status s = FromPlugin(slot(handle, requests.data(), requests.size(), &sink), record, call);
+  return ctx.state.Finish(s);
+}
+
+Status BackendInstance::Loglikelihood(
+    const std::vector<compass_loglikelihood_request>& requests,
+    const std::function<void(const compass_loglikelihood_result&)>& on_result) {
+  if (!record_.backend.loglikelihood) return Unsupported("loglikelihood requests");
+  return RunBatch(record_, handle_, record_.backend.loglikelihood,
+                  &compass_response_sink::loglikelihood, requests, on_result, "loglikelihood");
+}
+
+Status BackendInstance::Rolling(const std::vector<compass_rolling_request>& requests,
+                                const std::function<void(const compass_rolling_result&)>& on_result) {
+  if (!record_.backend.loglikelihood_rolling) return Unsupported("loglikelihood_rolling requests");
+  return RunBatch(record_, handle_, record_.backend.loglikelihood_rolling,
+                  &compass_response_sink::rolling, requests, on_result, "loglikelihood_rolling");
+}
+
+Status BackendInstance::Generate(
+    const std::vector<compass_generate_request>& requests,
+    const std::function<void(const compass_generate_result&)>& on_result) {
+  if (!record_.backend.generate_until) return Unsupported("generate_until requests");
+  return RunBatch(record_, handle_, record_.backend.generate_until,
+                  &compass_response_sink::generate, requests, on_result, "generate_until");
+}
+
+StatusOr<std::vector<Figure>> BackendInstance::Figures() {
+  std::vector<Figure> figures;
+  if (!record_.backend.figures) return figures;
+  compass_figure_sink sink{&figures, [](void* ctx, const compass_figure* f) {
+                             static_cast<std::vector<Figure>*>(ctx)->push_back(
+                                 {Str(f->name), Str(f->scope), f->value,
+                                  static_cast<compass_unit>(f->unit)});
+                           }};
+  COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.figures(handle_, &sink), record_, "figures"));
+  return figures;
+}
+
+// ----------------------------------------------------------------- dataset --
+
+StatusOr<std::unique_ptr<DatasetInstance>> DatasetInstance::Create(
+    const PluginRecord& record, PluginHost& host, const compass_dataset_config& config) {
+  compass_dataset* handle = nullptr;
+  Status s = FromPlugin(record.dataset.create(host.ServicesFor(record.name), &config, &handle),
+                        record, "create");
+  if (!s.ok()) return s;
+  if (handle == nullptr) return Internal("dataset '" + record.name + "' create returned no object");
+  return std::unique_ptr<DatasetInstance>(new DatasetInstance(record, handle));
+}
+
+DatasetInstance::~DatasetInstance() { record_.dataset.destroy(handle_); }
+
+Status DatasetInstance::Items(const std::function<bool(const compass_item&)>& on_item) {
+  struct Ctx {
+    SinkState state;
+    const std::function<bool(const compass_item&)>* fn;
+    bool stop = false;
+  } ctx{{}, &on_item};
+  compass_item_sink sink{&ctx, [](void* c, const compass_item* item) -> int32_t {
+                           auto* x = static_cast<Ctx*>(c);
+                           x->state.Run([&] { x->stop = !(*x->fn)(*item); });
+                           return (x->stop || !x->state.error.empty()) ? 1 : 0;
+                         }};
+  Status s = FromPlugin(record_.dataset.items(handle_, &sink), record_, "items");
+  return ctx.state.Finish(s);
+}
+
+// ------------------------------------------------------------------ scorer --
+
+StatusOr<std::unique_ptr<ScorerInstance>> ScorerInstance::Create(const PluginRecord& record,
+                                                                 PluginHost& host,
+                                                                 const std::string& options_json) {
+  compass_scorer* handle = nullptr;
+  Status s = FromPlugin(record.scorer.create(host.ServicesFor(record.name),
+                                             {options_json.data(), options_json.size()}, &handle),
+                        record, "create");
+  if (!s.ok()) return s;
+  if (handle == nullptr) return Internal("scorer '" + record.name + "' create returned no object");
+  return std::unique_ptr<ScorerInstance>(new ScorerInstance(record, handle));
+}
+
+ScorerInstance::~ScorerInstance() { record_.scorer.destroy(handle_); }
+
+StatusOr<std::vector<SampleMetric>> ScorerInstance::Score(const compass_item& item,
+                                                          const compass_model_output& output) {
+  std::vector<SampleMetric> metrics;
+  compass_metric_sink sink{&metrics, [](void* ctx, const compass_sample_metric* m) {
+                             static_cast<std::vector<SampleMetric>*>(ctx)->push_back(
+                                 {Str(m->name), m->value, m->weight, Str(m->prediction)});
+                           }};
+  COMPASS_RETURN_IF_ERROR(
+      FromPlugin(record_.scorer.score(handle_, &item, &output, &sink), record_, "score"));
+  return metrics;
+}
+
+StatusOr<compass_aggregate> ScorerInstance::Aggregate(const std::string& metric,
+                                                      const std::vector<double>& values,
+                                                      const std::vector<double>& weights) {
+  compass_aggregate out{};
+  COMPASS_RETURN_IF_ERROR(FromPlugin(
+      record_.scorer.aggregate(handle_, {metric.data(), metric.size()}, values.data(),
+                               weights.data(), values.size(), &out),
+      record_, "aggregate"));
+  return out;
+}
+
+}  // namespace compass

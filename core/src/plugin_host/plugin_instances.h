@@ -1,0 +1,121 @@
+// Owning C++ wrappers around plugin objects (backend, dataset, scorer).
+// Each keeps its PluginRecord (and with it the shared library) alive, and
+// calls the plugin's destroy before the library can be unloaded.
+//
+// Threading: an instance is used from one thread at a time. Callbacks passed
+// to batch calls may be invoked from plugin threads, one at a time.
+#ifndef COMPASS_PLUGIN_HOST_PLUGIN_INSTANCES_H_
+#define COMPASS_PLUGIN_HOST_PLUGIN_INSTANCES_H_
+
+#include <compass/plugin.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugin_host/host_services.h"
+#include "plugin_host/plugin_registry.h"
+#include "util/status.h"
+
+namespace compass {
+
+struct Figure {
+  std::string name;
+  std::string scope;
+  double value = 0;
+  compass_unit unit = COMPASS_UNIT_COUNT;
+  std::string Format() const;  // "12.3 GiB", "45.0 %", "1234.5 /s"
+};
+
+struct PlanResult {
+  struct Placement {
+    std::string module, device;
+    uint64_t bytes = 0;
+  };
+  struct DevicePlan {
+    std::string device;
+    uint64_t capacity = 0, weights = 0, cache = 0, activations = 0;
+  };
+  std::vector<Placement> placements;
+  std::vector<DevicePlan> devices;
+  std::vector<Figure> figures;
+  bool fits = false;
+  std::string message;
+};
+
+class BackendInstance {
+ public:
+  static StatusOr<std::unique_ptr<BackendInstance>> Create(const PluginRecord& record,
+                                                           PluginHost& host,
+                                                           const compass_backend_config& config);
+  ~BackendInstance();
+
+  const PluginRecord& record() const { return record_; }
+  bool supports_plan() const { return record_.backend.plan != nullptr; }
+
+  StatusOr<PlanResult> Plan();
+  Status Load();
+  Status Loglikelihood(const std::vector<compass_loglikelihood_request>& requests,
+                       const std::function<void(const compass_loglikelihood_result&)>& on_result);
+  Status Rolling(const std::vector<compass_rolling_request>& requests,
+                 const std::function<void(const compass_rolling_result&)>& on_result);
+  Status Generate(const std::vector<compass_generate_request>& requests,
+                  const std::function<void(const compass_generate_result&)>& on_result);
+  StatusOr<std::vector<Figure>> Figures();
+
+ private:
+  BackendInstance(PluginRecord record, compass_backend* handle)
+      : record_(std::move(record)), handle_(handle) {}
+  Status Unsupported(const char* what) const;
+  PluginRecord record_;
+  compass_backend* handle_;
+};
+
+class DatasetInstance {
+ public:
+  static StatusOr<std::unique_ptr<DatasetInstance>> Create(const PluginRecord& record,
+                                                           PluginHost& host,
+                                                           const compass_dataset_config& config);
+  ~DatasetInstance();
+  const PluginRecord& record() const { return record_; }
+  // Calls `on_item` for every item; it returns false to stop early.
+  Status Items(const std::function<bool(const compass_item&)>& on_item);
+
+ private:
+  DatasetInstance(PluginRecord record, compass_dataset* handle)
+      : record_(std::move(record)), handle_(handle) {}
+  PluginRecord record_;
+  compass_dataset* handle_;
+};
+
+struct SampleMetric {
+  std::string name;
+  double value = 0;
+  double weight = 1;
+  std::string prediction;
+};
+
+class ScorerInstance {
+ public:
+  static StatusOr<std::unique_ptr<ScorerInstance>> Create(const PluginRecord& record,
+                                                          PluginHost& host,
+                                                          const std::string& options_json);
+  ~ScorerInstance();
+  const PluginRecord& record() const { return record_; }
+  StatusOr<std::vector<SampleMetric>> Score(const compass_item& item,
+                                            const compass_model_output& output);
+  StatusOr<compass_aggregate> Aggregate(const std::string& metric,
+                                        const std::vector<double>& values,
+                                        const std::vector<double>& weights);
+
+ private:
+  ScorerInstance(PluginRecord record, compass_scorer* handle)
+      : record_(std::move(record)), handle_(handle) {}
+  PluginRecord record_;
+  compass_scorer* handle_;
+};
+
+}  // namespace compass
+
+#endif  // COMPASS_PLUGIN_HOST_PLUGIN_INSTANCES_H_

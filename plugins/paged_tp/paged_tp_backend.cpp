@@ -1,0 +1,18 @@
+// Placeholder: the paged_tp backend is listed by `compass plugins` but does
+// not run yet; create() refuses with a clear message.
+#include <compass/plugin.hpp>
+
+namespace {
+
+class Backend final : public compass::sdk::Backend {
+ public:
+  Backend(const compass::sdk::Host&, const compass_backend_config&) {
+    throw compass::sdk::Error(COMPASS_UNSUPPORTED,
+                              "backend 'paged_tp' is not implemented in this version of Compass");
+  }
+};
+
+}  // namespace
+
+COMPASS_EXPORT_BACKEND(Backend, "paged_tp", "0.0.0-unimplemented",
+                       "Paged KV cache, continuous batching, prefix caching and tensor parallelism (not implemented yet)")
