@@ -229,10 +229,15 @@ StatusOr<const PluginRecord*> PluginRegistry::Find(PluginKind kind,
   std::string message = std::string("no ") + PluginKindName(kind) + " plugin named '" + name +
                         "'" + DidYouMean(name, names) + "; available: " +
                         (names.empty() ? "none" : Join(names));
+  // The wanted plugin may be among the refused files (a refused file's name
+  // is unknown: its table could not be trusted), so say what was refused.
+  size_t shown = 0;
   for (const auto& r : refused_) {
-    if (fs::path(r.path).filename().string().find(name) != std::string::npos) {
-      message += "; " + r.path + " was refused: " + r.reason;
+    if (shown++ == 3) {
+      message += "; and " + std::to_string(refused_.size() - 3) + " more refused";
+      break;
     }
+    message += "; refused " + r.path + ": " + r.reason;
   }
   message += " (run `compass plugins` to see what was found)";
   return NotFound(message);

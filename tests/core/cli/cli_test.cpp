@@ -1,0 +1,199 @@
+// Runs the real compass executable on good and bad input and checks exit
+// codes and messages: every bad input is one clear line and a non-zero exit,
+// never a crash.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;
+  bool signalled = false;
+  std::string out, err;
+};
+
+fs::path TempDir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("compass_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Outcome RunCompass(const std::string& args) {
+  static const fs::path tmp = TempDir("io");
+  const fs::path out = tmp / "stdout", err = tmp / "stderr";
+  const std::string cmd = std::string(COMPASS_EXE) + " " + args + " >" + out.string() + " 2>" +
+                          err.string();
+  const int status = std::system(cmd.c_str());
+  Outcome o;
+  o.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+                                        WEXITSTATUS(status) != 130);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.out = Slurp(out);
+  o.err = Slurp(err);
+  return o;
+}
+
+size_t Lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// A valid config over the MMLU fixture; `extra` is appended.
+fs::path WriteConfig(const fs::path& dir, const std::string& model_section,
+                     const std::string& extra = "") {
+  fs::create_directories(dir / "model");
+  const fs::path cfg = dir / "eval.toml";
+  std::ofstream(cfg) << model_section << "\n[backend]\ndevices = [\"cpu\"]\n\n[[task]]\n"
+                     << "dataset = \"mmlu\"\npath = \"" << COMPASS_SOURCE_DIR
+                     << "/tests/fixtures/mmlu\"\nshots = 1\nlimit = 6\n"
+                     << extra;
+  return cfg;
+}
+
+const char kModel[] = "[model]\npath = \"model\"\ntokenizer = \"bytes\"\n";
+
+TEST(Cli, VersionAndHelp) {
+  auto o = RunCompass("--version");
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_NE(o.out.find("plugin ABI"), std::string::npos);
+  o = RunCompass("--help");
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_NE(o.out.find("--backend"), std::string::npos);
+  o = RunCompass("plugins --help");
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_NE(o.out.find("--json"), std::string::npos);
+}
+
+TEST(Cli, UnknownFlagIsUsageError) {
+  auto o = RunCompass("--bakend x");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_FALSE(o.signalled);
+}
+
+TEST(Cli, PluginsListsInTreePluginsAsJson) {
+  auto o = RunCompass("plugins --json");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  for (const char* name : {"\"hf_native\"", "\"paged_tp\"", "\"pipeline\"", "\"mmlu\"",
+                           "\"mcq_accuracy\"", "0.0.0-unimplemented"}) {
+    EXPECT_NE(o.out.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(Cli, RunsAnEvaluationEndToEnd) {
+  const auto dir = TempDir("run");
+  const auto cfg = WriteConfig(dir, kModel);
+  auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good --backend good" +
+               " --config " + cfg.string() + " --output " + (dir / "out").string());
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const std::string results = Slurp(dir / "out" / "results.json");
+  EXPECT_NE(results.find("\"acc\""), std::string::npos);
+  EXPECT_NE(results.find("\"items\": 6"), std::string::npos) << results;
+}
+
+TEST(Cli, BrokenTomlNamesLineAndColumn) {
+  const auto dir = TempDir("broken");
+  const auto cfg = WriteConfig(dir, kModel, "oops = = 3\n");
+  auto o = RunCompass("--backend good --config " + cfg.string());
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_FALSE(o.signalled);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("eval.toml:13:"), std::string::npos) << o.err;
+}
+
+TEST(Cli, UnknownKeyHasHint) {
+  const auto dir = TempDir("unknown");
+  const auto cfg = WriteConfig(dir, std::string(kModel) + "dtpye = \"float32\"\n");
+  auto o = RunCompass("--backend good --config " + cfg.string());
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("did you mean 'dtype'"), std::string::npos) << o.err;
+}
+
+TEST(Cli, MissingModelPathIsClear) {
+  const auto dir = TempDir("nomodel");
+  const auto cfg = WriteConfig(dir, "[model]\npath = \"no/such/model\"\ntokenizer = \"bytes\"\n");
+  auto o = RunCompass("--backend good --config " + cfg.string());
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("model.path"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("no/such/model"), std::string::npos) << o.err;
+}
+
+TEST(Cli, MissingConfigFileIsClear) {
+  auto o = RunCompass("--backend good --config /no/such/eval.toml");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("/no/such/eval.toml"), std::string::npos) << o.err;
+}
+
+TEST(Cli, TextFileNamedLibFooSoIsRefusedNotFatal) {
+  const auto dir = TempDir("textso");
+  std::ofstream(dir / "libfoo.so") << "not a library\n";
+  auto o = RunCompass("plugins --plugin-dir " + dir.string());
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("libfoo.so: not a loadable shared library"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("mmlu"), std::string::npos);  // the others still load
+
+  const auto cfg = WriteConfig(dir, kModel);
+  o = RunCompass("--plugin-dir " + dir.string() + " --backend foo --config " + cfg.string());
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_FALSE(o.signalled);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("no backend plugin named 'foo'"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("libfoo.so"), std::string::npos) << o.err;
+}
+
+TEST(Cli, PluginBuiltForNextMajorIsRefusedWithBothVersions) {
+  const auto dir = TempDir("major");
+  const auto cfg = WriteConfig(dir, kModel);
+  auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) +
+               "/major_next --backend future --config " + cfg.string());
+  EXPECT_EQ(o.exit_code, 3);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("libtest_next_major.so"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("built for plugin ABI 2.0"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("speaks ABI 1.0"), std::string::npos) << o.err;
+}
+
+TEST(Cli, UnimplementedBackendSaysSo) {
+  const auto dir = TempDir("unimpl");
+  const auto cfg = WriteConfig(dir, kModel);
+  auto o = RunCompass("--backend paged_tp --config " + cfg.string());
+  EXPECT_NE(o.exit_code, 0);
+  EXPECT_FALSE(o.signalled);
+  EXPECT_NE(o.err.find("not implemented"), std::string::npos) << o.err;
+}
+
+TEST(Cli, SetOverridesAndLogFile) {
+  const auto dir = TempDir("set");
+  const auto cfg = WriteConfig(dir, kModel);
+  const auto log = dir / "compass.log";
+  auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good --backend good" +
+               " --config " + cfg.string() + " --set task.0.limit=3 -q --log-file " +
+               log.string() + " --output " + (dir / "out").string());
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.err, "");  // -q: nothing below warnings
+  EXPECT_NE(Slurp(dir / "out" / "results.json").find("\"items\": 3"), std::string::npos);
+  EXPECT_NE(Slurp(log).find("3 items"), std::string::npos);
+}
+
+}  // namespace

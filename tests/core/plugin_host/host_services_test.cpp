@@ -1,0 +1,65 @@
+#include "plugin_host/host_services.h"
+
+#include <gtest/gtest.h>
+
+#include <compass/plugin.hpp>
+
+namespace compass {
+namespace {
+
+TEST(HostServices, StatusRoundTripKeepsCodeAndMessage) {
+  compass_status* s = ToAbiStatus(NotFound("tensor model.norm.weight missing"));
+  ASSERT_NE(s, nullptr);
+  Status back = FromAbiStatus(s);
+  EXPECT_EQ(back.code(), COMPASS_NOT_FOUND);
+  EXPECT_EQ(back.message(), "tensor model.norm.weight missing");
+  EXPECT_EQ(ToAbiStatus(Status::Ok()), nullptr);
+  EXPECT_TRUE(FromAbiStatus(nullptr).ok());
+}
+
+TEST(HostServices, OutOfRangeCodeBecomesInternal) {
+  PluginHost host;
+  const compass_host_api* api = host.ServicesFor("x");
+  Status s = FromAbiStatus(api->status_new(9999, sdk::str("weird")));
+  EXPECT_EQ(s.code(), COMPASS_INTERNAL);
+  EXPECT_EQ(s.message(), "weird");
+}
+
+TEST(HostServices, DetokenizeReportsNeededSizeAndTruncates) {
+  PluginHost host;
+  const compass_host_api* api = host.ServicesFor("x");
+  host.SetDetokenizer([](const int32_t* ids, uint64_t n) -> StatusOr<std::string> {
+    std::string s;
+    for (uint64_t i = 0; i < n; ++i) s += static_cast<char>('a' + ids[i]);
+    return s;
+  });
+  const int32_t ids[] = {0, 1, 2, 3};
+  char buf[2];
+  uint64_t needed = 0;
+  ASSERT_EQ(api->detokenize(api->ctx, {ids, 4}, buf, sizeof buf, &needed), nullptr);
+  EXPECT_EQ(needed, 4u);
+  EXPECT_EQ(std::string(buf, 2), "ab");
+  // The C++ helper retries with the needed size.
+  EXPECT_EQ(sdk::Host(api).detokenize(ids, 4), "abcd");
+}
+
+TEST(HostServices, CancellationIsVisibleToPlugins) {
+  PluginHost host;
+  const compass_host_api* api = host.ServicesFor("x");
+  EXPECT_EQ(api->is_cancelled(api->ctx), 0);
+  host.RequestCancel();
+  EXPECT_EQ(api->is_cancelled(api->ctx), 1);
+  EXPECT_THROW(sdk::Host(api).check_cancelled(), sdk::Error);
+}
+
+TEST(HostServices, ProgressReachesTheCallback) {
+  PluginHost host;
+  const compass_host_api* api = host.ServicesFor("x");
+  uint64_t seen = 0;
+  host.SetProgress([&](uint64_t done, uint64_t, uint64_t) { seen = done; });
+  api->progress(api->ctx, 7, 10, 100);
+  EXPECT_EQ(seen, 7u);
+}
+
+}  // namespace
+}  // namespace compass
