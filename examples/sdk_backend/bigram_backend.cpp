@@ -26,9 +26,8 @@ constexpr int kBos = 256;
 class BigramBackend final : public compass::sdk::Backend {
  public:
   static compass_option_list options() {
-    static const compass_option_spec specs[] = {
-        compass::sdk::option("smoothing", COMPASS_OPT_FLOAT,
-                             "additive smoothing constant a > 0 (default 1.0)")};
+    static const compass_option_spec specs[] = {compass::sdk::option(
+        "smoothing", COMPASS_OPT_FLOAT, "additive smoothing constant a > 0 (default 1.0)")};
     return {specs, 1};
   }
 
@@ -44,8 +43,9 @@ class BigramBackend final : public compass::sdk::Backend {
     capacity_ = config.devices[0].memory_bytes;
     corpus_ = std::string(compass::sdk::view(config.model_path)) + "/corpus.txt";
     if (!std::ifstream(corpus_)) {
-      throw Error(COMPASS_NOT_FOUND, corpus_ + " does not exist; the bigram model is estimated "
-                                               "from a corpus.txt in the model folder");
+      throw Error(COMPASS_NOT_FOUND, corpus_ +
+                                         " does not exist; the bigram model is estimated "
+                                         "from a corpus.txt in the model folder");
     }
     const std::string opts(compass::sdk::view(config.options_json));
     const auto key = opts.find("\"smoothing\":");
@@ -155,8 +155,7 @@ class BigramBackend final : public compass::sdk::Backend {
     sink.figure("tokens_scored", static_cast<double>(tokens_), COMPASS_UNIT_COUNT);
     sink.figure("busy_seconds", seconds_, COMPASS_UNIT_SECONDS);
     if (seconds_ > 0) {
-      sink.figure("tokens_per_s", static_cast<double>(tokens_) / seconds_,
-                  COMPASS_UNIT_PER_SECOND);
+      sink.figure("tokens_per_s", static_cast<double>(tokens_) / seconds_, COMPASS_UNIT_PER_SECOND);
     }
     sink.figure("table_memory", static_cast<double>(TableBytes()), COMPASS_UNIT_BYTES, device_);
   }
@@ -176,8 +175,8 @@ class BigramBackend final : public compass::sdk::Backend {
 
   static int Checked(int32_t tok) {
     if (tok < 0 || tok >= kVocab) {
-      throw Error(COMPASS_INVALID_ARGUMENT, "token id " + std::to_string(tok) +
-                                                " is outside the byte vocabulary");
+      throw Error(COMPASS_INVALID_ARGUMENT,
+                  "token id " + std::to_string(tok) + " is outside the byte vocabulary");
     }
     return tok;
   }

@@ -15,4 +15,5 @@ class Backend final : public compass::sdk::Backend {
 }  // namespace
 
 COMPASS_EXPORT_BACKEND(Backend, "hf_native", "0.0.0-unimplemented",
-                       "Layer-wise device map over cpu/cpu:N/cuda:N devices (the reference backend) (not implemented yet)")
+                       "Layer-wise device map over cpu/cpu:N/cuda:N devices (the reference "
+                       "backend) (not implemented yet)")

@@ -15,4 +15,5 @@ class Backend final : public compass::sdk::Backend {
 }  // namespace
 
 COMPASS_EXPORT_BACKEND(Backend, "paged_tp", "0.0.0-unimplemented",
-                       "Paged KV cache, continuous batching, prefix caching and tensor parallelism (not implemented yet)")
+                       "Paged KV cache, continuous batching, prefix caching and tensor parallelism "
+                       "(not implemented yet)")

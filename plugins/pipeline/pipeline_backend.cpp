@@ -14,5 +14,6 @@ class Backend final : public compass::sdk::Backend {
 
 }  // namespace
 
-COMPASS_EXPORT_BACKEND(Backend, "pipeline", "0.0.0-unimplemented",
-                       "Contiguous layer stages on devices with micro-batches in flight (not implemented yet)")
+COMPASS_EXPORT_BACKEND(
+    Backend, "pipeline", "0.0.0-unimplemented",
+    "Contiguous layer stages on devices with micro-batches in flight (not implemented yet)")

@@ -124,9 +124,9 @@ typedef enum compass_option_type {
 
 typedef struct compass_option_spec {
   compass_str key;
-  uint32_t type;         /* compass_option_type */
-  compass_str help;      /* one line, shown by `compass plugins --json` and in errors */
-  compass_str choices;   /* for strings: allowed values separated by '|', or empty */
+  uint32_t type;       /* compass_option_type */
+  compass_str help;    /* one line, shown by `compass plugins --json` and in errors */
+  compass_str choices; /* for strings: allowed values separated by '|', or empty */
 } compass_option_spec;
 
 typedef struct compass_option_list {
@@ -201,9 +201,9 @@ typedef struct compass_figure_sink {
 typedef struct compass_backend compass_backend; /* opaque, plugin-allocated */
 
 typedef enum compass_device_flags {
-  COMPASS_DEVICE_BF16 = 1u << 0,      /* supports bfloat16 arithmetic */
-  COMPASS_DEVICE_FP16 = 1u << 1,      /* supports float16 arithmetic */
-  COMPASS_DEVICE_SIMULATED = 1u << 2  /* planning only: no such device here */
+  COMPASS_DEVICE_BF16 = 1u << 0,     /* supports bfloat16 arithmetic */
+  COMPASS_DEVICE_FP16 = 1u << 1,     /* supports float16 arithmetic */
+  COMPASS_DEVICE_SIMULATED = 1u << 2 /* planning only: no such device here */
 } compass_device_flags;
 
 typedef struct compass_device_spec {
@@ -215,8 +215,8 @@ typedef struct compass_device_spec {
 
 typedef struct compass_backend_config {
   uint64_t struct_size;
-  compass_str model_path; /* Hugging Face checkpoint directory */
-  compass_str dtype;      /* "float32" | "float16" | "bfloat16" */
+  compass_str model_path;       /* Hugging Face checkpoint directory */
+  compass_str dtype;            /* "float32" | "float16" | "bfloat16" */
   int32_t allow_dtype_fallback; /* non-zero: bf16 may become fp16 with a warning */
   const compass_device_spec* devices;
   uint64_t num_devices;
@@ -282,15 +282,15 @@ typedef struct compass_generate_request {
 } compass_generate_request;
 
 typedef enum compass_finish_reason {
-  COMPASS_FINISH_LENGTH = 0,    /* max_new_tokens reached */
+  COMPASS_FINISH_LENGTH = 0, /* max_new_tokens reached */
   COMPASS_FINISH_STOP_TOKEN = 1,
   COMPASS_FINISH_STOP_STRING = 2
 } compass_finish_reason;
 
 typedef struct compass_loglikelihood_result {
   uint64_t index;
-  double logprob;     /* sum over continuation tokens, natural log */
-  int32_t is_greedy;  /* every continuation token was the argmax */
+  double logprob;              /* sum over continuation tokens, natural log */
+  int32_t is_greedy;           /* every continuation token was the argmax */
   const float* token_logprobs; /* per continuation token, may be NULL */
   uint64_t num_tokens;
 } compass_loglikelihood_result;
@@ -303,8 +303,8 @@ typedef struct compass_rolling_result {
 
 typedef struct compass_generate_result {
   uint64_t index;
-  compass_tokens tokens; /* generated ids, up to and including the token that
-                            completed a stop string; the host cuts the text */
+  compass_tokens tokens;  /* generated ids, up to and including the token that
+                             completed a stop string; the host cuts the text */
   uint32_t finish_reason; /* compass_finish_reason */
 } compass_generate_result;
 
@@ -349,8 +349,8 @@ typedef struct compass_backend_api {
                                            uint64_t num_requests,
                                            const compass_response_sink* sink);
   compass_status* (*generate_until)(compass_backend* backend,
-                                    const compass_generate_request* requests,
-                                    uint64_t num_requests, const compass_response_sink* sink);
+                                    const compass_generate_request* requests, uint64_t num_requests,
+                                    const compass_response_sink* sink);
 
   /* Optional. The backend's own figures since load (timings, memory per
    * device, prefix-sharing ratio, pipeline bubble...). */
@@ -371,10 +371,10 @@ typedef enum compass_item_kind {
 
 typedef struct compass_dataset_config {
   uint64_t struct_size;
-  compass_str path;  /* the task's `path`: a file or folder */
+  compass_str path; /* the task's `path`: a file or folder */
   uint32_t num_shots;
-  uint64_t seed;     /* few-shot selection */
-  uint64_t limit;    /* 0 = all items */
+  uint64_t seed;  /* few-shot selection */
+  uint64_t limit; /* 0 = all items */
   /* Dataset-specific keys of the [[task]] table, validated against the
    * plugin's option specs, as a JSON object text. */
   compass_str options_json;
@@ -382,13 +382,13 @@ typedef struct compass_dataset_config {
 
 typedef struct compass_item {
   uint64_t struct_size;
-  compass_str id;      /* stable within the dataset, e.g. "anatomy/test/12" */
-  compass_str group;   /* subtask for per-group scores, e.g. "anatomy"; may be "" */
-  uint32_t kind;       /* compass_item_kind */
-  compass_str context; /* the full prompt, few-shot examples included */
+  compass_str id;             /* stable within the dataset, e.g. "anatomy/test/12" */
+  compass_str group;          /* subtask for per-group scores, e.g. "anatomy"; may be "" */
+  uint32_t kind;              /* compass_item_kind */
+  compass_str context;        /* the full prompt, few-shot examples included */
   const compass_str* choices; /* MULTIPLE_CHOICE: continuations, e.g. " A" */
   uint64_t num_choices;
-  int64_t gold;               /* index of the right choice, -1 if none */
+  int64_t gold;                  /* index of the right choice, -1 if none */
   const compass_str* references; /* GENERATE: accepted answers */
   uint64_t num_references;
   const compass_str* stop; /* GENERATE: stop strings */
@@ -436,15 +436,15 @@ typedef struct compass_model_output {
   uint64_t struct_size;
   const compass_choice_output* choices; /* MULTIPLE_CHOICE: one per choice */
   uint64_t num_choices;
-  compass_str text;  /* GENERATE: continuation, cut before the stop string */
-  double logprob;    /* ROLLING: total log-prob of the text */
+  compass_str text;    /* GENERATE: continuation, cut before the stop string */
+  double logprob;      /* ROLLING: total log-prob of the text */
   uint64_t num_tokens; /* ROLLING and GENERATE: tokens scored / generated */
 } compass_model_output;
 
 typedef struct compass_sample_metric {
   compass_str name; /* e.g. "acc", "acc_norm", "exact_match", "bits_per_byte" */
   double value;
-  double weight; /* aggregate = weighted mean; 1 for plain means */
+  double weight;          /* aggregate = weighted mean; 1 for plain means */
   compass_str prediction; /* optional: what the scorer read, e.g. "B", "42" */
 } compass_sample_metric;
 
@@ -455,7 +455,7 @@ typedef struct compass_metric_sink {
 
 typedef struct compass_aggregate {
   double value;
-  double stderr_value; /* standard error; NaN when not defined */
+  double stderr_value;       /* standard error; NaN when not defined */
   compass_str stderr_method; /* "analytic" | "bootstrap"; static storage */
   uint64_t count;
   int32_t higher_is_better;

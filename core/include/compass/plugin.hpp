@@ -30,7 +30,9 @@
 
 namespace compass::sdk {
 
-inline compass_str str(std::string_view s) { return compass_str{s.data(), s.size()}; }
+inline compass_str str(std::string_view s) {
+  return compass_str{s.data(), s.size()};
+}
 inline std::string_view view(compass_str s) {
   return s.size == 0 ? std::string_view() : std::string_view(s.data, s.size);
 }
@@ -163,8 +165,7 @@ class ResponseSink {
   }
   void generate(uint64_t index, const std::vector<int32_t>& tokens,
                 compass_finish_reason reason) const {
-    compass_generate_result r{index, {tokens.data(), tokens.size()},
-                              static_cast<uint32_t>(reason)};
+    compass_generate_result r{index, {tokens.data(), tokens.size()}, static_cast<uint32_t>(reason)};
     sink_->generate(sink_->ctx, &r);
   }
 
@@ -207,8 +208,7 @@ class Backend {
   virtual ~Backend() = default;
   virtual void plan(const PlanSink&) {}
   virtual void load() {}
-  virtual void loglikelihood(const compass_loglikelihood_request*, uint64_t,
-                             const ResponseSink&) {}
+  virtual void loglikelihood(const compass_loglikelihood_request*, uint64_t, const ResponseSink&) {}
   virtual void loglikelihood_rolling(const compass_rolling_request*, uint64_t,
                                      const ResponseSink&) {}
   virtual void generate_until(const compass_generate_request*, uint64_t, const ResponseSink&) {}
@@ -267,8 +267,8 @@ struct BackendTrampolines {
     return guarded(h(b)->host, name,
                    [&] { h(b)->impl->loglikelihood_rolling(r, n, ResponseSink(s)); });
   }
-  static compass_status* generate(compass_backend* b, const compass_generate_request* r,
-                                  uint64_t n, const compass_response_sink* s) noexcept {
+  static compass_status* generate(compass_backend* b, const compass_generate_request* r, uint64_t n,
+                                  const compass_response_sink* s) noexcept {
     return guarded(h(b)->host, name, [&] { h(b)->impl->generate_until(r, n, ResponseSink(s)); });
   }
   static compass_status* figures(compass_backend* b, const compass_figure_sink* s) noexcept {
@@ -445,8 +445,8 @@ class MetricSink {
 
 // Weighted mean with its analytic standard error: for unit weights the
 // sample standard deviation over sqrt(n), as lm-evaluation-harness reports.
-inline compass_aggregate weighted_mean(const double* values, const double* weights,
-                                       uint64_t count, bool higher_is_better) {
+inline compass_aggregate weighted_mean(const double* values, const double* weights, uint64_t count,
+                                       bool higher_is_better) {
   compass_aggregate a{};
   a.count = count;
   a.higher_is_better = higher_is_better ? 1 : 0;
@@ -545,25 +545,27 @@ struct ScorerTrampolines {
 }  // namespace compass::sdk
 
 // Export macros: use each at most once per shared library, at file scope.
-#define COMPASS_EXPORT_BACKEND(Class, name, version, description)                             \
-  extern "C" COMPASS_PLUGIN_EXPORT const compass_backend_api* compass_backend_plugin(void) {  \
-    static const compass_backend_api api = ::compass::sdk::detail::BackendTrampolines<        \
-        Class>::make(::compass::sdk::detail::info(name, version, description));               \
-    return &api;                                                                              \
-  }
-
-#define COMPASS_EXPORT_DATASET(Class, name, version, description, default_scorer)             \
-  extern "C" COMPASS_PLUGIN_EXPORT const compass_dataset_api* compass_dataset_plugin(void) {  \
-    static const compass_dataset_api api = ::compass::sdk::detail::DatasetTrampolines<        \
-        Class>::make(::compass::sdk::detail::info(name, version, description), default_scorer); \
-    return &api;                                                                              \
-  }
-
-#define COMPASS_EXPORT_SCORER(Class, name, version, description)                             \
-  extern "C" COMPASS_PLUGIN_EXPORT const compass_scorer_api* compass_scorer_plugin(void) {   \
-    static const compass_scorer_api api = ::compass::sdk::detail::ScorerTrampolines<         \
-        Class>::make(::compass::sdk::detail::info(name, version, description));              \
+#define COMPASS_EXPORT_BACKEND(Class, name, version, description)                            \
+  extern "C" COMPASS_PLUGIN_EXPORT const compass_backend_api* compass_backend_plugin(void) { \
+    static const compass_backend_api api =                                                   \
+        ::compass::sdk::detail::BackendTrampolines<Class>::make(                             \
+            ::compass::sdk::detail::info(name, version, description));                       \
     return &api;                                                                             \
+  }
+
+#define COMPASS_EXPORT_DATASET(Class, name, version, description, default_scorer)            \
+  extern "C" COMPASS_PLUGIN_EXPORT const compass_dataset_api* compass_dataset_plugin(void) { \
+    static const compass_dataset_api api =                                                   \
+        ::compass::sdk::detail::DatasetTrampolines<Class>::make(                             \
+            ::compass::sdk::detail::info(name, version, description), default_scorer);       \
+    return &api;                                                                             \
+  }
+
+#define COMPASS_EXPORT_SCORER(Class, name, version, description)                                  \
+  extern "C" COMPASS_PLUGIN_EXPORT const compass_scorer_api* compass_scorer_plugin(void) {        \
+    static const compass_scorer_api api = ::compass::sdk::detail::ScorerTrampolines<Class>::make( \
+        ::compass::sdk::detail::info(name, version, description));                                \
+    return &api;                                                                                  \
   }
 
 #endif  // COMPASS_PLUGIN_HPP_

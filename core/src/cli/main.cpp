@@ -4,8 +4,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
 #include <compass/plugin.h>
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 
@@ -50,10 +50,9 @@ bool SetUpLogging(int verbosity, bool quiet, const std::string& log_file) {
 int main(int argc, char** argv) {
   using namespace compass::cli;
   CLI::App app(kUsage, "compass");
-  app.set_version_flag("--version",
-                       std::string("compass ") + COMPASS_VERSION + " (plugin ABI " +
-                           std::to_string(COMPASS_ABI_MAJOR) + "." +
-                           std::to_string(COMPASS_ABI_MINOR) + ")");
+  app.set_version_flag("--version", std::string("compass ") + COMPASS_VERSION + " (plugin ABI " +
+                                        std::to_string(COMPASS_ABI_MAJOR) + "." +
+                                        std::to_string(COMPASS_ABI_MINOR) + ")");
   GlobalOptions global;
   RunOptions run;
   int verbosity = 0;
@@ -79,16 +78,19 @@ int main(int argc, char** argv) {
   };
   add_common(&app);
   add_run(&app, false);
-  app.add_option("--output", run.output, "Results folder (default: run.output or runs/<backend>-<time>)");
+  app.add_option("--output", run.output,
+                 "Results folder (default: run.output or runs/<backend>-<time>)");
 
   bool json = false;
-  auto* plugins = app.add_subcommand("plugins", "List the plugins found, with ABI and path, and "
-                                                "the files refused with the reason");
+  auto* plugins = app.add_subcommand("plugins",
+                                     "List the plugins found, with ABI and path, and "
+                                     "the files refused with the reason");
   add_common(plugins);
   plugins->add_flag("--json", json, "Print as JSON");
 
-  auto* plan = app.add_subcommand("plan", "Show where the backend would place the model and "
-                                          "whether it fits, from config.json alone");
+  auto* plan = app.add_subcommand("plan",
+                                  "Show where the backend would place the model and "
+                                  "whether it fits, from config.json alone");
   add_common(plan);
   add_run(plan, true);
   plan->add_option("--devices", run.devices,

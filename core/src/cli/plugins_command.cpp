@@ -1,5 +1,5 @@
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -22,7 +22,9 @@ const char* OptionTypeName(uint32_t type) {
   }
 }
 
-std::string S(compass_str s) { return s.size ? std::string(s.data, s.size) : ""; }
+std::string S(compass_str s) {
+  return s.size ? std::string(s.data, s.size) : "";
+}
 
 }  // namespace
 
@@ -43,13 +45,14 @@ int PluginsCommand(const GlobalOptions& global, bool json) {
                            {"help", S(o.help)},
                            {"choices", S(o.choices)}});
       }
-      out["plugins"].push_back({{"kind", PluginKindName(p.kind)},
-                                {"name", p.name},
-                                {"version", p.version},
-                                {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
-                                {"description", p.description},
-                                {"path", p.path},
-                                {"options", options}});
+      out["plugins"].push_back(
+          {{"kind", PluginKindName(p.kind)},
+           {"name", p.name},
+           {"version", p.version},
+           {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
+           {"description", p.description},
+           {"path", p.path},
+           {"options", options}});
     }
     out["refused"] = nlohmann::json::array();
     for (const auto& r : registry.refused()) {

@@ -1,5 +1,5 @@
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -89,32 +89,35 @@ void PrintPlan(const RunResult& r) {
   for (const auto& f : r.plan.figures) {
     std::printf("  %-28s %s\n", f.name.c_str(), f.Format().c_str());
   }
-  std::printf("%s%s%s\n", r.plan.fits ? "FITS" : "DOES NOT FIT",
-              r.plan.message.empty() ? "" : ": ", r.plan.message.c_str());
+  std::printf("%s%s%s\n", r.plan.fits ? "FITS" : "DOES NOT FIT", r.plan.message.empty() ? "" : ": ",
+              r.plan.message.c_str());
 }
 
 nlohmann::json ToJson(const RunResult& r, const EvalConfig& config) {
   nlohmann::json out;
   out["compass_version"] = COMPASS_VERSION;
   out["config"] = config.file;
-  out["model"] = {{"path", config.model.path}, {"dtype", config.model.dtype},
+  out["model"] = {{"path", config.model.path},
+                  {"dtype", config.model.dtype},
                   {"tokenizer", config.model.tokenizer}};
   out["backend"] = {{"name", r.backend}, {"version", r.backend_version}};
   out["devices"] = nlohmann::json::array();
   for (const auto& d : r.devices) {
-    out["devices"].push_back({{"name", d.name}, {"model", d.model}, {"memory_bytes", d.memory_bytes}});
+    out["devices"].push_back(
+        {{"name", d.name}, {"model", d.model}, {"memory_bytes", d.memory_bytes}});
   }
   out["tasks"] = nlohmann::json::array();
   for (const auto& t : r.tasks) {
-    nlohmann::json task = {{"name", t.name}, {"dataset", t.dataset}, {"scorer", t.scorer},
+    nlohmann::json task = {{"name", t.name},   {"dataset", t.dataset},   {"scorer", t.scorer},
                            {"items", t.items}, {"requests", t.requests}, {"seconds", t.seconds}};
     for (const auto& m : t.metrics) {
-      nlohmann::json jm = {{"value", std::isnan(m.value) ? nlohmann::json() : nlohmann::json(m.value)},
-                           {"stderr", std::isnan(m.stderr_value) ? nlohmann::json()
-                                                                 : nlohmann::json(m.stderr_value)},
-                           {"stderr_method", m.stderr_method},
-                           {"count", m.count},
-                           {"higher_is_better", m.higher_is_better}};
+      nlohmann::json jm = {
+          {"value", std::isnan(m.value) ? nlohmann::json() : nlohmann::json(m.value)},
+          {"stderr",
+           std::isnan(m.stderr_value) ? nlohmann::json() : nlohmann::json(m.stderr_value)},
+          {"stderr_method", m.stderr_method},
+          {"count", m.count},
+          {"higher_is_better", m.higher_is_better}};
       if (m.group.empty()) {
         task["metrics"][m.metric] = jm;
       } else {
@@ -125,7 +128,8 @@ nlohmann::json ToJson(const RunResult& r, const EvalConfig& config) {
   }
   out["figures"] = nlohmann::json::array();
   for (const auto& f : r.figures) {
-    out["figures"].push_back({{"name", f.name}, {"scope", f.scope}, {"value", f.value}, {"unit", f.unit}});
+    out["figures"].push_back(
+        {{"name", f.name}, {"scope", f.scope}, {"value", f.value}, {"unit", f.unit}});
   }
   out["seconds"] = r.seconds;
   return out;
@@ -148,7 +152,9 @@ void InstallInterruptHandler() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool Interrupted() { return g_interrupted.load(); }
+bool Interrupted() {
+  return g_interrupted.load();
+}
 
 int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   auto config = LoadConfig(options.config, options.overrides);
@@ -211,11 +217,14 @@ int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool jso
     return ExitCodeFor(result.status(), runner.stage());
   }
   if (json) {
-    nlohmann::json out = {{"backend", result->backend}, {"fits", result->plan.fits},
+    nlohmann::json out = {{"backend", result->backend},
+                          {"fits", result->plan.fits},
                           {"message", result->plan.message}};
     for (const auto& d : result->plan.devices) {
-      out["devices"].push_back({{"device", d.device}, {"capacity_bytes", d.capacity},
-                                {"weight_bytes", d.weights}, {"cache_bytes", d.cache},
+      out["devices"].push_back({{"device", d.device},
+                                {"capacity_bytes", d.capacity},
+                                {"weight_bytes", d.weights},
+                                {"cache_bytes", d.cache},
                                 {"activation_bytes", d.activations}});
     }
     for (const auto& p : result->plan.placements) {

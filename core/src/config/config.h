@@ -11,11 +11,11 @@
 
 #include <compass/plugin.h>
 
+#include <toml++/toml.h>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "util/status.h"
@@ -31,8 +31,8 @@ struct SourcePos {
 };
 
 struct ModelConfig {
-  std::string path;               // absolute; an existing directory
-  std::string dtype = "float32";  // "float32" | "float16" | "bfloat16"
+  std::string path;                   // absolute; an existing directory
+  std::string dtype = "float32";      // "float32" | "float16" | "bfloat16"
   bool allow_dtype_fallback = false;  // bf16 -> fp16 on devices without bf16
   std::string tokenizer = "auto";     // "auto" (model folder) or "bytes"
   SourcePos where;                    // of the [model] table
@@ -50,13 +50,13 @@ struct TaskConfig {
   std::string dataset;  // dataset plugin name
   std::string path;     // absolute; must exist (file or folder)
   uint32_t shots = 0;
-  std::string scorer;  // "" = the dataset's default scorer
-  uint64_t limit = 0;  // 0 = all items (run.limit applies when 0)
+  std::string scorer;    // "" = the dataset's default scorer
+  uint64_t limit = 0;    // 0 = all items (run.limit applies when 0)
   uint64_t seed = 1234;  // run.seed when the task sets none
   uint32_t max_new_tokens = 256;
-  toml::table scorer_options;  // task.scorer_options
-  toml::table dataset_options; // every other key of the [[task]] table
-  SourcePos where;             // of this [[task]] table
+  toml::table scorer_options;   // task.scorer_options
+  toml::table dataset_options;  // every other key of the [[task]] table
+  SourcePos where;              // of this [[task]] table
 };
 
 struct RunConfig {
@@ -97,8 +97,7 @@ Status ApplyOverride(toml::table& root, std::string_view assignment);
 // file:line:column and `table_path` (e.g. "backend.hf_native"). Returns the
 // table as a JSON object text.
 StatusOr<std::string> PluginOptionsToJson(const toml::table& table,
-                                          const compass_option_list& specs,
-                                          const std::string& file,
+                                          const compass_option_list& specs, const std::string& file,
                                           const std::string& table_path);
 
 // Checks that every [backend.<name>] table names a known backend.

@@ -7,7 +7,9 @@
 
 namespace compass {
 
-bool BuiltWithCuda() { return true; }
+bool BuiltWithCuda() {
+  return true;
+}
 
 std::vector<CudaDeviceInfo> ProbeCudaDevices() {
   std::vector<CudaDeviceInfo> out;

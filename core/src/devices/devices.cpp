@@ -55,7 +55,8 @@ uint64_t AvailableHostMemory() {
 }
 
 StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& names) {
-  if (names.empty()) return InvalidArgument("backend.devices is empty; " + std::string(kDeviceForms));
+  if (names.empty())
+    return InvalidArgument("backend.devices is empty; " + std::string(kDeviceForms));
   std::vector<Device> devices;
   std::set<std::string> seen;
   size_t num_cpu = 0;
@@ -86,11 +87,13 @@ StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& nam
       probed = true;
     }
     if (static_cast<size_t>(d.index) >= cuda.size()) {
-      std::string have = cuda.empty() ? std::string(BuiltWithCuda()
-                                                        ? "no CUDA device is visible here"
-                                                        : "this compass was built without CUDA")
-                                      : std::to_string(cuda.size()) + " CUDA device(s) visible "
-                                            "(cuda:0..cuda:" + std::to_string(cuda.size() - 1) + ")";
+      std::string have = cuda.empty()
+                             ? std::string(BuiltWithCuda() ? "no CUDA device is visible here"
+                                                           : "this compass was built without CUDA")
+                             : std::to_string(cuda.size()) +
+                                   " CUDA device(s) visible "
+                                   "(cuda:0..cuda:" +
+                                   std::to_string(cuda.size() - 1) + ")";
       return NotFound("device '" + d.name + "' does not exist: " + have +
                       "; check backend.devices and CUDA_VISIBLE_DEVICES, or plan without "
                       "hardware with `compass plan --devices 4xA40-48GB`");
@@ -106,8 +109,9 @@ StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& nam
 
 StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec) {
   // COUNTx[MODEL-]SIZE[-nobf16]
-  static const std::regex kGroup(R"(^(\d+)x(?:([A-Za-z][A-Za-z0-9_.]*)-)?([0-9.]+\s*[KMGT]i?B)(-nobf16)?$)",
-                                 std::regex::icase);
+  static const std::regex kGroup(
+      R"(^(\d+)x(?:([A-Za-z][A-Za-z0-9_.]*)-)?([0-9.]+\s*[KMGT]i?B)(-nobf16)?$)",
+      std::regex::icase);
   std::vector<Device> devices;
   for (const auto& raw : Split(spec, ',')) {
     const std::string group(Trim(raw));
@@ -119,7 +123,8 @@ StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec) {
     }
     const int count = std::stoi(m[1]);
     COMPASS_ASSIGN_OR_RETURN(uint64_t bytes, ParseByteSize(m[3].str()));
-    if (count <= 0 || count > 1024) return InvalidArgument("--devices: bad count in '" + group + "'");
+    if (count <= 0 || count > 1024)
+      return InvalidArgument("--devices: bad count in '" + group + "'");
     for (int i = 0; i < count; ++i) {
       Device d;
       d.type = DeviceType::kCuda;

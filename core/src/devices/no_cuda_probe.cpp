@@ -2,6 +2,10 @@
 #include "devices/devices.h"
 
 namespace compass {
-bool BuiltWithCuda() { return false; }
-std::vector<CudaDeviceInfo> ProbeCudaDevices() { return {}; }
+bool BuiltWithCuda() {
+  return false;
+}
+std::vector<CudaDeviceInfo> ProbeCudaDevices() {
+  return {};
+}
 }  // namespace compass

@@ -19,7 +19,9 @@ compass_status* StatusNew(int32_t code, compass_str message) {
     return nullptr;  // out of memory: nothing better to do across a C boundary
   }
 }
-void StatusFree(compass_status* status) { delete status; }
+void StatusFree(compass_status* status) {
+  delete status;
+}
 int32_t StatusCode(const compass_status* status) {
   return status ? status->code : static_cast<int32_t>(COMPASS_OK);
 }

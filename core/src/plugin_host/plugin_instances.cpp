@@ -8,7 +8,9 @@
 namespace compass {
 namespace {
 
-std::string Str(compass_str s) { return s.size ? std::string(s.data, s.size) : ""; }
+std::string Str(compass_str s) {
+  return s.size ? std::string(s.data, s.size) : "";
+}
 
 // Prefixes a plugin's error with what was called, keeping its code.
 Status FromPlugin(compass_status* status, const PluginRecord& record, const char* call) {
@@ -65,7 +67,9 @@ StatusOr<std::unique_ptr<BackendInstance>> BackendInstance::Create(
   return std::unique_ptr<BackendInstance>(new BackendInstance(record, handle));
 }
 
-BackendInstance::~BackendInstance() { record_.backend.destroy(handle_); }
+BackendInstance::~BackendInstance() {
+  record_.backend.destroy(handle_);
+}
 
 Status BackendInstance::Unsupported(const char* what) const {
   return compass::Unsupported("backend '" + record_.name + "' does not support " + what);
@@ -127,8 +131,9 @@ Status BackendInstance::Loglikelihood(
                   &compass_response_sink::loglikelihood, requests, on_result, "loglikelihood");
 }
 
-Status BackendInstance::Rolling(const std::vector<compass_rolling_request>& requests,
-                                const std::function<void(const compass_rolling_result&)>& on_result) {
+Status BackendInstance::Rolling(
+    const std::vector<compass_rolling_request>& requests,
+    const std::function<void(const compass_rolling_result&)>& on_result) {
   if (!record_.backend.loglikelihood_rolling) return Unsupported("loglikelihood_rolling requests");
   return RunBatch(record_, handle_, record_.backend.loglikelihood_rolling,
                   &compass_response_sink::rolling, requests, on_result, "loglikelihood_rolling");
@@ -145,11 +150,11 @@ Status BackendInstance::Generate(
 StatusOr<std::vector<Figure>> BackendInstance::Figures() {
   std::vector<Figure> figures;
   if (!record_.backend.figures) return figures;
-  compass_figure_sink sink{&figures, [](void* ctx, const compass_figure* f) {
-                             static_cast<std::vector<Figure>*>(ctx)->push_back(
-                                 {Str(f->name), Str(f->scope), f->value,
-                                  static_cast<compass_unit>(f->unit)});
-                           }};
+  compass_figure_sink sink{
+      &figures, [](void* ctx, const compass_figure* f) {
+        static_cast<std::vector<Figure>*>(ctx)->push_back(
+            {Str(f->name), Str(f->scope), f->value, static_cast<compass_unit>(f->unit)});
+      }};
   COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.figures(handle_, &sink), record_, "figures"));
   return figures;
 }
@@ -166,7 +171,9 @@ StatusOr<std::unique_ptr<DatasetInstance>> DatasetInstance::Create(
   return std::unique_ptr<DatasetInstance>(new DatasetInstance(record, handle));
 }
 
-DatasetInstance::~DatasetInstance() { record_.dataset.destroy(handle_); }
+DatasetInstance::~DatasetInstance() {
+  record_.dataset.destroy(handle_);
+}
 
 Status DatasetInstance::Items(const std::function<bool(const compass_item&)>& on_item) {
   struct Ctx {
@@ -197,7 +204,9 @@ StatusOr<std::unique_ptr<ScorerInstance>> ScorerInstance::Create(const PluginRec
   return std::unique_ptr<ScorerInstance>(new ScorerInstance(record, handle));
 }
 
-ScorerInstance::~ScorerInstance() { record_.scorer.destroy(handle_); }
+ScorerInstance::~ScorerInstance() {
+  record_.scorer.destroy(handle_);
+}
 
 StatusOr<std::vector<SampleMetric>> ScorerInstance::Score(const compass_item& item,
                                                           const compass_model_output& output) {
@@ -215,10 +224,10 @@ StatusOr<compass_aggregate> ScorerInstance::Aggregate(const std::string& metric,
                                                       const std::vector<double>& values,
                                                       const std::vector<double>& weights) {
   compass_aggregate out{};
-  COMPASS_RETURN_IF_ERROR(FromPlugin(
-      record_.scorer.aggregate(handle_, {metric.data(), metric.size()}, values.data(),
-                               weights.data(), values.size(), &out),
-      record_, "aggregate"));
+  COMPASS_RETURN_IF_ERROR(
+      FromPlugin(record_.scorer.aggregate(handle_, {metric.data(), metric.size()}, values.data(),
+                                          weights.data(), values.size(), &out),
+                 record_, "aggregate"));
   return out;
 }
 

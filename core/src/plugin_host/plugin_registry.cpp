@@ -45,7 +45,9 @@ const compass_option_list& PluginRecord::options() const {
 
 namespace {
 
-std::string ToString(compass_str s) { return s.size ? std::string(s.data, s.size) : ""; }
+std::string ToString(compass_str s) {
+  return s.size ? std::string(s.data, s.size) : "";
+}
 
 // Copies a plugin's table into a zeroed host-sized struct: fields a newer
 // plugin appended are dropped, fields an older plugin lacks stay zero/NULL.
@@ -89,8 +91,8 @@ std::string MissingSlots(std::initializer_list<std::pair<const void*, const char
 void PluginRegistry::LoadFile(const std::string& path) {
   std::shared_ptr<PluginLibrary> library;
   try {
-    boost::dll::shared_library lib(fs::path(path), boost::dll::load_mode::rtld_lazy |
-                                                       boost::dll::load_mode::rtld_local);
+    boost::dll::shared_library lib(
+        fs::path(path), boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
     library = std::make_shared<PluginLibrary>(std::move(lib));
   } catch (const std::exception& e) {
     refused_.push_back({path, std::string("not a loadable shared library: ") + e.what()});
@@ -102,8 +104,8 @@ void PluginRegistry::LoadFile(const std::string& path) {
   auto add = [&](PluginRecord record) {
     for (const auto& other : plugins_) {
       if (other.kind == record.kind && other.name == record.name) {
-        refuse(std::string(PluginKindName(record.kind)) + " '" + record.name +
-               "' is shadowed by " + other.path + " (found earlier in the search path)");
+        refuse(std::string(PluginKindName(record.kind)) + " '" + record.name + "' is shadowed by " +
+               other.path + " (found earlier in the search path)");
         return;
       }
     }
@@ -136,8 +138,8 @@ void PluginRegistry::LoadFile(const std::string& path) {
       if (why.empty()) {
         auto api = CopyTable(table);
         why = MissingSlots({{(const void*)api.create, "create"},
-                                 {(const void*)api.destroy, "destroy"},
-                                 {(const void*)api.load, "load"}});
+                            {(const void*)api.destroy, "destroy"},
+                            {(const void*)api.load, "load"}});
         if (why.empty()) {
           PluginRecord r = base_record(PluginKind::kBackend, api.header, api.info);
           r.backend = api;
@@ -153,8 +155,8 @@ void PluginRegistry::LoadFile(const std::string& path) {
       if (why.empty()) {
         auto api = CopyTable(table);
         why = MissingSlots({{(const void*)api.create, "create"},
-                                 {(const void*)api.destroy, "destroy"},
-                                 {(const void*)api.items, "items"}});
+                            {(const void*)api.destroy, "destroy"},
+                            {(const void*)api.items, "items"}});
         if (why.empty()) {
           PluginRecord r = base_record(PluginKind::kDataset, api.header, api.info);
           r.dataset = api;
@@ -170,9 +172,9 @@ void PluginRegistry::LoadFile(const std::string& path) {
       if (why.empty()) {
         auto api = CopyTable(table);
         why = MissingSlots({{(const void*)api.create, "create"},
-                                 {(const void*)api.destroy, "destroy"},
-                                 {(const void*)api.score, "score"},
-                                 {(const void*)api.aggregate, "aggregate"}});
+                            {(const void*)api.destroy, "destroy"},
+                            {(const void*)api.score, "score"},
+                            {(const void*)api.aggregate, "aggregate"}});
         if (why.empty()) {
           PluginRecord r = base_record(PluginKind::kScorer, api.header, api.info);
           r.scorer = api;
@@ -220,15 +222,14 @@ std::vector<std::string> PluginRegistry::Names(PluginKind kind) const {
   return names;
 }
 
-StatusOr<const PluginRecord*> PluginRegistry::Find(PluginKind kind,
-                                                    const std::string& name) const {
+StatusOr<const PluginRecord*> PluginRegistry::Find(PluginKind kind, const std::string& name) const {
   for (const auto& p : plugins_) {
     if (p.kind == kind && p.name == name) return &p;
   }
   const auto names = Names(kind);
-  std::string message = std::string("no ") + PluginKindName(kind) + " plugin named '" + name +
-                        "'" + DidYouMean(name, names) + "; available: " +
-                        (names.empty() ? "none" : Join(names));
+  std::string message = std::string("no ") + PluginKindName(kind) + " plugin named '" + name + "'" +
+                        DidYouMean(name, names) +
+                        "; available: " + (names.empty() ? "none" : Join(names));
   // The wanted plugin may be among the refused files (a refused file's name
   // is unknown: its table could not be trusted), so say what was refused.
   size_t shown = 0;

@@ -60,8 +60,9 @@ StatusOr<Validated> Validate(const EvalConfig& config, const PluginRegistry& reg
   COMPASS_ASSIGN_OR_RETURN(
       v.backend_options,
       PluginOptionsToJson(it == config.backend.plugin_tables.end() ? empty : it->second,
-                          v.backend->options(), config.file, "backend." + backend_name));
-  for (const auto& task : config.tasks) {
+                          v.backend->options(), config.display_file, "backend." + backend_name));
+  for (size_t i = 0; i < config.tasks.size(); ++i) {
+    const TaskConfig& task = config.tasks[i];
     TaskPlan t{&task, nullptr, nullptr, "", ""};
     stage = RunStage::kPlugin;
     COMPASS_ASSIGN_OR_RETURN(t.dataset, registry.Find(PluginKind::kDataset, task.dataset));
@@ -72,13 +73,13 @@ StatusOr<Validated> Validate(const EvalConfig& config, const PluginRegistry& reg
     }
     COMPASS_ASSIGN_OR_RETURN(t.scorer, registry.Find(PluginKind::kScorer, scorer));
     stage = RunStage::kValidate;
-    const std::string where = "task '" + task.name + "'";
+    const std::string where = "task[" + std::to_string(i) + "]";
     COMPASS_ASSIGN_OR_RETURN(t.dataset_options,
                              PluginOptionsToJson(task.dataset_options, t.dataset->options(),
-                                                 config.file, where + " (dataset " + task.dataset + ")"));
+                                                 config.display_file, where));
     COMPASS_ASSIGN_OR_RETURN(t.scorer_options,
                              PluginOptionsToJson(task.scorer_options, t.scorer->options(),
-                                                 config.file, where + ".scorer_options"));
+                                                 config.display_file, where + ".scorer_options"));
     v.tasks.push_back(std::move(t));
   }
   return v;
@@ -156,11 +157,12 @@ StatusOr<RunResult> Runner::Plan(const EvalConfig& config, const std::string& ba
   } else {
     result.devices = simulated;
   }
-  COMPASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(config.model.tokenizer, config.model.path));
+  COMPASS_ASSIGN_OR_RETURN(auto tokenizer,
+                           LoadTokenizer(config.model.tokenizer, config.model.path));
   stage_ = RunStage::kPlan;
-  COMPASS_ASSIGN_OR_RETURN(
-      auto backend, CreateBackend(config, *v.backend, result.devices, v.backend_options,
-                                  tokenizer->vocab_size(), tokenizer->bos_id(), tokenizer->pad_id()));
+  COMPASS_ASSIGN_OR_RETURN(auto backend, CreateBackend(config, *v.backend, result.devices,
+                                                       v.backend_options, tokenizer->vocab_size(),
+                                                       tokenizer->bos_id(), tokenizer->pad_id()));
   COMPASS_ASSIGN_OR_RETURN(result.plan, backend->Plan());
   result.planned = true;
   stage_ = RunStage::kDone;
@@ -175,10 +177,10 @@ StatusOr<RunResult> Runner::Run(const EvalConfig& config, const std::string& bac
   result.backend = v.backend->name;
   result.backend_version = v.backend->version;
   COMPASS_ASSIGN_OR_RETURN(result.devices, ResolveDevices(config.backend.devices));
-  COMPASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(config.model.tokenizer, config.model.path));
-  host_.SetDetokenizer([t = tokenizer.get()](const int32_t* ids, uint64_t n) {
-    return t->Decode(ids, n);
-  });
+  COMPASS_ASSIGN_OR_RETURN(auto tokenizer,
+                           LoadTokenizer(config.model.tokenizer, config.model.path));
+  host_.SetDetokenizer(
+      [t = tokenizer.get()](const int32_t* ids, uint64_t n) { return t->Decode(ids, n); });
 
   // Data and scorers first: a malformed file must stop the run before any
   // weight is loaded.
@@ -188,19 +190,21 @@ StatusOr<RunResult> Runner::Run(const EvalConfig& config, const std::string& bac
     COMPASS_ASSIGN_OR_RETURN(auto task_items, ReadItems(host_, config, t));
     spdlog::info("task '{}': {} items from {}", t.config->name, task_items.size(), t.config->path);
     items.push_back(std::move(task_items));
-    COMPASS_ASSIGN_OR_RETURN(auto scorer, ScorerInstance::Create(*t.scorer, host_, t.scorer_options));
+    COMPASS_ASSIGN_OR_RETURN(auto scorer,
+                             ScorerInstance::Create(*t.scorer, host_, t.scorer_options));
     scorers.push_back(std::move(scorer));
   }
 
   stage_ = RunStage::kPlan;
-  COMPASS_ASSIGN_OR_RETURN(
-      auto backend, CreateBackend(config, *v.backend, result.devices, v.backend_options,
-                                  tokenizer->vocab_size(), tokenizer->bos_id(), tokenizer->pad_id()));
+  COMPASS_ASSIGN_OR_RETURN(auto backend, CreateBackend(config, *v.backend, result.devices,
+                                                       v.backend_options, tokenizer->vocab_size(),
+                                                       tokenizer->bos_id(), tokenizer->pad_id()));
   if (backend->supports_plan()) {
     COMPASS_ASSIGN_OR_RETURN(result.plan, backend->Plan());
     result.planned = true;
     if (!result.plan.fits) {
-      return OutOfMemory("backend '" + backend_name + "' plan does not fit: " + result.plan.message);
+      return OutOfMemory("backend '" + backend_name +
+                         "' plan does not fit: " + result.plan.message);
     }
     if (!result.plan.message.empty()) spdlog::warn("plan: {}", result.plan.message);
   }
@@ -228,8 +232,8 @@ StatusOr<RunResult> Runner::Run(const EvalConfig& config, const std::string& bac
     });
 
     if (!batch.loglikelihood.empty()) {
-      COMPASS_RETURN_IF_ERROR(backend->Loglikelihood(
-          batch.loglikelihood, [&](const compass_loglikelihood_result& r) {
+      COMPASS_RETURN_IF_ERROR(
+          backend->Loglikelihood(batch.loglikelihood, [&](const compass_loglikelihood_result& r) {
             if (r.index >= batch.loglikelihood_owner.size()) return;
             const auto [item, choice] = batch.loglikelihood_owner[r.index];
             choices[item][choice] = {r.logprob, r.is_greedy,
@@ -247,15 +251,16 @@ StatusOr<RunResult> Runner::Run(const EvalConfig& config, const std::string& bac
       }));
     }
     if (!batch.generate.empty()) {
-      COMPASS_RETURN_IF_ERROR(backend->Generate(batch.generate, [&](const compass_generate_result& r) {
-        if (r.index >= batch.generate_owner.size()) return;
-        const size_t item = batch.generate_owner[r.index].first;
-        auto text = tokenizer->Decode(r.tokens.ids, r.tokens.size);
-        if (!text.ok()) throw std::runtime_error(text.status().message());
-        texts[item] = CutAtStop(*text, task_items[item].stop);
-        outputs[item].num_tokens = r.tokens.size;
-        --missing[item];
-      }));
+      COMPASS_RETURN_IF_ERROR(
+          backend->Generate(batch.generate, [&](const compass_generate_result& r) {
+            if (r.index >= batch.generate_owner.size()) return;
+            const size_t item = batch.generate_owner[r.index].first;
+            auto text = tokenizer->Decode(r.tokens.ids, r.tokens.size);
+            if (!text.ok()) throw std::runtime_error(text.status().message());
+            texts[item] = CutAtStop(*text, task_items[item].stop);
+            outputs[item].num_tokens = r.tokens.size;
+            --missing[item];
+          }));
     }
     for (size_t i = 0; i < task_items.size(); ++i) {
       if (missing[i] != 0) {
@@ -265,7 +270,8 @@ StatusOr<RunResult> Runner::Run(const EvalConfig& config, const std::string& bac
     }
 
     // Score, then aggregate per metric over the task and per group.
-    std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>>
+    std::map<std::pair<std::string, std::string>,
+             std::pair<std::vector<double>, std::vector<double>>>
         series;
     for (size_t i = 0; i < task_items.size(); ++i) {
       auto& out = outputs[i];
@@ -292,13 +298,15 @@ StatusOr<RunResult> Runner::Run(const EvalConfig& config, const std::string& bac
     tr.items = task_items.size();
     tr.requests = batch.loglikelihood.size() + batch.rolling.size() + batch.generate.size();
     for (const auto& [key, s] : series) {
-      COMPASS_ASSIGN_OR_RETURN(compass_aggregate a, scorers[ti]->Aggregate(key.first, s.first, s.second));
+      COMPASS_ASSIGN_OR_RETURN(compass_aggregate a,
+                               scorers[ti]->Aggregate(key.first, s.first, s.second));
       MetricResult m;
       m.metric = key.first;
       m.group = key.second;
       m.value = a.value;
       m.stderr_value = a.stderr_value;
-      m.stderr_method.assign(a.stderr_method.data ? a.stderr_method.data : "", a.stderr_method.size);
+      m.stderr_method.assign(a.stderr_method.data ? a.stderr_method.data : "",
+                             a.stderr_method.size);
       m.count = a.count;
       m.higher_is_better = a.higher_is_better != 0;
       tr.metrics.push_back(m);

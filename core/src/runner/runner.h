@@ -66,12 +66,9 @@ class Runner {
 
  private:
   struct Prepared;
-  StatusOr<std::unique_ptr<BackendInstance>> CreateBackend(const EvalConfig& config,
-                                                           const PluginRecord& record,
-                                                           const std::vector<Device>& devices,
-                                                           const std::string& options_json,
-                                                           uint32_t vocab_size, int32_t bos,
-                                                           int32_t pad);
+  StatusOr<std::unique_ptr<BackendInstance>> CreateBackend(
+      const EvalConfig& config, const PluginRecord& record, const std::vector<Device>& devices,
+      const std::string& options_json, uint32_t vocab_size, int32_t bos, int32_t pad);
   const PluginRegistry& registry_;
   PluginHost& host_;
   RunStage stage_ = RunStage::kValidate;

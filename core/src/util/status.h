@@ -39,20 +39,36 @@ class [[nodiscard]] Status {
 
 const char* CodeName(Code code);
 
-inline Status InvalidArgument(std::string m) { return {COMPASS_INVALID_ARGUMENT, std::move(m)}; }
-inline Status NotFound(std::string m) { return {COMPASS_NOT_FOUND, std::move(m)}; }
-inline Status Unsupported(std::string m) { return {COMPASS_UNSUPPORTED, std::move(m)}; }
-inline Status Internal(std::string m) { return {COMPASS_INTERNAL, std::move(m)}; }
-inline Status IoError(std::string m) { return {COMPASS_IO, std::move(m)}; }
-inline Status DataLoss(std::string m) { return {COMPASS_DATA_LOSS, std::move(m)}; }
-inline Status OutOfMemory(std::string m) { return {COMPASS_OUT_OF_MEMORY, std::move(m)}; }
-inline Status Cancelled(std::string m) { return {COMPASS_CANCELLED, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {COMPASS_INVALID_ARGUMENT, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {COMPASS_NOT_FOUND, std::move(m)};
+}
+inline Status Unsupported(std::string m) {
+  return {COMPASS_UNSUPPORTED, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {COMPASS_INTERNAL, std::move(m)};
+}
+inline Status IoError(std::string m) {
+  return {COMPASS_IO, std::move(m)};
+}
+inline Status DataLoss(std::string m) {
+  return {COMPASS_DATA_LOSS, std::move(m)};
+}
+inline Status OutOfMemory(std::string m) {
+  return {COMPASS_OUT_OF_MEMORY, std::move(m)};
+}
+inline Status Cancelled(std::string m) {
+  return {COMPASS_CANCELLED, std::move(m)};
+}
 
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
   StatusOr(Status status) : status_(std::move(status)) { assert(!status_.ok()); }  // NOLINT
-  StatusOr(T value) : value_(std::move(value)) {}                                   // NOLINT
+  StatusOr(T value) : value_(std::move(value)) {}                                  // NOLINT
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -75,17 +91,17 @@ class [[nodiscard]] StatusOr {
 #define COMPASS_CONCAT(a, b) COMPASS_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if it is not OK.
-#define COMPASS_RETURN_IF_ERROR(expr)         \
-  do {                                        \
-    ::compass::Status _st = (expr);           \
-    if (!_st.ok()) return _st;                \
+#define COMPASS_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::compass::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 // `COMPASS_ASSIGN_OR_RETURN(auto x, F());`
-#define COMPASS_ASSIGN_OR_RETURN(lhs, expr)                           \
-  auto COMPASS_CONCAT(_statusor_, __LINE__) = (expr);                 \
-  if (!COMPASS_CONCAT(_statusor_, __LINE__).ok())                     \
-    return COMPASS_CONCAT(_statusor_, __LINE__).status();             \
+#define COMPASS_ASSIGN_OR_RETURN(lhs, expr)               \
+  auto COMPASS_CONCAT(_statusor_, __LINE__) = (expr);     \
+  if (!COMPASS_CONCAT(_statusor_, __LINE__).ok())         \
+    return COMPASS_CONCAT(_statusor_, __LINE__).status(); \
   lhs = std::move(COMPASS_CONCAT(_statusor_, __LINE__)).value()
 
 #endif  // COMPASS_UTIL_STATUS_H_

@@ -12,7 +12,8 @@
 
 namespace compass {
 
-// Levenshtein distance between two byte strings.
+// Edit distance between two byte strings (insert, delete, substitute, or
+// swap two neighbours: one edit each).
 size_t EditDistance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word` when it is close enough to be a plausible

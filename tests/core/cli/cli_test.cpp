@@ -39,12 +39,12 @@ std::string Slurp(const fs::path& p) {
 Outcome RunCompass(const std::string& args) {
   static const fs::path tmp = TempDir("io");
   const fs::path out = tmp / "stdout", err = tmp / "stderr";
-  const std::string cmd = std::string(COMPASS_EXE) + " " + args + " >" + out.string() + " 2>" +
-                          err.string();
+  const std::string cmd =
+      std::string(COMPASS_EXE) + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   Outcome o;
-  o.signalled = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
-                                        WEXITSTATUS(status) != 130);
+  o.signalled = WIFSIGNALED(status) ||
+                (WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) != 130);
   o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   o.out = Slurp(out);
   o.err = Slurp(err);
@@ -101,8 +101,9 @@ TEST(Cli, PluginsListsInTreePluginsAsJson) {
 TEST(Cli, RunsAnEvaluationEndToEnd) {
   const auto dir = TempDir("run");
   const auto cfg = WriteConfig(dir, kModel);
-  auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good --backend good" +
-               " --config " + cfg.string() + " --output " + (dir / "out").string());
+  auto o =
+      RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good --backend good" +
+                 " --config " + cfg.string() + " --output " + (dir / "out").string());
   ASSERT_EQ(o.exit_code, 0) << o.err;
   const std::string results = Slurp(dir / "out" / "results.json");
   EXPECT_NE(results.find("\"acc\""), std::string::npos);
@@ -166,7 +167,7 @@ TEST(Cli, PluginBuiltForNextMajorIsRefusedWithBothVersions) {
   const auto dir = TempDir("major");
   const auto cfg = WriteConfig(dir, kModel);
   auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) +
-               "/major_next --backend future --config " + cfg.string());
+                      "/major_next --backend future --config " + cfg.string());
   EXPECT_EQ(o.exit_code, 3);
   EXPECT_EQ(Lines(o.err), 1u) << o.err;
   EXPECT_NE(o.err.find("libtest_next_major.so"), std::string::npos) << o.err;
@@ -187,9 +188,10 @@ TEST(Cli, SetOverridesAndLogFile) {
   const auto dir = TempDir("set");
   const auto cfg = WriteConfig(dir, kModel);
   const auto log = dir / "compass.log";
-  auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good --backend good" +
-               " --config " + cfg.string() + " --set task.0.limit=3 -q --log-file " +
-               log.string() + " --output " + (dir / "out").string());
+  auto o =
+      RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good --backend good" +
+                 " --config " + cfg.string() + " --set task.0.limit=3 -q --log-file " +
+                 log.string() + " --output " + (dir / "out").string());
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_EQ(o.err, "");  // -q: nothing below warnings
   EXPECT_NE(Slurp(dir / "out" / "results.json").find("\"items\": 3"), std::string::npos);

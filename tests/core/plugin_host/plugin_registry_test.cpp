@@ -26,8 +26,8 @@ compass_backend_config BackendConfig() {
 }
 
 fs::path TempDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("compass_registry_" + name + "_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("compass_registry_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -55,10 +55,10 @@ TEST(PluginRegistry, RefusesNextMajorNamingBothVersionsAndFile) {
   ASSERT_EQ(reg.refused().size(), 1u);
   const auto& r = reg.refused()[0];
   EXPECT_NE(r.path.find("libtest_next_major.so"), std::string::npos);
-  const std::string next = std::to_string(COMPASS_ABI_MAJOR + 1) + "." +
-                           std::to_string(COMPASS_ABI_MINOR);
-  const std::string ours = std::to_string(COMPASS_ABI_MAJOR) + "." +
-                           std::to_string(COMPASS_ABI_MINOR);
+  const std::string next =
+      std::to_string(COMPASS_ABI_MAJOR + 1) + "." + std::to_string(COMPASS_ABI_MINOR);
+  const std::string ours =
+      std::to_string(COMPASS_ABI_MAJOR) + "." + std::to_string(COMPASS_ABI_MINOR);
   EXPECT_NE(r.reason.find("ABI " + next), std::string::npos) << r.reason;
   EXPECT_NE(r.reason.find("ABI " + ours), std::string::npos) << r.reason;
 }
@@ -147,9 +147,9 @@ TEST(PluginRegistry, LibraryStaysLoadedWhileAnInstanceLives) {
   const int32_t ctx[] = {1, 2}, cont[] = {3, 4, 5};
   std::vector<compass_loglikelihood_request> reqs = {{0, {ctx, 2}, {cont, 3}}};
   double got = 0;
-  ASSERT_TRUE(backend
-                  ->Loglikelihood(reqs, [&](const compass_loglikelihood_result& r) { got = r.logprob; })
-                  .ok());
+  ASSERT_TRUE(
+      backend->Loglikelihood(reqs, [&](const compass_loglikelihood_result& r) { got = r.logprob; })
+          .ok());
   EXPECT_EQ(got, -3.0);
 }
 
@@ -159,7 +159,8 @@ TEST(PluginRegistry, ExceptionsInPluginsBecomeStatuses) {
 
   // std::runtime_error from a backend batch call.
   const auto cfg = BackendConfig();
-  auto backend = BackendInstance::Create(*reg.Find(PluginKind::kBackend, "good").value(), host, cfg);
+  auto backend =
+      BackendInstance::Create(*reg.Find(PluginKind::kBackend, "good").value(), host, cfg);
   ASSERT_TRUE(backend.ok());
   const int32_t ctx[] = {1};
   std::vector<compass_loglikelihood_request> reqs = {{0, {ctx, 1}, {nullptr, 0}}};
@@ -188,7 +189,8 @@ TEST(PluginRegistry, ExceptionsInPluginsBecomeStatuses) {
   EXPECT_NE(failed.status().message().find("constructor exploded"), std::string::npos);
 
   // A thrown non-std::exception value.
-  auto scorer = ScorerInstance::Create(*reg.Find(PluginKind::kScorer, "throwing").value(), host, "{}");
+  auto scorer =
+      ScorerInstance::Create(*reg.Find(PluginKind::kScorer, "throwing").value(), host, "{}");
   ASSERT_TRUE(scorer.ok());
   sdk::Item item;
   item.choices = {" a"};

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set-up (scripts/setup.sh), then the whole test suite through CTest.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${COMPASS_BUILD_DIR:-$ROOT/build}
+bash "$ROOT/scripts/setup.sh"
+cd "$BUILD"
+ctest --output-on-failure -j "${COMPASS_JOBS:-2}" "$@"
