@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -47,12 +48,20 @@ std::string FormatValue(double v) {
 }
 
 void PrintResults(const RunResult& r) {
-  std::printf("\n%-20s %-14s %-10s %10s %10s %8s\n", "TASK", "GROUP", "METRIC", "VALUE", "STDERR",
-              "N");
+  int task_w = 4, group_w = 5, metric_w = 6;
+  for (const auto& t : r.tasks) {
+    task_w = std::max(task_w, static_cast<int>(t.name.size()));
+    for (const auto& m : t.metrics) {
+      group_w = std::max(group_w, static_cast<int>(m.group.size()));
+      metric_w = std::max(metric_w, static_cast<int>(m.metric.size()));
+    }
+  }
+  std::printf("\n%-*s  %-*s  %-*s  %10s  %10s  %8s\n", task_w, "TASK", group_w, "GROUP", metric_w,
+              "METRIC", "VALUE", "STDERR", "N");
   for (const auto& t : r.tasks) {
     for (const auto& m : t.metrics) {
-      std::printf("%-20s %-14s %-10s %10s %10s %8llu\n", t.name.c_str(),
-                  m.group.empty() ? "(all)" : m.group.c_str(), m.metric.c_str(),
+      std::printf("%-*s  %-*s  %-*s  %10s  %10s  %8llu\n", task_w, t.name.c_str(), group_w,
+                  m.group.empty() ? "(all)" : m.group.c_str(), metric_w, m.metric.c_str(),
                   FormatValue(m.value).c_str(), FormatValue(m.stderr_value).c_str(),
                   static_cast<unsigned long long>(m.count));
     }
