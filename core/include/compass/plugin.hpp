@@ -221,68 +221,84 @@ namespace detail {
 #define COMPASS_SDK_OVERRIDES(T, Base, member) \
   (!std::is_same_v<decltype(&T::member), decltype(&Base::member)>)
 
-template <typename T>
-struct BackendTrampolines {
+// The object behind an opaque handle: the plugin's T and the host table it
+// was created with. `Opaque` is compass_backend, compass_dataset or
+// compass_scorer.
+template <typename T, typename Opaque>
+struct Owned {
   struct Handle {
     const compass_host_api* host;
     T* impl;
   };
   static inline const char* name = "";
-  static Handle* h(compass_backend* b) { return reinterpret_cast<Handle*>(b); }
+  static Handle* h(Opaque* p) { return reinterpret_cast<Handle*>(p); }
 
-  static compass_status* create(const compass_host_api* host, const compass_backend_config* cfg,
-                                compass_backend** out) noexcept {
+  template <typename... Args>
+  static compass_status* create(const compass_host_api* host, Opaque** out,
+                                Args&&... args) noexcept {
     *out = nullptr;
     return guarded(host, name, [&] {
-      auto* handle = new Handle{host, nullptr};
+      T* impl = new T(Host(host), std::forward<Args>(args)...);
       try {
-        handle->impl = new T(Host(host), *cfg);
+        *out = reinterpret_cast<Opaque*>(new Handle{host, impl});
       } catch (...) {
-        delete handle;
+        delete impl;
         throw;
       }
-      *out = reinterpret_cast<compass_backend*>(handle);
     });
   }
-  static void destroy(compass_backend* b) noexcept {
-    if (b == nullptr) return;
+  static void destroy(Opaque* p) noexcept {
+    if (p == nullptr) return;
     try {
-      delete h(b)->impl;
+      delete h(p)->impl;
     } catch (...) {
     }
-    delete h(b);
+    delete h(p);
+  }
+  // Runs a method of the plugin object, turning exceptions into a status.
+  template <typename Fn>
+  static compass_status* call(Opaque* p, Fn&& fn) noexcept {
+    return guarded(h(p)->host, name, [&] { fn(*h(p)->impl); });
+  }
+};
+
+template <typename T>
+struct BackendTrampolines : Owned<T, compass_backend> {
+  using O = Owned<T, compass_backend>;
+  static compass_status* create(const compass_host_api* host, const compass_backend_config* cfg,
+                                compass_backend** out) noexcept {
+    return O::create(host, out, *cfg);
   }
   static compass_status* plan(compass_backend* b, const compass_plan_sink* sink) noexcept {
-    return guarded(h(b)->host, name, [&] { h(b)->impl->plan(PlanSink(sink)); });
+    return O::call(b, [&](T& t) { t.plan(PlanSink(sink)); });
   }
   static compass_status* load(compass_backend* b) noexcept {
-    return guarded(h(b)->host, name, [&] { h(b)->impl->load(); });
+    return O::call(b, [&](T& t) { t.load(); });
   }
   static compass_status* loglikelihood(compass_backend* b, const compass_loglikelihood_request* r,
                                        uint64_t n, const compass_response_sink* s) noexcept {
-    return guarded(h(b)->host, name, [&] { h(b)->impl->loglikelihood(r, n, ResponseSink(s)); });
+    return O::call(b, [&](T& t) { t.loglikelihood(r, n, ResponseSink(s)); });
   }
   static compass_status* rolling(compass_backend* b, const compass_rolling_request* r, uint64_t n,
                                  const compass_response_sink* s) noexcept {
-    return guarded(h(b)->host, name,
-                   [&] { h(b)->impl->loglikelihood_rolling(r, n, ResponseSink(s)); });
+    return O::call(b, [&](T& t) { t.loglikelihood_rolling(r, n, ResponseSink(s)); });
   }
   static compass_status* generate(compass_backend* b, const compass_generate_request* r, uint64_t n,
                                   const compass_response_sink* s) noexcept {
-    return guarded(h(b)->host, name, [&] { h(b)->impl->generate_until(r, n, ResponseSink(s)); });
+    return O::call(b, [&](T& t) { t.generate_until(r, n, ResponseSink(s)); });
   }
   static compass_status* figures(compass_backend* b, const compass_figure_sink* s) noexcept {
-    return guarded(h(b)->host, name, [&] { h(b)->impl->figures(FigureSink(s)); });
+    return O::call(b, [&](T& t) { t.figures(FigureSink(s)); });
   }
 
   static compass_backend_api make(compass_plugin_info info) {
-    name = info.name.data;
+    O::name = info.name.data;
     compass_backend_api api{};
     api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_backend_api)};
     api.info = info;
     api.options = options_of<T>();
     api.create = &create;
-    api.destroy = &destroy;
+    api.destroy = &O::destroy;
     api.plan = COMPASS_SDK_OVERRIDES(T, Backend, plan) ? &plan : nullptr;
     api.load = &load;
     api.loglikelihood = COMPASS_SDK_OVERRIDES(T, Backend, loglikelihood) ? &loglikelihood : nullptr;
@@ -381,47 +397,24 @@ class Dataset {
 
 namespace detail {
 template <typename T>
-struct DatasetTrampolines {
-  struct Handle {
-    const compass_host_api* host;
-    T* impl;
-  };
-  static inline const char* name = "";
-  static Handle* h(compass_dataset* d) { return reinterpret_cast<Handle*>(d); }
+struct DatasetTrampolines : Owned<T, compass_dataset> {
+  using O = Owned<T, compass_dataset>;
   static compass_status* create(const compass_host_api* host, const compass_dataset_config* cfg,
                                 compass_dataset** out) noexcept {
-    *out = nullptr;
-    return guarded(host, name, [&] {
-      auto* handle = new Handle{host, nullptr};
-      try {
-        handle->impl = new T(Host(host), *cfg);
-      } catch (...) {
-        delete handle;
-        throw;
-      }
-      *out = reinterpret_cast<compass_dataset*>(handle);
-    });
-  }
-  static void destroy(compass_dataset* d) noexcept {
-    if (d == nullptr) return;
-    try {
-      delete h(d)->impl;
-    } catch (...) {
-    }
-    delete h(d);
+    return O::create(host, out, *cfg);
   }
   static compass_status* items(compass_dataset* d, const compass_item_sink* s) noexcept {
-    return guarded(h(d)->host, name, [&] { h(d)->impl->items(ItemSink(s)); });
+    return O::call(d, [&](T& t) { t.items(ItemSink(s)); });
   }
   static compass_dataset_api make(compass_plugin_info info, const char* default_scorer) {
-    name = info.name.data;
+    O::name = info.name.data;
     compass_dataset_api api{};
     api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_dataset_api)};
     api.info = info;
     api.options = options_of<T>();
     api.default_scorer = {default_scorer, std::char_traits<char>::length(default_scorer)};
     api.create = &create;
-    api.destroy = &destroy;
+    api.destroy = &O::destroy;
     api.items = &items;
     return api;
   }
@@ -487,54 +480,30 @@ class Scorer {
 
 namespace detail {
 template <typename T>
-struct ScorerTrampolines {
-  struct Handle {
-    const compass_host_api* host;
-    T* impl;
-  };
-  static inline const char* name = "";
-  static Handle* h(compass_scorer* s) { return reinterpret_cast<Handle*>(s); }
+struct ScorerTrampolines : Owned<T, compass_scorer> {
+  using O = Owned<T, compass_scorer>;
   static compass_status* create(const compass_host_api* host, compass_str options_json,
                                 compass_scorer** out) noexcept {
-    *out = nullptr;
-    return guarded(host, name, [&] {
-      auto* handle = new Handle{host, nullptr};
-      try {
-        handle->impl = new T(Host(host), view(options_json));
-      } catch (...) {
-        delete handle;
-        throw;
-      }
-      *out = reinterpret_cast<compass_scorer*>(handle);
-    });
-  }
-  static void destroy(compass_scorer* s) noexcept {
-    if (s == nullptr) return;
-    try {
-      delete h(s)->impl;
-    } catch (...) {
-    }
-    delete h(s);
+    return O::create(host, out, view(options_json));
   }
   static compass_status* score(compass_scorer* s, const compass_item* item,
                                const compass_model_output* output,
                                const compass_metric_sink* sink) noexcept {
-    return guarded(h(s)->host, name, [&] { h(s)->impl->score(*item, *output, MetricSink(sink)); });
+    return O::call(s, [&](T& t) { t.score(*item, *output, MetricSink(sink)); });
   }
   static compass_status* aggregate(compass_scorer* s, compass_str metric, const double* values,
                                    const double* weights, uint64_t count,
                                    compass_aggregate* out) noexcept {
-    return guarded(h(s)->host, name,
-                   [&] { *out = h(s)->impl->aggregate(view(metric), values, weights, count); });
+    return O::call(s, [&](T& t) { *out = t.aggregate(view(metric), values, weights, count); });
   }
   static compass_scorer_api make(compass_plugin_info info) {
-    name = info.name.data;
+    O::name = info.name.data;
     compass_scorer_api api{};
     api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_scorer_api)};
     api.info = info;
     api.options = options_of<T>();
     api.create = &create;
-    api.destroy = &destroy;
+    api.destroy = &O::destroy;
     api.score = &score;
     api.aggregate = &aggregate;
     return api;

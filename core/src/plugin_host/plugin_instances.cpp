@@ -41,6 +41,19 @@ struct SinkState {
   }
 };
 
+// Calls a plugin's create and wraps the handle it returns.
+template <typename Instance, typename Opaque, typename CreateFn>
+StatusOr<std::unique_ptr<Instance>> CreateInstance(const PluginRecord& record, CreateFn create) {
+  Opaque* handle = nullptr;
+  Status s = FromPlugin(create(&handle), record, "create");
+  if (!s.ok()) return s;
+  if (handle == nullptr) {
+    return Internal(std::string(PluginKindName(record.kind)) + " '" + record.name +
+                    "' create returned no object");
+  }
+  return std::make_unique<Instance>(record, handle);
+}
+
 }  // namespace
 
 std::string Figure::Format() const {
@@ -59,12 +72,9 @@ std::string Figure::Format() const {
 
 StatusOr<std::unique_ptr<BackendInstance>> BackendInstance::Create(
     const PluginRecord& record, PluginHost& host, const compass_backend_config& config) {
-  compass_backend* handle = nullptr;
-  Status s = FromPlugin(record.backend.create(host.ServicesFor(record.name), &config, &handle),
-                        record, "create");
-  if (!s.ok()) return s;
-  if (handle == nullptr) return Internal("backend '" + record.name + "' create returned no object");
-  return std::unique_ptr<BackendInstance>(new BackendInstance(record, handle));
+  return CreateInstance<BackendInstance, compass_backend>(record, [&](compass_backend** out) {
+    return record.backend.create(host.ServicesFor(record.name), &config, out);
+  });
 }
 
 BackendInstance::~BackendInstance() {
@@ -163,12 +173,9 @@ StatusOr<std::vector<Figure>> BackendInstance::Figures() {
 
 StatusOr<std::unique_ptr<DatasetInstance>> DatasetInstance::Create(
     const PluginRecord& record, PluginHost& host, const compass_dataset_config& config) {
-  compass_dataset* handle = nullptr;
-  Status s = FromPlugin(record.dataset.create(host.ServicesFor(record.name), &config, &handle),
-                        record, "create");
-  if (!s.ok()) return s;
-  if (handle == nullptr) return Internal("dataset '" + record.name + "' create returned no object");
-  return std::unique_ptr<DatasetInstance>(new DatasetInstance(record, handle));
+  return CreateInstance<DatasetInstance, compass_dataset>(record, [&](compass_dataset** out) {
+    return record.dataset.create(host.ServicesFor(record.name), &config, out);
+  });
 }
 
 DatasetInstance::~DatasetInstance() {
@@ -195,13 +202,10 @@ Status DatasetInstance::Items(const std::function<bool(const compass_item&)>& on
 StatusOr<std::unique_ptr<ScorerInstance>> ScorerInstance::Create(const PluginRecord& record,
                                                                  PluginHost& host,
                                                                  const std::string& options_json) {
-  compass_scorer* handle = nullptr;
-  Status s = FromPlugin(record.scorer.create(host.ServicesFor(record.name),
-                                             {options_json.data(), options_json.size()}, &handle),
-                        record, "create");
-  if (!s.ok()) return s;
-  if (handle == nullptr) return Internal("scorer '" + record.name + "' create returned no object");
-  return std::unique_ptr<ScorerInstance>(new ScorerInstance(record, handle));
+  return CreateInstance<ScorerInstance, compass_scorer>(record, [&](compass_scorer** out) {
+    return record.scorer.create(host.ServicesFor(record.name),
+                                {options_json.data(), options_json.size()}, out);
+  });
 }
 
 ScorerInstance::~ScorerInstance() {

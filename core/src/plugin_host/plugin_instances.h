@@ -49,6 +49,9 @@ class BackendInstance {
   static StatusOr<std::unique_ptr<BackendInstance>> Create(const PluginRecord& record,
                                                            PluginHost& host,
                                                            const compass_backend_config& config);
+  // Wraps a handle create() returned; prefer Create().
+  BackendInstance(PluginRecord record, compass_backend* handle)
+      : record_(std::move(record)), handle_(handle) {}
   ~BackendInstance();
 
   const PluginRecord& record() const { return record_; }
@@ -65,8 +68,6 @@ class BackendInstance {
   StatusOr<std::vector<Figure>> Figures();
 
  private:
-  BackendInstance(PluginRecord record, compass_backend* handle)
-      : record_(std::move(record)), handle_(handle) {}
   Status Unsupported(const char* what) const;
   PluginRecord record_;
   compass_backend* handle_;
@@ -77,14 +78,15 @@ class DatasetInstance {
   static StatusOr<std::unique_ptr<DatasetInstance>> Create(const PluginRecord& record,
                                                            PluginHost& host,
                                                            const compass_dataset_config& config);
+  // Wraps a handle create() returned; prefer Create().
+  DatasetInstance(PluginRecord record, compass_dataset* handle)
+      : record_(std::move(record)), handle_(handle) {}
   ~DatasetInstance();
   const PluginRecord& record() const { return record_; }
   // Calls `on_item` for every item; it returns false to stop early.
   Status Items(const std::function<bool(const compass_item&)>& on_item);
 
  private:
-  DatasetInstance(PluginRecord record, compass_dataset* handle)
-      : record_(std::move(record)), handle_(handle) {}
   PluginRecord record_;
   compass_dataset* handle_;
 };
@@ -101,6 +103,9 @@ class ScorerInstance {
   static StatusOr<std::unique_ptr<ScorerInstance>> Create(const PluginRecord& record,
                                                           PluginHost& host,
                                                           const std::string& options_json);
+  // Wraps a handle create() returned; prefer Create().
+  ScorerInstance(PluginRecord record, compass_scorer* handle)
+      : record_(std::move(record)), handle_(handle) {}
   ~ScorerInstance();
   const PluginRecord& record() const { return record_; }
   StatusOr<std::vector<SampleMetric>> Score(const compass_item& item,
@@ -110,8 +115,6 @@ class ScorerInstance {
                                         const std::vector<double>& weights);
 
  private:
-  ScorerInstance(PluginRecord record, compass_scorer* handle)
-      : record_(std::move(record)), handle_(handle) {}
   PluginRecord record_;
   compass_scorer* handle_;
 };

@@ -78,7 +78,7 @@ std::string CheckHeader(const compass_abi_header* h, const char* symbol) {
   return "";
 }
 
-std::string MissingSlots(std::initializer_list<std::pair<const void*, const char*>> slots) {
+std::string MissingSlots(const std::vector<std::pair<const void*, const char*>>& slots) {
   std::vector<std::string> missing;
   for (const auto& [ptr, name] : slots) {
     if (ptr == nullptr) missing.emplace_back(name);
@@ -129,60 +129,52 @@ void PluginRegistry::LoadFile(const std::string& path) {
     return r;
   };
 
+  // Reads one entry point: header check, copy, required slots, record.
+  auto read_entry = [&](auto* tag, const char* symbol, PluginKind kind, auto required_slots,
+                        auto store) {
+    using Api = std::remove_pointer_t<decltype(tag)>;
+    if (!library->lib().has(symbol)) return;
+    found_any = true;
+    const Api* table = library->lib().get<const Api*()>(symbol)();
+    std::string why = CheckHeader(table ? &table->header : nullptr, symbol);
+    if (why.empty()) {
+      Api api = CopyTable(table);
+      why = MissingSlots(required_slots(api));
+      if (why.empty()) {
+        PluginRecord r = base_record(kind, api.header, api.info);
+        store(r, api);
+        add(std::move(r));
+      }
+    }
+    if (!why.empty()) refuse(std::string(PluginKindName(kind)) + ": " + why);
+  };
+  using Slots = std::vector<std::pair<const void*, const char*>>;
   try {
-    auto& lib = library->lib();
-    if (lib.has(COMPASS_BACKEND_ENTRY)) {
-      found_any = true;
-      const auto* table = lib.get<const compass_backend_api*()>(COMPASS_BACKEND_ENTRY)();
-      std::string why = CheckHeader(table ? &table->header : nullptr, COMPASS_BACKEND_ENTRY);
-      if (why.empty()) {
-        auto api = CopyTable(table);
-        why = MissingSlots({{(const void*)api.create, "create"},
-                            {(const void*)api.destroy, "destroy"},
-                            {(const void*)api.load, "load"}});
-        if (why.empty()) {
-          PluginRecord r = base_record(PluginKind::kBackend, api.header, api.info);
-          r.backend = api;
-          add(std::move(r));
-        }
-      }
-      if (!why.empty()) refuse("backend: " + why);
-    }
-    if (lib.has(COMPASS_DATASET_ENTRY)) {
-      found_any = true;
-      const auto* table = lib.get<const compass_dataset_api*()>(COMPASS_DATASET_ENTRY)();
-      std::string why = CheckHeader(table ? &table->header : nullptr, COMPASS_DATASET_ENTRY);
-      if (why.empty()) {
-        auto api = CopyTable(table);
-        why = MissingSlots({{(const void*)api.create, "create"},
-                            {(const void*)api.destroy, "destroy"},
-                            {(const void*)api.items, "items"}});
-        if (why.empty()) {
-          PluginRecord r = base_record(PluginKind::kDataset, api.header, api.info);
-          r.dataset = api;
-          add(std::move(r));
-        }
-      }
-      if (!why.empty()) refuse("dataset: " + why);
-    }
-    if (lib.has(COMPASS_SCORER_ENTRY)) {
-      found_any = true;
-      const auto* table = lib.get<const compass_scorer_api*()>(COMPASS_SCORER_ENTRY)();
-      std::string why = CheckHeader(table ? &table->header : nullptr, COMPASS_SCORER_ENTRY);
-      if (why.empty()) {
-        auto api = CopyTable(table);
-        why = MissingSlots({{(const void*)api.create, "create"},
-                            {(const void*)api.destroy, "destroy"},
-                            {(const void*)api.score, "score"},
-                            {(const void*)api.aggregate, "aggregate"}});
-        if (why.empty()) {
-          PluginRecord r = base_record(PluginKind::kScorer, api.header, api.info);
-          r.scorer = api;
-          add(std::move(r));
-        }
-      }
-      if (!why.empty()) refuse("scorer: " + why);
-    }
+    read_entry(
+        static_cast<compass_backend_api*>(nullptr), COMPASS_BACKEND_ENTRY, PluginKind::kBackend,
+        [](const compass_backend_api& a) {
+          return Slots{{(const void*)a.create, "create"},
+                       {(const void*)a.destroy, "destroy"},
+                       {(const void*)a.load, "load"}};
+        },
+        [](PluginRecord& r, const compass_backend_api& a) { r.backend = a; });
+    read_entry(
+        static_cast<compass_dataset_api*>(nullptr), COMPASS_DATASET_ENTRY, PluginKind::kDataset,
+        [](const compass_dataset_api& a) {
+          return Slots{{(const void*)a.create, "create"},
+                       {(const void*)a.destroy, "destroy"},
+                       {(const void*)a.items, "items"}};
+        },
+        [](PluginRecord& r, const compass_dataset_api& a) { r.dataset = a; });
+    read_entry(
+        static_cast<compass_scorer_api*>(nullptr), COMPASS_SCORER_ENTRY, PluginKind::kScorer,
+        [](const compass_scorer_api& a) {
+          return Slots{{(const void*)a.create, "create"},
+                       {(const void*)a.destroy, "destroy"},
+                       {(const void*)a.score, "score"},
+                       {(const void*)a.aggregate, "aggregate"}};
+        },
+        [](PluginRecord& r, const compass_scorer_api& a) { r.scorer = a; });
   } catch (const std::exception& e) {
     refuse(std::string("failed while reading the entry point: ") + e.what());
     return;
