@@ -26,13 +26,16 @@ struct RunOptions {
   std::string backend;
   std::string config;
   std::vector<std::string> overrides;
-  std::string output;   // results folder; "" = runs/<backend>-<time>
-  std::string devices;  // plan only: simulated devices, e.g. "4xA40-48GB"
+  std::string output;    // results folder; "" = runs/<backend>-<time>
+  std::string devices;   // plan only: simulated devices, e.g. "4xA40-48GB"
+  bool restart = false;  // discard results stored in the output folder
 };
 
 int PluginsCommand(const GlobalOptions& global, bool json);
 int RunCommand(const GlobalOptions& global, const RunOptions& options);
 int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json);
+// Rebuilds the reports of a run folder from its results database.
+int ReportCommand(const GlobalOptions& global, const std::string& run_dir);
 
 // Ctrl-C handling for the duration of a run.
 void InstallInterruptHandler();

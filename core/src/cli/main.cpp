@@ -17,6 +17,7 @@ constexpr char kUsage[] =
     "Evaluate language models on benchmarks through interchangeable inference backends.\n\n"
     "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
     "  compass plan --backend NAME --config eval.toml [--devices 4xA40-48GB]\n"
+    "  compass report RUN_DIR                         rebuild a run folder's reports\n"
     "  compass plugins [--json]                       list the plugins found\n";
 
 // Logging goes to stderr (results go to stdout), plus --log-file if given.
@@ -98,6 +99,13 @@ int main(int argc, char** argv) {
                    "2x80GiB, 4xT4-16GB-nobf16");
   plan->add_flag("--json", json, "Print as JSON");
 
+  std::string run_dir;
+  auto* report = app.add_subcommand("report",
+                                    "Rebuild results.json, report.md, report.html and "
+                                    "samples.jsonl of a run folder from its database");
+  add_common(report);
+  report->add_option("RUN_DIR", run_dir, "The run's output folder")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -108,6 +116,7 @@ int main(int argc, char** argv) {
   try {
     if (*plugins) return PluginsCommand(global, json);
     if (*plan) return PlanCommand(global, run, json);
+    if (*report) return ReportCommand(global, run_dir);
     if (run.backend.empty() || run.config.empty()) {
       std::fprintf(stderr, "%s\nRun `compass --help` for all options.\n",
                    run.backend.empty() && run.config.empty()

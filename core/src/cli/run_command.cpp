@@ -16,6 +16,8 @@
 #include "devices/devices.h"
 #include "plugin_host/host_services.h"
 #include "plugin_host/plugin_registry.h"
+#include "report/report.h"
+#include "results/results_store.h"
 #include "runner/runner.h"
 #include "util/strings.h"
 
@@ -41,41 +43,7 @@ int ExitCodeFor(const Status& status, RunStage stage) {
   }
 }
 
-std::string FormatValue(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, std::isnan(v) ? "n/a" : "%.4f", v);
-  return buf;
-}
-
-void PrintResults(const RunResult& r) {
-  int task_w = 4, group_w = 5, metric_w = 6;
-  for (const auto& t : r.tasks) {
-    task_w = std::max(task_w, static_cast<int>(t.name.size()));
-    for (const auto& m : t.metrics) {
-      group_w = std::max(group_w, static_cast<int>(m.group.size()));
-      metric_w = std::max(metric_w, static_cast<int>(m.metric.size()));
-    }
-  }
-  std::printf("\n%-*s  %-*s  %-*s  %10s  %10s  %8s\n", task_w, "TASK", group_w, "GROUP", metric_w,
-              "METRIC", "VALUE", "STDERR", "N");
-  for (const auto& t : r.tasks) {
-    for (const auto& m : t.metrics) {
-      std::printf("%-*s  %-*s  %-*s  %10s  %10s  %8llu\n", task_w, t.name.c_str(), group_w,
-                  m.group.empty() ? "(all)" : m.group.c_str(), metric_w, m.metric.c_str(),
-                  FormatValue(m.value).c_str(), FormatValue(m.stderr_value).c_str(),
-                  static_cast<unsigned long long>(m.count));
-    }
-  }
-  if (!r.figures.empty()) {
-    std::printf("\nBackend figures (%s %s):\n", r.backend.c_str(), r.backend_version.c_str());
-    for (const auto& f : r.figures) {
-      std::printf("  %-28s %-8s %s\n", f.name.c_str(), f.scope.empty() ? "" : f.scope.c_str(),
-                  f.Format().c_str());
-    }
-  }
-}
-
-void PrintPlan(const RunResult& r) {
+void PrintPlan(const PlanReport& r) {
   std::printf("Plan for backend '%s' on %zu device(s):\n", r.backend.c_str(), r.devices.size());
   std::printf("  %-10s %-24s %12s %12s %12s %12s\n", "DEVICE", "MODEL", "CAPACITY", "WEIGHTS",
               "CACHE", "ACTIVATIONS");
@@ -100,48 +68,6 @@ void PrintPlan(const RunResult& r) {
   }
   std::printf("%s%s%s\n", r.plan.fits ? "FITS" : "DOES NOT FIT", r.plan.message.empty() ? "" : ": ",
               r.plan.message.c_str());
-}
-
-nlohmann::json ToJson(const RunResult& r, const EvalConfig& config) {
-  nlohmann::json out;
-  out["compass_version"] = COMPASS_VERSION;
-  out["config"] = config.file;
-  out["model"] = {{"path", config.model.path},
-                  {"dtype", config.model.dtype},
-                  {"tokenizer", config.model.tokenizer}};
-  out["backend"] = {{"name", r.backend}, {"version", r.backend_version}};
-  out["devices"] = nlohmann::json::array();
-  for (const auto& d : r.devices) {
-    out["devices"].push_back(
-        {{"name", d.name}, {"model", d.model}, {"memory_bytes", d.memory_bytes}});
-  }
-  out["tasks"] = nlohmann::json::array();
-  for (const auto& t : r.tasks) {
-    nlohmann::json task = {{"name", t.name},   {"dataset", t.dataset},   {"scorer", t.scorer},
-                           {"items", t.items}, {"requests", t.requests}, {"seconds", t.seconds}};
-    for (const auto& m : t.metrics) {
-      nlohmann::json jm = {
-          {"value", std::isnan(m.value) ? nlohmann::json() : nlohmann::json(m.value)},
-          {"stderr",
-           std::isnan(m.stderr_value) ? nlohmann::json() : nlohmann::json(m.stderr_value)},
-          {"stderr_method", m.stderr_method},
-          {"count", m.count},
-          {"higher_is_better", m.higher_is_better}};
-      if (m.group.empty()) {
-        task["metrics"][m.metric] = jm;
-      } else {
-        task["groups"][m.group][m.metric] = jm;
-      }
-    }
-    out["tasks"].push_back(task);
-  }
-  out["figures"] = nlohmann::json::array();
-  for (const auto& f : r.figures) {
-    out["figures"].push_back(
-        {{"name", f.name}, {"scope", f.scope}, {"value", f.value}, {"unit", f.unit}});
-  }
-  out["seconds"] = r.seconds;
-  return out;
 }
 
 std::string DefaultOutputDir(const std::string& backend) {
@@ -173,32 +99,42 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   }
   const auto registry = PluginRegistry::Discover(PluginSearchPath(global.plugin_dirs));
   for (const auto& r : registry.refused()) spdlog::debug("refused plugin {}: {}", r.path, r.reason);
+  compass::RunOptions run_options;
+  run_options.output_dir = options.output;
+  if (run_options.output_dir.empty()) run_options.output_dir = config->run.output;
+  if (run_options.output_dir.empty()) run_options.output_dir = DefaultOutputDir(options.backend);
+  run_options.restart = options.restart;
+
   PluginHost host;
   g_host.store(&host);
   InstallInterruptHandler();
   Runner runner(registry, host);
-  auto result = runner.Run(*config, options.backend);
+  auto summary = runner.Run(*config, options.backend, run_options);
   g_host.store(nullptr);
-  if (!result.ok()) {
-    spdlog::error("{}", result.status().message());
-    return ExitCodeFor(result.status(), runner.stage());
+  if (!summary.ok()) {
+    spdlog::error("{}", summary.status().message());
+    return ExitCodeFor(summary.status(), runner.stage());
   }
-  PrintResults(*result);
+  spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
+               summary->reused, run_options.output_dir);
+  return ReportCommand(global, run_options.output_dir);
+}
 
-  std::string out_dir = options.output;
-  if (out_dir.empty()) out_dir = config->run.output;
-  if (out_dir.empty()) out_dir = DefaultOutputDir(options.backend);
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  const auto path = std::filesystem::path(out_dir) / "results.json";
-  std::ofstream f(path);
-  f << ToJson(*result, *config).dump(2) << "\n";
-  if (!f.good() || ec) {
-    spdlog::error("cannot write {}: {}; choose a writable folder with --output", path.string(),
-                  ec ? ec.message() : "write failed");
+int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
+  auto store = ResultsStore::OpenExisting(run_dir);
+  if (!store.ok()) {
+    spdlog::error("{}", store.status().message());
+    return kExitUsage;
+  }
+  auto table = SummaryTable(**store);
+  auto files = table.ok() ? WriteReports(**store, run_dir) : StatusOr<ReportFiles>(table.status());
+  if (!files.ok()) {
+    spdlog::error("{}", files.status().message());
     return kExitRunFailed;
   }
-  std::printf("\nResults: %s\n", path.c_str());
+  std::printf("\n%s\nReport: %s\n        %s\n        %s\n        %s\n", table->c_str(),
+              files->report_html.c_str(), files->report_md.c_str(), files->results_json.c_str(),
+              files->samples_jsonl.c_str());
   return kExitOk;
 }
 

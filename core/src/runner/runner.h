@@ -1,14 +1,15 @@
-// Runs the tasks of an EvalConfig through one backend: validates everything
-// (plugins, options, devices, data, plan) before any weight is loaded, then
-// tokenizes once, sends each task's requests as one batch, scores and
-// aggregates.
+// Runs the tasks of an EvalConfig through one backend. Everything is
+// validated (plugins, options, devices, data, plan) before any weight is
+// loaded; prompts are tokenized once by the core; each task's requests go to
+// the backend as one batch; every response is committed to the run's
+// results store as it arrives, so an interrupted run resumes where it
+// stopped and recomputes nothing that was stored.
 //
-// Threading: one Run at a time per Runner. Cancel() may be called from a
-// signal handler.
+// Threading: one Run at a time per Runner. Cancellation goes through the
+// PluginHost (PluginHost::RequestCancel, safe from a signal handler).
 #ifndef COMPASS_RUNNER_RUNNER_H_
 #define COMPASS_RUNNER_RUNNER_H_
 
-#include <cmath>
 #include <string>
 #include <vector>
 
@@ -21,32 +22,26 @@
 
 namespace compass {
 
-struct MetricResult {
-  std::string metric;
-  std::string group;  // "" for the whole task
-  double value = std::nan("");
-  double stderr_value = std::nan("");
-  std::string stderr_method;
-  uint64_t count = 0;
-  bool higher_is_better = true;
+struct RunOptions {
+  std::string output_dir;  // where results.sqlite lives; created if missing
+  bool restart = false;    // discard stored results of a different (or the same) run
 };
 
-struct TaskResult {
-  std::string name, dataset, scorer;
-  uint64_t items = 0;
-  uint64_t requests = 0;
+struct RunSummary {
+  std::string output_dir;
+  std::string backend, backend_version;
+  uint64_t requests = 0;  // over all tasks, after de-duplication
+  uint64_t reused = 0;    // found in the results store
+  uint64_t computed = 0;  // sent to the backend and stored
+  bool loaded = false;    // whether the backend had to load the model
   double seconds = 0;
-  std::vector<MetricResult> metrics;
 };
 
-struct RunResult {
+// What `compass plan` prints.
+struct PlanReport {
   std::string backend, backend_version;
   std::vector<Device> devices;
-  std::vector<TaskResult> tasks;
-  std::vector<Figure> figures;
   PlanResult plan;
-  bool planned = false;
-  double seconds = 0;
 };
 
 // Where a run stopped, so the CLI can pick an exit code.
@@ -56,19 +51,16 @@ class Runner {
  public:
   Runner(const PluginRegistry& registry, PluginHost& host) : registry_(registry), host_(host) {}
 
-  StatusOr<RunResult> Run(const EvalConfig& config, const std::string& backend_name);
-  // Validates and plans only (no data read, no weights): for `compass plan`.
-  // `devices` replaces the config's devices when non-empty (simulation).
-  StatusOr<RunResult> Plan(const EvalConfig& config, const std::string& backend_name,
-                           const std::vector<Device>& devices);
+  StatusOr<RunSummary> Run(const EvalConfig& config, const std::string& backend_name,
+                           const RunOptions& options);
+  // Validates and plans only (no data read, no weights). `devices` replaces
+  // the config's devices when non-empty (simulation).
+  StatusOr<PlanReport> Plan(const EvalConfig& config, const std::string& backend_name,
+                            const std::vector<Device>& devices);
 
   RunStage stage() const { return stage_; }
 
  private:
-  struct Prepared;
-  StatusOr<std::unique_ptr<BackendInstance>> CreateBackend(
-      const EvalConfig& config, const PluginRecord& record, const std::vector<Device>& devices,
-      const std::string& options_json, uint32_t vocab_size, int32_t bos, int32_t pad);
   const PluginRegistry& registry_;
   PluginHost& host_;
   RunStage stage_ = RunStage::kValidate;

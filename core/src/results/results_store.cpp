@@ -1,0 +1,428 @@
+#include "results/results_store.h"
+
+#include <sqlite3.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+namespace compass {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr char kApplicationId[] = "1129136979";  // 'COMS' as a 32-bit integer
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS run (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  config_text TEXT, config_hash TEXT, compass_version TEXT, git_hash TEXT,
+  backend TEXT, backend_version TEXT, model_path TEXT, dtype TEXT,
+  devices_json TEXT, backend_options_json TEXT,
+  started_at TEXT, finished_at TEXT, seconds REAL, notes_json TEXT);
+CREATE TABLE IF NOT EXISTS responses (
+  hash TEXT PRIMARY KEY, kind TEXT NOT NULL, logprob REAL, is_greedy INTEGER,
+  num_tokens INTEGER, tokens_json TEXT, finish_reason INTEGER,
+  created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+CREATE TABLE IF NOT EXISTS tasks (
+  name TEXT PRIMARY KEY, dataset TEXT, scorer TEXT, items INTEGER, requests INTEGER,
+  computed INTEGER, seconds REAL, ordinal INTEGER);
+CREATE TABLE IF NOT EXISTS samples (
+  task TEXT, item_id TEXT, grp TEXT, ordinal INTEGER, sample_json TEXT, metrics_json TEXT,
+  PRIMARY KEY (task, item_id));
+CREATE TABLE IF NOT EXISTS aggregates (
+  task TEXT, grp TEXT, metric TEXT, value REAL, stderr REAL, stderr_method TEXT,
+  count INTEGER, higher_is_better INTEGER, PRIMARY KEY (task, grp, metric));
+CREATE TABLE IF NOT EXISTS figures (name TEXT, scope TEXT, value REAL, unit INTEGER,
+  PRIMARY KEY (name, scope));
+)sql";
+
+// RAII prepared statement.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    prepared_ = rc_ == SQLITE_OK;
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  bool ok() const { return prepared_; }
+  Stmt& Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, double v) {
+    sqlite3_bind_double(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  int Step() { return rc_ = sqlite3_step(stmt_); }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string Text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int rc() const { return rc_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+  bool prepared_ = false;
+};
+
+double Nullable(const Stmt& s, int col) {
+  return s.IsNull(col) ? std::nan("") : s.Double(col);
+}
+
+}  // namespace
+
+Status ResultsStore::Error(const std::string& what) const {
+  return IoError(path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Status ResultsStore::Exec(const char* sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return IoError(path_ + ": " + msg);
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::Open(const std::string& dir) {
+  return OpenImpl(dir, true);
+}
+StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenExisting(const std::string& dir) {
+  return OpenImpl(dir, false);
+}
+
+StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenImpl(const std::string& dir,
+                                                               bool create) {
+  namespace fs = std::filesystem;
+  const std::string path = (fs::path(dir) / ResultsStore::kFileName).string();
+  std::error_code ec;
+  if (create) {
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return IoError("cannot create the output folder " + dir + ": " + ec.message() +
+                     "; choose a writable folder with --output");
+    }
+  } else if (!fs::exists(path, ec)) {
+    return NotFound(path + " does not exist: " + dir + " is not a Compass run folder");
+  }
+  sqlite3* db = nullptr;
+  const int flags = create ? (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) : SQLITE_OPEN_READONLY;
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return IoError(path + ": cannot open: " + msg + "; choose a writable folder with --output");
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<ResultsStore> store(new ResultsStore(db, path));
+  // A file that is not SQLite, or is another application's database, is
+  // refused: it may hold someone's data. (Statements are scoped: an open one
+  // would keep a read transaction and block the switch to WAL.)
+  auto unreadable = [&] {
+    return DataLoss(path + " is not a readable results database (" + sqlite3_errmsg(db) +
+                    "); it was left untouched: move it away or choose another --output");
+  };
+  int64_t app_id = 0;
+  bool empty = false;
+  {
+    Stmt check(db, "PRAGMA application_id");
+    if (!check.ok() || check.Step() != SQLITE_ROW) return unreadable();
+    app_id = check.Int(0);
+    Stmt tables(db, "SELECT count(*) FROM sqlite_master");
+    if (!tables.ok() || tables.Step() != SQLITE_ROW) return unreadable();
+    empty = tables.Int(0) == 0;
+  }
+  if (!empty && app_id != std::stoll(kApplicationId)) {
+    return DataLoss(path +
+                    " is not a Compass results database; it was left untouched: "
+                    "choose another --output");
+  }
+  if (create) {
+    {
+      Stmt integrity(db, "PRAGMA quick_check");
+      if (!integrity.ok() || integrity.Step() != SQLITE_ROW || integrity.Text(0) != "ok") {
+        return DataLoss(path + " is corrupted (" +
+                        (integrity.ok() ? integrity.Text(0) : std::string(sqlite3_errmsg(db))) +
+                        "); it was left untouched: move it away to start over, or choose "
+                        "another --output");
+      }
+    }
+    COMPASS_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+    if (empty) {
+      COMPASS_RETURN_IF_ERROR(
+          store->Exec((std::string("PRAGMA application_id=") + kApplicationId +
+                       "; PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";")
+                          .c_str()));
+    }
+    COMPASS_RETURN_IF_ERROR(store->Exec(kSchema));
+  }
+  return store;
+}
+
+ResultsStore::~ResultsStore() {
+  sqlite3_close(db_);
+}
+
+Status ResultsStore::BeginRun(const RunMetadata& meta, bool restart) {
+  Stmt get(db_, "SELECT config_hash, backend FROM run WHERE id = 1");
+  if (!get.ok()) return Error("reading the run");
+  if (get.Step() == SQLITE_ROW) {
+    const std::string hash = get.Text(0), backend = get.Text(1);
+    if (hash != meta.config_hash || backend != meta.backend) {
+      if (!restart) {
+        return InvalidArgument(path_ + " holds results of a different run (" +
+                               (backend != meta.backend ? "backend '" + backend + "'"
+                                                        : std::string("another config")) +
+                               "); pass --restart to discard them, or choose another --output");
+      }
+      COMPASS_RETURN_IF_ERROR(Exec(
+          "BEGIN; DELETE FROM run; DELETE FROM responses; DELETE FROM tasks; DELETE FROM samples;"
+          " DELETE FROM aggregates; DELETE FROM figures; COMMIT;"));
+    } else if (restart) {
+      COMPASS_RETURN_IF_ERROR(Exec(
+          "BEGIN; DELETE FROM run; DELETE FROM responses; DELETE FROM tasks; DELETE FROM samples;"
+          " DELETE FROM aggregates; DELETE FROM figures; COMMIT;"));
+    } else {
+      return Status::Ok();  // resuming the same run
+    }
+  }
+  Stmt put(db_,
+           "INSERT OR REPLACE INTO run (id, config_text, config_hash, compass_version, git_hash,"
+           " backend, backend_version, model_path, dtype, devices_json, backend_options_json,"
+           " started_at, notes_json) VALUES (1,?,?,?,?,?,?,?,?,?,?,?,?)");
+  put.Bind(1, meta.config_text).Bind(2, meta.config_hash).Bind(3, meta.compass_version);
+  put.Bind(4, meta.git_hash).Bind(5, meta.backend).Bind(6, meta.backend_version);
+  put.Bind(7, meta.model_path).Bind(8, meta.dtype).Bind(9, meta.devices_json);
+  put.Bind(10, meta.backend_options_json).Bind(11, meta.started_at).Bind(12, meta.notes_json);
+  if (!put.ok() || put.Step() != SQLITE_DONE) return Error("recording the run");
+  return Status::Ok();
+}
+
+StatusOr<RunMetadata> ResultsStore::Run() const {
+  Stmt s(db_,
+         "SELECT config_text, config_hash, compass_version, git_hash, backend, backend_version,"
+         " model_path, dtype, devices_json, backend_options_json, started_at, finished_at,"
+         " seconds, notes_json FROM run WHERE id = 1");
+  if (!s.ok()) return Error("reading the run");
+  if (s.Step() != SQLITE_ROW) return NotFound(path_ + " holds no run");
+  RunMetadata m;
+  m.config_text = s.Text(0);
+  m.config_hash = s.Text(1);
+  m.compass_version = s.Text(2);
+  m.git_hash = s.Text(3);
+  m.backend = s.Text(4);
+  m.backend_version = s.Text(5);
+  m.model_path = s.Text(6);
+  m.dtype = s.Text(7);
+  m.devices_json = s.Text(8);
+  m.backend_options_json = s.Text(9);
+  m.started_at = s.Text(10);
+  m.finished_at = s.Text(11);
+  m.seconds = s.Double(12);
+  m.notes_json = s.Text(13).empty() ? "[]" : s.Text(13);
+  return m;
+}
+
+Status ResultsStore::FinishRun(const std::string& finished_at, double seconds,
+                               const std::string& notes_json) {
+  Stmt s(db_, "UPDATE run SET finished_at = ?, seconds = ?, notes_json = ? WHERE id = 1");
+  s.Bind(1, finished_at).Bind(2, seconds).Bind(3, notes_json);
+  if (!s.ok() || s.Step() != SQLITE_DONE) return Error("finishing the run");
+  return Status::Ok();
+}
+
+StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
+    const std::set<std::string>& hashes) const {
+  std::map<std::string, StoredResponse> out;
+  Stmt s(db_,
+         "SELECT kind, logprob, is_greedy, num_tokens, tokens_json, finish_reason FROM responses"
+         " WHERE hash = ?");
+  if (!s.ok()) return Error("reading responses");
+  for (const auto& h : hashes) {
+    s.Bind(1, h);
+    if (s.Step() == SQLITE_ROW) {
+      StoredResponse r;
+      r.hash = h;
+      r.kind = s.Text(0);
+      r.logprob = s.Double(1);
+      r.is_greedy = s.Int(2) != 0;
+      r.num_tokens = static_cast<uint64_t>(s.Int(3));
+      const std::string tokens = s.Text(4);
+      if (!tokens.empty()) r.tokens = nlohmann::json::parse(tokens).get<std::vector<int32_t>>();
+      r.finish_reason = static_cast<uint32_t>(s.Int(5));
+      out.emplace(h, std::move(r));
+    } else if (s.rc() != SQLITE_DONE) {
+      return Error("reading responses");
+    }
+    s.Reset();
+  }
+  return out;
+}
+
+Status ResultsStore::PutResponse(const StoredResponse& r) {
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO responses (hash, kind, logprob, is_greedy, num_tokens,"
+         " tokens_json, finish_reason) VALUES (?,?,?,?,?,?,?)");
+  s.Bind(1, r.hash).Bind(2, r.kind).Bind(3, r.logprob).Bind(4, int64_t{r.is_greedy});
+  s.Bind(5, static_cast<int64_t>(r.num_tokens));
+  s.Bind(6, r.tokens.empty() ? std::string() : nlohmann::json(r.tokens).dump());
+  s.Bind(7, static_cast<int64_t>(r.finish_reason));
+  if (!s.ok() || s.Step() != SQLITE_DONE) return Error("storing a response");
+  return Status::Ok();
+}
+
+StatusOr<uint64_t> ResultsStore::CountResponses() const {
+  Stmt s(db_, "SELECT count(*) FROM responses");
+  if (!s.ok() || s.Step() != SQLITE_ROW) return Error("counting responses");
+  return static_cast<uint64_t>(s.Int(0));
+}
+
+Status ResultsStore::PutTask(const StoredTask& task, const std::vector<StoredSample>& samples,
+                             const std::vector<StoredAggregate>& aggregates) {
+  COMPASS_RETURN_IF_ERROR(Exec("BEGIN"));
+  auto fail = [&](const std::string& what) {
+    Status s = Error(what);
+    Exec("ROLLBACK");
+    return s;
+  };
+  {
+    Stmt t(db_,
+           "INSERT OR REPLACE INTO tasks (name, dataset, scorer, items, requests, computed,"
+           " seconds, ordinal) VALUES (?,?,?,?,?,?,?,?)");
+    t.Bind(1, task.name).Bind(2, task.dataset).Bind(3, task.scorer);
+    t.Bind(4, static_cast<int64_t>(task.items)).Bind(5, static_cast<int64_t>(task.requests));
+    t.Bind(6, static_cast<int64_t>(task.computed)).Bind(7, task.seconds);
+    t.Bind(8, static_cast<int64_t>(task.ordinal));
+    if (!t.ok() || t.Step() != SQLITE_DONE) return fail("storing a task");
+    Stmt del(db_, "DELETE FROM samples WHERE task = ?");
+    del.Bind(1, task.name);
+    if (!del.ok() || del.Step() != SQLITE_DONE) return fail("replacing samples");
+    Stmt del2(db_, "DELETE FROM aggregates WHERE task = ?");
+    del2.Bind(1, task.name);
+    if (!del2.ok() || del2.Step() != SQLITE_DONE) return fail("replacing aggregates");
+    Stmt s(db_,
+           "INSERT INTO samples (task, item_id, grp, ordinal, sample_json, metrics_json)"
+           " VALUES (?,?,?,?,?,?)");
+    if (!s.ok()) return fail("storing samples");
+    for (const auto& x : samples) {
+      s.Bind(1, task.name).Bind(2, x.item_id).Bind(3, x.group);
+      s.Bind(4, static_cast<int64_t>(x.ordinal)).Bind(5, x.sample_json);
+      s.Bind(6, nlohmann::json(x.metrics).dump());
+      if (s.Step() != SQLITE_DONE) return fail("storing sample " + x.item_id);
+      s.Reset();
+    }
+    Stmt a(db_,
+           "INSERT INTO aggregates (task, grp, metric, value, stderr, stderr_method, count,"
+           " higher_is_better) VALUES (?,?,?,?,?,?,?,?)");
+    if (!a.ok()) return fail("storing aggregates");
+    for (const auto& x : aggregates) {
+      a.Bind(1, task.name).Bind(2, x.group).Bind(3, x.metric);
+      if (!std::isnan(x.value)) a.Bind(4, x.value);
+      if (!std::isnan(x.stderr_value)) a.Bind(5, x.stderr_value);
+      a.Bind(6, x.stderr_method).Bind(7, static_cast<int64_t>(x.count));
+      a.Bind(8, int64_t{x.higher_is_better});
+      if (a.Step() != SQLITE_DONE) return fail("storing aggregate " + x.metric);
+      a.Reset();
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Status ResultsStore::PutFigures(const std::vector<StoredFigure>& figures) {
+  COMPASS_RETURN_IF_ERROR(Exec("BEGIN; DELETE FROM figures;"));
+  {
+    Stmt s(db_, "INSERT OR REPLACE INTO figures (name, scope, value, unit) VALUES (?,?,?,?)");
+    for (const auto& f : figures) {
+      s.Bind(1, f.name).Bind(2, f.scope).Bind(3, f.value).Bind(4, static_cast<int64_t>(f.unit));
+      if (!s.ok() || s.Step() != SQLITE_DONE) {
+        Status st = Error("storing figures");
+        Exec("ROLLBACK");
+        return st;
+      }
+      s.Reset();
+    }
+  }
+  return Exec("COMMIT");
+}
+
+StatusOr<std::vector<StoredTask>> ResultsStore::Tasks() const {
+  Stmt s(db_,
+         "SELECT name, dataset, scorer, items, requests, computed, seconds, ordinal FROM tasks"
+         " ORDER BY ordinal, name");
+  if (!s.ok()) return Error("reading tasks");
+  std::vector<StoredTask> out;
+  while (s.Step() == SQLITE_ROW) {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2), static_cast<uint64_t>(s.Int(3)),
+                   static_cast<uint64_t>(s.Int(4)), static_cast<uint64_t>(s.Int(5)), s.Double(6),
+                   static_cast<uint64_t>(s.Int(7))});
+  }
+  return out;
+}
+
+StatusOr<std::vector<StoredSample>> ResultsStore::Samples(const std::string& task) const {
+  Stmt s(db_,
+         "SELECT item_id, grp, ordinal, sample_json, metrics_json FROM samples WHERE task = ?"
+         " ORDER BY ordinal");
+  if (!s.ok()) return Error("reading samples");
+  s.Bind(1, task);
+  std::vector<StoredSample> out;
+  while (s.Step() == SQLITE_ROW) {
+    StoredSample x;
+    x.task = task;
+    x.item_id = s.Text(0);
+    x.group = s.Text(1);
+    x.ordinal = static_cast<uint64_t>(s.Int(2));
+    x.sample_json = s.Text(3);
+    x.metrics = nlohmann::json::parse(s.Text(4)).get<std::map<std::string, double>>();
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+StatusOr<std::vector<StoredAggregate>> ResultsStore::Aggregates(const std::string& task) const {
+  Stmt s(db_,
+         "SELECT grp, metric, value, stderr, stderr_method, count, higher_is_better FROM"
+         " aggregates WHERE task = ? ORDER BY grp <> '', grp, metric");
+  if (!s.ok()) return Error("reading aggregates");
+  s.Bind(1, task);
+  std::vector<StoredAggregate> out;
+  while (s.Step() == SQLITE_ROW) {
+    StoredAggregate a;
+    a.task = task;
+    a.group = s.Text(0);
+    a.metric = s.Text(1);
+    a.value = Nullable(s, 2);
+    a.stderr_value = Nullable(s, 3);
+    a.stderr_method = s.Text(4);
+    a.count = static_cast<uint64_t>(s.Int(5));
+    a.higher_is_better = s.Int(6) != 0;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+StatusOr<std::vector<StoredFigure>> ResultsStore::Figures() const {
+  Stmt s(db_, "SELECT name, scope, value, unit FROM figures ORDER BY name, scope");
+  if (!s.ok()) return Error("reading figures");
+  std::vector<StoredFigure> out;
+  while (s.Step() == SQLITE_ROW) {
+    out.push_back({s.Text(0), s.Text(1), s.Double(2), static_cast<uint32_t>(s.Int(3))});
+  }
+  return out;
+}
+
+}  // namespace compass
