@@ -80,7 +80,10 @@ int main(int argc, char** argv) {
   add_common(&app);
   add_run(&app, false);
   app.add_option("--output", run.output,
-                 "Results folder (default: run.output or runs/<backend>-<time>)");
+                 "Results folder (default: run.output or runs/<backend>-<time>); running again "
+                 "with the same folder resumes");
+  app.add_flag("--restart", run.restart,
+               "Discard the results stored in the output folder and start over");
 
   bool json = false;
   auto* plugins = app.add_subcommand("plugins",

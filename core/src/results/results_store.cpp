@@ -291,6 +291,14 @@ StatusOr<uint64_t> ResultsStore::CountResponses() const {
   return static_cast<uint64_t>(s.Int(0));
 }
 
+StatusOr<std::set<std::string>> ResultsStore::ResponseHashes() const {
+  Stmt s(db_, "SELECT hash FROM responses");
+  if (!s.ok()) return Error("reading responses");
+  std::set<std::string> out;
+  while (s.Step() == SQLITE_ROW) out.insert(s.Text(0));
+  return out;
+}
+
 Status ResultsStore::PutTask(const StoredTask& task, const std::vector<StoredSample>& samples,
                              const std::vector<StoredAggregate>& aggregates) {
   COMPASS_RETURN_IF_ERROR(Exec("BEGIN"));

@@ -99,6 +99,7 @@ class ResultsStore {
       const std::set<std::string>& hashes) const;
   Status PutResponse(const StoredResponse& response);  // committed on return
   StatusOr<uint64_t> CountResponses() const;
+  StatusOr<std::set<std::string>> ResponseHashes() const;
 
   // Replace a task's samples/aggregates/figures (one transaction each).
   Status PutTask(const StoredTask& task, const std::vector<StoredSample>& samples,

@@ -1,0 +1,179 @@
+// Kills a real compass run with SIGKILL at several points, resumes it, and
+// checks that (1) the final results equal an uninterrupted run's, and (2) no
+// request whose response had been committed before a kill is computed again.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "results/request_hash.h"
+#include "results/results_store.h"
+
+namespace compass {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path TempDir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("compass_crash_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+fs::path WriteConfig(const fs::path& dir, int delay_ms, const fs::path& log) {
+  fs::create_directories(dir / "model");
+  const fs::path cfg = dir / ("eval_" + std::to_string(delay_ms) + ".toml");
+  std::ofstream(cfg) << "[model]\npath = \"model\"\ntokenizer = \"bytes\"\n\n[backend.slow]\n"
+                     << "delay_ms = " << delay_ms << "\nlog_file = \"" << log.string() << "\"\n\n"
+                     << "[[task]]\ndataset = \"mmlu\"\npath = \"" << COMPASS_SOURCE_DIR
+                     << "/tests/fixtures/mmlu\"\nshots = 1\n";
+  return cfg;
+}
+
+pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {COMPASS_EXE,
+                                   "--plugin-dir",
+                                   COMPASS_SLOW_PLUGIN_DIR,
+                                   "--backend",
+                                   "slow",
+                                   "--config",
+                                   config.string(),
+                                   "--output",
+                                   out.string(),
+                                   "-q"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+// Hashes of the requests a run's backend logged as computed.
+std::set<std::string> Computed(const fs::path& log) {
+  std::set<std::string> out;
+  std::ifstream f(log);
+  std::string line;
+  while (std::getline(f, line)) {
+    const auto bar = line.find('|');
+    std::vector<int32_t> ctx, cont;
+    std::istringstream a(line.substr(0, bar)), b(line.substr(bar + 1));
+    for (int32_t x; a >> x;) ctx.push_back(x);
+    for (int32_t x; b >> x;) cont.push_back(x);
+    compass_loglikelihood_request r{};
+    r.context = {ctx.data(), ctx.size()};
+    r.continuation = {cont.data(), cont.size()};
+    out.insert(HashLoglikelihood(r));
+  }
+  return out;
+}
+
+std::set<std::string> Committed(const fs::path& run) {
+  auto store = ResultsStore::OpenExisting(run.string());
+  if (!store.ok()) return {};
+  auto hashes = (*store)->ResponseHashes();
+  return hashes.ok() ? *hashes : std::set<std::string>();
+}
+
+nlohmann::json Scores(const fs::path& run) {
+  nlohmann::json r = nlohmann::json::parse(Slurp(run / "results.json"));
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : r["tasks"]) out.push_back({t["metrics"], t["groups"], t["items"]});
+  return out;
+}
+
+TEST(CrashSafety, KilledRunsResumeToTheSameResultsWithoutRecomputing) {
+  const fs::path dir = TempDir("resume");
+  // The reference: one uninterrupted run.
+  const fs::path ref = dir / "reference";
+  ASSERT_EQ(Wait(Spawn(WriteConfig(dir, 0, dir / "ref.log"), ref, {})), 0);
+  const size_t total = Computed(dir / "ref.log").size();
+  ASSERT_EQ(total, 80u);  // 20 items x 4 choices, all distinct
+
+  // The same config each time (a changed config would be refused).
+  const fs::path cfg = WriteConfig(dir, 12, dir / "run.log");
+  const fs::path run = dir / "interrupted";
+  std::set<std::string> committed;
+  int kills = 0;
+  for (int attempt = 0; attempt < 12 && committed.size() < total; ++attempt) {
+    fs::remove(dir / "run.log");
+    const pid_t pid = Spawn(cfg, run, {});
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 60 * attempt));
+    kill(pid, SIGKILL);
+    const int rc = Wait(pid);
+    const auto computed = Computed(dir / "run.log");
+    for (const auto& h : computed) {
+      EXPECT_EQ(committed.count(h), 0u) << "request " << h << " was committed before the kill "
+                                        << "and computed again";
+    }
+    const auto now = Committed(run);
+    EXPECT_GE(now.size(), committed.size());  // nothing committed is ever lost
+    for (const auto& h : committed) EXPECT_EQ(now.count(h), 1u);
+    committed = now;
+    if (rc == -SIGKILL) ++kills;
+  }
+  EXPECT_GE(kills, 3) << "the run finished before it could be killed three times";
+
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  for (const auto& h : Computed(dir / "run.log")) EXPECT_EQ(committed.count(h), 0u);
+  EXPECT_EQ(Committed(run).size(), total);
+
+  EXPECT_EQ(Scores(run), Scores(ref));
+  EXPECT_EQ(Slurp(run / "samples.jsonl"), Slurp(ref / "samples.jsonl"));
+  fs::remove_all(dir);
+}
+
+TEST(CrashSafety, ChangedConfigIsRefusedUnlessRestarted) {
+  const fs::path dir = TempDir("changed");
+  const fs::path run = dir / "run";
+  ASSERT_EQ(Wait(Spawn(WriteConfig(dir, 0, dir / "a.log"), run, {})), 0);
+  const auto before = Committed(run);
+  ASSERT_FALSE(before.empty());
+  // Same config: nothing is recomputed.
+  fs::remove(dir / "a.log");
+  ASSERT_EQ(Wait(Spawn(WriteConfig(dir, 0, dir / "a.log"), run, {})), 0);
+  EXPECT_TRUE(Computed(dir / "a.log").empty());
+  // Another config (a different shot count) is refused and changes nothing.
+  const fs::path other = WriteConfig(dir, 0, dir / "b.log");
+  const pid_t pid = Spawn(other, run, {"--set", "task.0.shots=2"});
+  EXPECT_EQ(Wait(pid), 2);
+  EXPECT_EQ(Committed(run), before);
+  // --restart starts over.
+  ASSERT_EQ(Wait(Spawn(other, run, {"--set", "task.0.shots=2", "--restart"})), 0);
+  EXPECT_EQ(Computed(dir / "b.log").size(), 80u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace compass

@@ -1,0 +1,72 @@
+// A deterministic, deliberately slow backend for crash-safety tests. Each
+// loglikelihood takes `delay_ms`; every request it computes is appended to
+// `log_file` as "context ids|continuation ids" and flushed before its result
+// is delivered.
+#include <unistd.h>
+#include <compass/plugin.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+namespace {
+
+class SlowBackend final : public compass::sdk::Backend {
+ public:
+  static compass_option_list options() {
+    static const compass_option_spec specs[] = {
+        compass::sdk::option("delay_ms", COMPASS_OPT_INT, "milliseconds per request"),
+        compass::sdk::option("log_file", COMPASS_OPT_STRING, "where computed requests are logged")};
+    return {specs, 2};
+  }
+  SlowBackend(const compass::sdk::Host& host, const compass_backend_config& config) : host_(host) {
+    const std::string opts(compass::sdk::view(config.options_json));
+    auto value = [&](const std::string& key) -> std::string {
+      const auto at = opts.find("\"" + key + "\":");
+      if (at == std::string::npos) return "";
+      std::string v = opts.substr(at + key.size() + 3);
+      if (!v.empty() && v[0] == '"') return v.substr(1, v.find('"', 1) - 1);
+      return v.substr(0, v.find_first_of(",}"));
+    };
+    const std::string delay = value("delay_ms");
+    delay_ms_ = delay.empty() ? 0 : std::stoi(delay);
+    log_file_ = value("log_file");
+  }
+  void loglikelihood(const compass_loglikelihood_request* r, uint64_t n,
+                     const compass::sdk::ResponseSink& sink) override {
+    for (uint64_t i = 0; i < n; ++i) {
+      host_.check_cancelled();
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+      double lp = 0, ctx = 0;
+      std::string line;
+      for (uint64_t t = 0; t < r[i].context.size; ++t) {
+        ctx += r[i].context.ids[t] % 7;
+        line += std::to_string(r[i].context.ids[t]) + " ";
+      }
+      line += "|";
+      for (uint64_t t = 0; t < r[i].continuation.size; ++t) {
+        lp -= r[i].continuation.ids[t] / 100.0;
+        line += std::to_string(r[i].continuation.ids[t]) + " ";
+      }
+      if (!log_file_.empty()) {
+        FILE* f = std::fopen(log_file_.c_str(), "a");
+        std::fprintf(f, "%s\n", line.c_str());
+        std::fflush(f);
+        fsync(fileno(f));
+        std::fclose(f);
+      }
+      sink.loglikelihood(r[i].index, lp - ctx / 1e4, false);
+      host_.progress(i + 1, n, i + 1);
+    }
+  }
+
+ private:
+  compass::sdk::Host host_;
+  int delay_ms_ = 0;
+  std::string log_file_;
+};
+
+}  // namespace
+
+COMPASS_EXPORT_BACKEND(SlowBackend, "slow", "1.0.0", "slow deterministic backend for tests")
