@@ -154,6 +154,23 @@ TEST(CrashSafety, KilledRunsResumeToTheSameResultsWithoutRecomputing) {
   fs::remove_all(dir);
 }
 
+TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
+  const fs::path dir = TempDir("sigint");
+  const fs::path run = dir / "run";
+  const fs::path cfg = WriteConfig(dir, 12, dir / "run.log");
+  const pid_t pid = Spawn(cfg, run, {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(pid, SIGINT);
+  EXPECT_EQ(Wait(pid), 130);
+  const auto kept = Committed(run);
+  EXPECT_GT(kept.size(), 0u);
+  EXPECT_LT(kept.size(), 80u);
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  EXPECT_EQ(Computed(dir / "run.log").size(), 80u - kept.size());
+  fs::remove_all(dir);
+}
+
 TEST(CrashSafety, ChangedConfigIsRefusedUnlessRestarted) {
   const fs::path dir = TempDir("changed");
   const fs::path run = dir / "run";
