@@ -16,9 +16,10 @@ const compass_dataset_api* dataset_api(const Module& module) {
 }
 
 struct Collected {
-  std::vector<std::string> ids, groups, contexts;
-  std::vector<std::vector<std::string>> choices;
+  std::vector<std::string> ids, groups, contexts, doc_json;
+  std::vector<std::vector<std::string>> choices, references, stop;
   std::vector<int64_t> gold;
+  std::vector<uint32_t> kinds, max_new_tokens;
   int stop_after = -1;  // ask the dataset to stop after this many items
 };
 
@@ -31,15 +32,28 @@ int32_t collect(void* ctx, const compass_item* item) {
   for (uint64_t i = 0; i < item->num_choices; ++i) choices.push_back(to_string(item->choices[i]));
   c->choices.push_back(choices);
   c->gold.push_back(item->gold);
+  std::vector<std::string> references, stop;
+  for (uint64_t i = 0; i < item->num_references; ++i) {
+    references.push_back(to_string(item->references[i]));
+  }
+  for (uint64_t i = 0; i < item->num_stop; ++i) stop.push_back(to_string(item->stop[i]));
+  c->references.push_back(references);
+  c->stop.push_back(stop);
+  c->kinds.push_back(item->kind);
+  c->max_new_tokens.push_back(item->max_new_tokens);
+  c->doc_json.push_back(to_string(item->doc_json));
   return c->stop_after >= 0 && static_cast<int>(c->ids.size()) >= c->stop_after ? 1 : 0;
 }
 
 compass_dataset_config fixture_config(const std::string& path, const std::string& options,
-                                      uint32_t shots = 0) {
+                                      uint32_t shots = 0, uint64_t limit = 0,
+                                      uint64_t seed = 1234) {
   compass_dataset_config config{};
   config.struct_size = sizeof(config);
   config.path = {path.data(), path.size()};
   config.num_shots = shots;
+  config.limit = limit;
+  config.seed = seed;
   config.options_json = {options.data(), options.size()};
   return config;
 }
@@ -112,27 +126,148 @@ TEST(DatasetPluginTest, MmluErrorsBecomeStatuses) {
   api->destroy(nullptr);  // a no-op
 }
 
-TEST(DatasetPluginTest, PlaceholdersAreListedAndRefuseToRun) {
-  for (const std::string name : {"arc", "gsm8k", "hellaswag", "jsonl"}) {
-    SCOPED_TRACE(name);
-    const Module module("libcompass_dataset_" + name + ".so");
-    ASSERT_TRUE(module.ok()) << module.error();
-    const compass_dataset_api* api = dataset_api(module);
-    ASSERT_NE(api, nullptr);
-    EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-    EXPECT_EQ(to_string(api->info.name), name);
-    EXPECT_EQ(to_string(api->info.version), "0.0.0-unimplemented");
-    EXPECT_FALSE(to_string(api->info.description).empty());
-    EXPECT_FALSE(to_string(api->default_scorer).empty());
+std::vector<std::string> option_keys(const compass_dataset_api* api) {
+  std::vector<std::string> keys;
+  for (uint64_t i = 0; i < api->options.size; ++i)
+    keys.push_back(to_string(api->options.items[i].key));
+  return keys;
+}
 
-    const auto config = fixture_config(kFixture, "{}");
-    compass_dataset* dataset = nullptr;
-    const StatusView status = take(api->create(test_host(), &config, &dataset));
-    EXPECT_EQ(status.code, COMPASS_UNSUPPORTED);
-    EXPECT_EQ(status.message,
-              "dataset '" + name + "' is not implemented in this version of Compass");
+// Opens `module`, checks its identity, creates a dataset and collects its
+// items; `status` receives create()'s status.
+struct DatasetRun {
+  Collected items;
+  StatusView status;
+};
+DatasetRun run_dataset(const compass_dataset_api* api, const compass_dataset_config& config) {
+  DatasetRun run;
+  compass_dataset* dataset = nullptr;
+  run.status = take(api->create(test_host(), &config, &dataset));
+  if (run.status.code != COMPASS_OK) {
     EXPECT_EQ(dataset, nullptr);
+    return run;
   }
+  const compass_item_sink sink{&run.items, &collect};
+  const StatusView listed = take(api->items(dataset, &sink));
+  EXPECT_EQ(listed.code, COMPASS_OK) << listed.message;
+  api->destroy(dataset);
+  return run;
+}
+
+const compass_dataset_api* checked_api(const Module& module, const std::string& name,
+                                       const std::string& default_scorer) {
+  EXPECT_TRUE(module.ok()) << module.error();
+  if (!module.ok()) return nullptr;
+  EXPECT_EQ(module.symbol(COMPASS_SCORER_ENTRY), nullptr);
+  const compass_dataset_api* api = dataset_api(module);
+  EXPECT_NE(api, nullptr);
+  if (api == nullptr) return nullptr;
+  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
+  EXPECT_EQ(api->header.struct_size, sizeof(compass_dataset_api));
+  EXPECT_EQ(to_string(api->info.name), name);
+  EXPECT_EQ(to_string(api->info.version), "0.1.0");
+  EXPECT_FALSE(to_string(api->info.description).empty());
+  EXPECT_EQ(to_string(api->default_scorer), default_scorer);
+  return api;
+}
+
+const std::string kRoot = std::string(COMPASS_SOURCE_DIR) + "/tests/fixtures";
+
+TEST(DatasetPluginTest, ArcThroughTheAbi) {
+  const Module module("libcompass_dataset_arc.so");
+  const compass_dataset_api* api = checked_api(module, "arc", "mcq_accuracy");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(option_keys(api), (std::vector<std::string>{"subset", "split"}));
+  EXPECT_EQ(to_string(api->options.items[0].choices), "Easy|Challenge");
+
+  const DatasetRun run =
+      run_dataset(api, fixture_config(kRoot + "/arc", R"({"subset": "Challenge"})", 0, 3));
+  ASSERT_EQ(run.status.code, COMPASS_OK) << run.status.message;
+  ASSERT_EQ(run.items.ids.size(), 3u);  // limit
+  EXPECT_EQ(run.items.ids[0], "ARC-Challenge-Test/0");
+  EXPECT_EQ(run.items.kinds[0], static_cast<uint32_t>(COMPASS_ITEM_MULTIPLE_CHOICE));
+  EXPECT_EQ(run.items.contexts[0].rfind("Question: ", 0), 0u);
+  EXPECT_EQ(run.items.contexts[0].substr(run.items.contexts[0].size() - 8), "\nAnswer:");
+  EXPECT_EQ(run.items.choices[0].at(0).at(0), ' ');
+
+  const DatasetRun shots =
+      run_dataset(api, fixture_config(kRoot + "/arc", R"({"subset": "Easy"})", 2, 1, 1234));
+  ASSERT_EQ(shots.status.code, COMPASS_OK) << shots.status.message;
+  EXPECT_EQ(shots.items.contexts[0].rfind(
+                "Question: Which two traits would best distinguish a bird from other "
+                "vertebrates?\nAnswer: feathers and wings\n\n",
+                0),
+            0u);
+
+  const DatasetRun bad = run_dataset(api, fixture_config(kRoot + "/arc", "{}"));
+  EXPECT_EQ(bad.status.code, COMPASS_INVALID_ARGUMENT);
+  EXPECT_NE(bad.status.message.find("option 'subset' is required"), std::string::npos);
+  const DatasetRun missing =
+      run_dataset(api, fixture_config(kRoot + "/nowhere", R"({"subset": "Easy"})"));
+  EXPECT_EQ(missing.status.code, COMPASS_NOT_FOUND);
+}
+
+TEST(DatasetPluginTest, Gsm8kThroughTheAbi) {
+  const Module module("libcompass_dataset_gsm8k.so");
+  const compass_dataset_api* api = checked_api(module, "gsm8k", "gsm8k_answer");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(option_keys(api), (std::vector<std::string>{"split"}));
+  const DatasetRun run = run_dataset(api, fixture_config(kRoot + "/gsm8k", "{}", 1));
+  ASSERT_EQ(run.status.code, COMPASS_OK) << run.status.message;
+  ASSERT_EQ(run.items.ids.size(), 6u);
+  EXPECT_EQ(run.items.kinds[4], static_cast<uint32_t>(COMPASS_ITEM_GENERATE));
+  EXPECT_EQ(run.items.references[4], (std::vector<std::string>{"2125"}));
+  EXPECT_EQ(run.items.stop[4], (std::vector<std::string>{"Question:", "</s>", "<|im_end|>"}));
+  EXPECT_EQ(run.items.max_new_tokens[4], 0u);
+  EXPECT_EQ(run.items.gold[4], -1);
+  EXPECT_TRUE(run.items.choices[4].empty());
+  EXPECT_EQ(run.items.doc_json[4].rfind("{\"question\": \"Johnny is picking up", 0), 0u);
+  const DatasetRun bad = run_dataset(api, fixture_config(kRoot + "/gsm8k", R"({"split": "dev"})"));
+  EXPECT_EQ(bad.status.code, COMPASS_INVALID_ARGUMENT);
+}
+
+TEST(DatasetPluginTest, HellaswagThroughTheAbi) {
+  const Module module("libcompass_dataset_hellaswag.so");
+  const compass_dataset_api* api = checked_api(module, "hellaswag", "mcq_accuracy");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(api->options.size, 0u);
+  const DatasetRun run =
+      run_dataset(api, fixture_config(kRoot + "/hellaswag/hellaswag.jsonl", "{}"));
+  ASSERT_EQ(run.status.code, COMPASS_OK) << run.status.message;
+  ASSERT_EQ(run.items.ids.size(), 5u);
+  EXPECT_EQ(run.items.contexts[0], "Roof shingle removal: A man is sitting on a roof. He");
+  EXPECT_EQ(run.items.gold[0], 3);
+  const DatasetRun missing =
+      run_dataset(api, fixture_config(kRoot + "/hellaswag/none.jsonl", "{}"));
+  EXPECT_EQ(missing.status.code, COMPASS_NOT_FOUND);
+}
+
+TEST(DatasetPluginTest, JsonlThroughTheAbi) {
+  const Module module("libcompass_dataset_jsonl.so");
+  const compass_dataset_api* api = checked_api(module, "jsonl", "exact_match");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(
+      option_keys(api),
+      (std::vector<std::string>{"kind", "prompt", "choices", "answer", "target", "stop",
+                                "target_delimiter", "fewshot_delimiter", "fewshot_path", "group"}));
+  const std::string gen = R"({"kind": "generate", "prompt": "{q.text}", "target": "{a}"})";
+  const DatasetRun run = run_dataset(api, fixture_config(kRoot + "/jsonl/gen.jsonl", gen));
+  ASSERT_EQ(run.status.code, COMPASS_OK) << run.status.message;
+  ASSERT_EQ(run.items.ids.size(), 4u);
+  EXPECT_EQ(run.items.contexts[1], "Spell cat.");
+  EXPECT_EQ(run.items.references[1], (std::vector<std::string>{"c-a-t"}));
+  const DatasetRun rolling = run_dataset(
+      api,
+      fixture_config(kRoot + "/jsonl/rolling.jsonl", R"({"kind": "rolling", "prompt": "{body}"})"));
+  ASSERT_EQ(rolling.status.code, COMPASS_OK) << rolling.status.message;
+  EXPECT_EQ(rolling.items.kinds[0], static_cast<uint32_t>(COMPASS_ITEM_ROLLING));
+  const DatasetRun bad = run_dataset(
+      api, fixture_config(kRoot + "/jsonl/gen.jsonl",
+                          R"({"kind": "generate", "prompt": "{nope}", "target": "x"})"));
+  EXPECT_EQ(bad.status.code, COMPASS_DATA_LOSS);
+  EXPECT_EQ(bad.status.message, kRoot +
+                                    "/jsonl/gen.jsonl:1: option 'prompt': placeholder {nope} "
+                                    "names no field of the record (missing field 'nope')");
 }
 
 }  // namespace

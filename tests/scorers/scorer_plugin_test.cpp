@@ -88,25 +88,165 @@ TEST(ScorerPluginTest, McqAccuracyScoresAndAggregates) {
   api->destroy(scorer);
 }
 
-TEST(ScorerPluginTest, PlaceholdersAreListedAndRefuseToRun) {
-  for (const std::string name : {"exact_match", "gsm8k_answer", "perplexity"}) {
-    SCOPED_TRACE(name);
-    const Module module("libcompass_scorer_" + name + ".so");
-    ASSERT_TRUE(module.ok()) << module.error();
-    const compass_scorer_api* api = scorer_api(module);
-    ASSERT_NE(api, nullptr);
-    EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-    EXPECT_EQ(to_string(api->info.name), name);
-    EXPECT_EQ(to_string(api->info.version), "0.0.0-unimplemented");
-    EXPECT_FALSE(to_string(api->info.description).empty());
+const compass_scorer_api* checked_api(const Module& module, const std::string& name) {
+  EXPECT_TRUE(module.ok()) << module.error();
+  if (!module.ok()) return nullptr;
+  EXPECT_EQ(module.symbol(COMPASS_DATASET_ENTRY), nullptr);
+  const compass_scorer_api* api = scorer_api(module);
+  EXPECT_NE(api, nullptr);
+  if (api == nullptr) return nullptr;
+  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
+  EXPECT_EQ(api->header.struct_size, sizeof(compass_scorer_api));
+  EXPECT_EQ(to_string(api->info.name), name);
+  EXPECT_EQ(to_string(api->info.version), "0.1.0");
+  EXPECT_FALSE(to_string(api->info.description).empty());
+  return api;
+}
 
-    compass_scorer* scorer = nullptr;
-    const StatusView status = take(api->create(test_host(), {"{}", 2}, &scorer));
-    EXPECT_EQ(status.code, COMPASS_UNSUPPORTED);
-    EXPECT_EQ(status.message,
-              "scorer '" + name + "' is not implemented in this version of Compass");
-    EXPECT_EQ(scorer, nullptr);
+std::vector<std::string> option_keys(const compass_scorer_api* api) {
+  std::vector<std::string> keys;
+  for (uint64_t i = 0; i < api->options.size; ++i)
+    keys.push_back(to_string(api->options.items[i].key));
+  return keys;
+}
+
+compass_scorer* create(const compass_scorer_api* api, const std::string& options) {
+  compass_scorer* scorer = nullptr;
+  const StatusView created =
+      take(api->create(test_host(), {options.data(), options.size()}, &scorer));
+  EXPECT_EQ(created.code, COMPASS_OK) << created.message;
+  return scorer;
+}
+
+// A generate item with one reference and an output text.
+struct Generated {
+  std::string reference, text;
+  compass_str ref{};
+  compass_item item{};
+  compass_model_output output{};
+  Generated(std::string r, std::string t) : reference(std::move(r)), text(std::move(t)) {
+    ref = {reference.data(), reference.size()};
+    item.struct_size = sizeof(item);
+    item.id = {"g/0", 3};
+    item.kind = COMPASS_ITEM_GENERATE;
+    item.gold = -1;
+    item.references = &ref;
+    item.num_references = 1;
+    output.struct_size = sizeof(output);
+    output.text = {text.data(), text.size()};
   }
+};
+
+TEST(ScorerPluginTest, ExactMatchThroughTheAbi) {
+  const Module module("libcompass_scorer_exact_match.so");
+  const compass_scorer_api* api = checked_api(module, "exact_match");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(option_keys(api),
+            (std::vector<std::string>{"ignore_case", "ignore_punctuation", "ignore_numbers",
+                                      "regexes_to_ignore", "strip"}));
+  compass_scorer* scorer = create(api, R"({"ignore_case": true, "regexes_to_ignore": ["!"]})");
+  ASSERT_NE(scorer, nullptr);
+  const Generated g("paris", " PARIS!\n");
+  std::vector<Metric> metrics;
+  const compass_metric_sink sink{&metrics, &collect};
+  ASSERT_EQ(take(api->score(scorer, &g.item, &g.output, &sink)).code, COMPASS_OK);
+  ASSERT_EQ(metrics.size(), 1u);
+  EXPECT_EQ(metrics[0].name, "exact_match");
+  EXPECT_EQ(metrics[0].value, 1.0);
+  EXPECT_EQ(metrics[0].prediction, "paris");
+  const double values[] = {1, 0, 0, 1}, weights[] = {1, 1, 1, 1};
+  compass_aggregate agg{};
+  ASSERT_EQ(take(api->aggregate(scorer, {"exact_match", 11}, values, weights, 4, &agg)).code,
+            COMPASS_OK);
+  EXPECT_DOUBLE_EQ(agg.value, 0.5);
+  EXPECT_DOUBLE_EQ(agg.stderr_value, std::sqrt((1.0 / 3) / 4));
+  EXPECT_EQ(to_string(agg.stderr_method), "analytic");
+  api->destroy(scorer);
+
+  compass_scorer* bad = nullptr;
+  const std::string options = R"({"regexes_to_ignore": ["("]})";
+  const StatusView refused = take(api->create(test_host(), {options.data(), options.size()}, &bad));
+  EXPECT_EQ(refused.code, COMPASS_INVALID_ARGUMENT);
+  EXPECT_NE(refused.message.find("invalid regular expression '('"), std::string::npos);
+  EXPECT_EQ(bad, nullptr);
+}
+
+TEST(ScorerPluginTest, Gsm8kAnswerThroughTheAbi) {
+  const Module module("libcompass_scorer_gsm8k_answer.so");
+  const compass_scorer_api* api = checked_api(module, "gsm8k_answer");
+  ASSERT_NE(api, nullptr);
+  compass_scorer* scorer = create(api, "{}");
+  ASSERT_NE(scorer, nullptr);
+  const Generated g("1234", "She pays $1,234 in all.\n#### 1,234");
+  std::vector<Metric> metrics;
+  const compass_metric_sink sink{&metrics, &collect};
+  ASSERT_EQ(take(api->score(scorer, &g.item, &g.output, &sink)).code, COMPASS_OK);
+  ASSERT_EQ(metrics.size(), 4u);
+  EXPECT_EQ(metrics[0].name, "exact_match_strict");
+  EXPECT_EQ(metrics[0].value, 1.0);
+  EXPECT_EQ(metrics[0].prediction, "1,234");
+  EXPECT_EQ(metrics[1].name, "unparsed_strict");
+  EXPECT_EQ(metrics[1].value, 0.0);
+  EXPECT_EQ(metrics[2].name, "exact_match_flexible");
+  EXPECT_EQ(metrics[2].value, 1.0);
+  EXPECT_EQ(metrics[3].name, "unparsed_flexible");
+
+  const double values[] = {1, 0, 0, 0}, weights[] = {1, 1, 1, 1};
+  compass_aggregate agg{};
+  ASSERT_EQ(take(api->aggregate(scorer, {"unparsed_strict", 15}, values, weights, 4, &agg)).code,
+            COMPASS_OK);
+  EXPECT_DOUBLE_EQ(agg.value, 0.25);
+  EXPECT_EQ(agg.higher_is_better, 0);
+  ASSERT_EQ(take(api->aggregate(scorer, {"exact_match_strict", 18}, values, weights, 4, &agg)).code,
+            COMPASS_OK);
+  EXPECT_EQ(agg.higher_is_better, 1);
+  EXPECT_EQ(to_string(agg.stderr_method), "analytic");
+
+  compass_item mc = g.item;
+  mc.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
+  EXPECT_EQ(take(api->score(scorer, &mc, &g.output, &sink)).code, COMPASS_INVALID_ARGUMENT);
+  api->destroy(scorer);
+}
+
+TEST(ScorerPluginTest, PerplexityThroughTheAbi) {
+  const Module module("libcompass_scorer_perplexity.so");
+  const compass_scorer_api* api = checked_api(module, "perplexity");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(option_keys(api), (std::vector<std::string>{"bootstrap_iters"}));
+  compass_scorer* scorer = create(api, R"({"bootstrap_iters": 1000})");
+  ASSERT_NE(scorer, nullptr);
+  const std::string text = "one two  three";
+  compass_item item{};
+  item.struct_size = sizeof(item);
+  item.kind = COMPASS_ITEM_ROLLING;
+  item.context = {text.data(), text.size()};
+  item.gold = -1;
+  compass_model_output output{};
+  output.struct_size = sizeof(output);
+  output.logprob = -14.0;
+  std::vector<Metric> metrics;
+  const compass_metric_sink sink{&metrics, &collect};
+  ASSERT_EQ(take(api->score(scorer, &item, &output, &sink)).code, COMPASS_OK);
+  ASSERT_EQ(metrics.size(), 3u);
+  EXPECT_EQ(metrics[0].name, "word_perplexity");
+  EXPECT_DOUBLE_EQ(metrics[0].value, 14.0 / 3);
+  EXPECT_EQ(metrics[0].weight, 3.0);
+  EXPECT_EQ(metrics[1].name, "byte_perplexity");
+  EXPECT_EQ(metrics[1].weight, 14.0);
+  EXPECT_EQ(metrics[2].name, "bits_per_byte");
+
+  // word_perplexity over two samples: exp((14 + 6) / (3 + 2)).
+  const double values[] = {14.0 / 3, 3.0}, weights[] = {3, 2};
+  compass_aggregate agg{};
+  ASSERT_EQ(take(api->aggregate(scorer, {"word_perplexity", 15}, values, weights, 2, &agg)).code,
+            COMPASS_OK);
+  EXPECT_NEAR(agg.value, std::exp(4.0), 1e-9);
+  EXPECT_EQ(agg.higher_is_better, 0);
+  EXPECT_EQ(to_string(agg.stderr_method), "bootstrap");
+  EXPECT_TRUE(std::isfinite(agg.stderr_value));
+  EXPECT_EQ(take(api->aggregate(scorer, {"acc", 3}, values, weights, 2, &agg)).code,
+            COMPASS_INVALID_ARGUMENT);
+  api->destroy(scorer);
 }
 
 }  // namespace

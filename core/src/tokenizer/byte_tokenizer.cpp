@@ -2,7 +2,7 @@
 
 namespace compass {
 
-std::vector<int32_t> ByteTokenizer::Encode(std::string_view text) const {
+std::vector<int32_t> ByteTokenizer::DoEncode(std::string_view text, bool /*parse_special*/) const {
   std::vector<int32_t> ids;
   ids.reserve(text.size());
   for (unsigned char c : text) ids.push_back(c);
@@ -21,6 +21,13 @@ StatusOr<std::string> ByteTokenizer::Decode(const int32_t* ids, size_t n) const 
     out.push_back(static_cast<char>(ids[i]));
   }
   return out;
+}
+
+std::string ByteTokenizer::TokenText(int32_t id) const {
+  if (id == kBos) return "<bos>";
+  if (id == kEos) return "<eos>";
+  if (id < 0 || id > 255) return "";
+  return std::string(1, static_cast<char>(id));
 }
 
 }  // namespace compass

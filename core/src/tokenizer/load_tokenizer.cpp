@@ -1,21 +1,64 @@
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace compass {
+namespace {
+
+StatusOr<hf::Json> ReadJson(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError(path + ": cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  try {
+    return hf::Json::parse(buffer.str());
+  } catch (const hf::Json::parse_error& e) {
+    std::string message = e.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
+    if (const size_t pos = message.find("] "); pos != std::string::npos) {
+      message = message.substr(pos + 2);
+    }
+    return InvalidArgument(path + ": not valid JSON: " + message);
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& tokenizer_file,
+                                                     const std::string& config_file) {
+  if (!std::filesystem::exists(tokenizer_file)) {
+    return NotFound(tokenizer_file + ": no such file");
+  }
+  COMPASS_ASSIGN_OR_RETURN(const hf::Json tokenizer, ReadJson(tokenizer_file));
+  hf::Json config;
+  const bool has_config = !config_file.empty();
+  if (has_config) {
+    if (!std::filesystem::exists(config_file)) return NotFound(config_file + ": no such file");
+    COMPASS_ASSIGN_OR_RETURN(config, ReadJson(config_file));
+  }
+  COMPASS_ASSIGN_OR_RETURN(
+      auto t, hf::HfTokenizer::Create(tokenizer, has_config ? &config : nullptr, tokenizer_file,
+                                      config_file));
+  return std::unique_ptr<Tokenizer>(std::move(t));
+}
 
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& kind,
                                                    const std::string& model_dir) {
   if (kind == "bytes") return std::unique_ptr<Tokenizer>(new ByteTokenizer());
   if (kind == "auto") {
-    const auto file = std::filesystem::path(model_dir) / "tokenizer.json";
+    const auto dir = std::filesystem::path(model_dir);
+    const auto file = dir / "tokenizer.json";
     if (!std::filesystem::exists(file)) {
       return NotFound("no tokenizer in " + model_dir +
-                      ": tokenizer.json is missing; add it, or set model.tokenizer = \"bytes\"");
+                      ": tokenizer.json is missing; add the model's tokenizer.json (Hugging Face "
+                      "format), or set model.tokenizer = \"bytes\"");
     }
-    return Unsupported(file.string() +
-                       ": tokenizer.json files are not supported by this version; set "
-                       "model.tokenizer = \"bytes\"");
+    const auto config = dir / "tokenizer_config.json";
+    return LoadHfTokenizer(file.string(),
+                           std::filesystem::exists(config) ? config.string() : std::string());
   }
   return InvalidArgument("unknown tokenizer kind '" + kind + "'; allowed: auto, bytes");
 }

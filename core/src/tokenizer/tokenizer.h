@@ -19,15 +19,36 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
   virtual std::string name() const = 0;
-  // Ids for `text`, without BOS (the request builder adds it).
-  virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
+
+  // Ids for `text`, without BOS (the request builder adds it): what Hugging
+  // Face gives for encode(text, add_special_tokens=False). With
+  // `parse_special` false, the text of special tokens (e.g.
+  // "<|begin_of_text|>") is encoded as plain text, like Hugging Face's
+  // split_special_tokens=True. Invalid UTF-8 is read as U+FFFD.
+  std::vector<int32_t> Encode(std::string_view text, bool parse_special = true) const {
+    return DoEncode(text, parse_special);
+  }
+
+  // The text of `ids` (special tokens included, as Hugging Face's
+  // decode(ids, skip_special_tokens=False)); an error for ids outside the
+  // vocabulary.
   virtual StatusOr<std::string> Decode(const int32_t* ids, size_t n) const = 0;
+
+  // The vocabulary string of token `id` (e.g. "Ġthe", "▁the", "<0x0A>"), for
+  // showing pieces; "" when there is no such token.
+  virtual std::string TokenText(int32_t id) const = 0;
+
   virtual int32_t bos_id() const = 0;  // -1 when none
   virtual std::vector<int32_t> eos_ids() const = 0;
   virtual int32_t pad_id() const { return -1; }
+  // Largest token id + 1, added tokens included.
   virtual uint32_t vocab_size() const = 0;
-  // Whether prompts start with BOS (tokenizer_config add_bos_token).
+  // Whether prompts start with BOS (tokenizer_config add_bos_token; when
+  // unset, whether the tokenizer's post-processor adds one).
   virtual bool add_bos() const = 0;
+
+ protected:
+  virtual std::vector<int32_t> DoEncode(std::string_view text, bool parse_special) const = 0;
 };
 
 // Bytes as tokens: ids 0..255 are the UTF-8 bytes, 256 is BOS, 257 is EOS.
@@ -37,18 +58,29 @@ class ByteTokenizer : public Tokenizer {
   static constexpr int32_t kBos = 256;
   static constexpr int32_t kEos = 257;
   std::string name() const override { return "bytes"; }
-  std::vector<int32_t> Encode(std::string_view text) const override;
   StatusOr<std::string> Decode(const int32_t* ids, size_t n) const override;
+  // The byte itself; "<bos>" and "<eos>" for 256 and 257.
+  std::string TokenText(int32_t id) const override;
   int32_t bos_id() const override { return kBos; }
   std::vector<int32_t> eos_ids() const override { return {kEos}; }
   uint32_t vocab_size() const override { return 258; }
   bool add_bos() const override { return true; }
+
+ protected:
+  std::vector<int32_t> DoEncode(std::string_view text, bool parse_special) const override;
 };
 
-// The tokenizer named by the config: "bytes", or "auto" (the tokenizer files
-// in the model folder).
+// The tokenizer named by the config: "bytes", or "auto" (the model folder's
+// tokenizer.json, with tokenizer_config.json when present).
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& kind,
                                                    const std::string& model_dir);
+
+// A Hugging Face tokenizer.json of model type BPE (byte-level, or
+// SentencePiece-style with byte fallback), with `config_file`
+// (tokenizer_config.json) for bos/eos/pad tokens and add_bos_token; pass ""
+// for none. Errors name the file and the key.
+StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& tokenizer_file,
+                                                     const std::string& config_file);
 
 }  // namespace compass
 

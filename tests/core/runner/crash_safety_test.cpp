@@ -159,7 +159,10 @@ TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
   const fs::path run = dir / "run";
   const fs::path cfg = WriteConfig(dir, 12, dir / "run.log");
   const pid_t pid = Spawn(cfg, run, {});
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Interrupt once the backend is under way (polling: machines vary).
+  for (int i = 0; i < 1000 && Computed(dir / "run.log").size() < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   kill(pid, SIGINT);
   EXPECT_EQ(Wait(pid), 130);
   const auto kept = Committed(run);

@@ -1,0 +1,300 @@
+#include "compass/datasets/jsonl_dataset.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace compass::datasets::jsonl {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixture = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/jsonl";
+
+Config config(const std::string& file, const std::string& options, uint32_t shots = 0,
+              uint64_t seed = 1234, uint64_t limit = 0) {
+  Config c;
+  c.file = kFixture / file;
+  c.num_shots = shots;
+  c.seed = seed;
+  c.limit = limit;
+  c.options = parse_options(options);
+  return c;
+}
+
+Config config_at(const fs::path& file, const std::string& options, uint32_t shots = 0) {
+  Config c;
+  c.file = file;
+  c.num_shots = shots;
+  c.options = parse_options(options);
+  return c;
+}
+
+std::vector<sdk::Item> all_items(const JsonlDataset& data) {
+  std::vector<sdk::Item> items;
+  data.for_each_item([&](const sdk::Item& item) {
+    items.push_back(item);
+    return true;
+  });
+  return items;
+}
+
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const sdk::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
+}
+
+const std::string kMc =
+    R"({"kind": "multiple_choice", "prompt": "Q: {question}\nA:", "choices": "options",)"
+    R"( "answer": "answer", "group": "subject"})";
+const std::string kGen =
+    R"({"kind": "generate", "prompt": "Problem: {q.text} {{literal}} ({tag})\nSolution:",)"
+    R"( "target": "{a}"})";
+
+TEST(JsonlDatasetTest, MultipleChoiceFromAListField) {
+  const auto items = all_items(JsonlDataset(config("mc.jsonl", kMc)));
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].context, "Q: Capital of France?\nA:");
+  EXPECT_EQ(items[0].kind, COMPASS_ITEM_MULTIPLE_CHOICE);
+  EXPECT_EQ(items[0].choices, (std::vector<std::string>{" Paris", " Rome", " Madrid"}));
+  EXPECT_EQ(items[0].id, "mc/0");
+  EXPECT_EQ(items[0].group, "geo");
+  EXPECT_EQ(items[3].group, "space");
+  // Gold from an integer, a letter, a string of digits and a choice's text.
+  EXPECT_EQ(items[0].gold, 0);
+  EXPECT_EQ(items[1].gold, 1);
+  EXPECT_EQ(items[2].gold, 1);
+  EXPECT_EQ(items[3].gold, 1);
+  EXPECT_EQ(items[1].doc_json,
+            R"({"id": 2, "subject": "geo", "question": "Capital of Italy?", "options": ["Paris", )"
+            R"("Rome", "Madrid"], "answer": "B"})");
+}
+
+TEST(JsonlDatasetTest, MultipleChoiceFromTemplatesAndDelimiter) {
+  const auto items = all_items(JsonlDataset(
+      config("mc.jsonl",
+             R"js({"kind": "multiple_choice", "prompt": "{question}", "choices": ["{options.0}",)js"
+             R"js( "{options.1}", "{options.2} ({subject})"], "answer": "answer",)js"
+             R"js( "target_delimiter": "\n"})js",
+             0, 1234, 1)));
+  ASSERT_EQ(items.size(), 1u);  // limit
+  EXPECT_EQ(items[0].choices, (std::vector<std::string>{"\nParis", "\nRome", "\nMadrid (geo)"}));
+  EXPECT_EQ(items[0].gold, 0);
+  EXPECT_EQ(items[0].group, "");
+  // Every line is checked, not only the delivered ones: line 4's answer
+  // "Jupiter" must equal a rendered choice.
+  EXPECT_NE(error_of([] {
+              JsonlDataset data(config("mc.jsonl",
+                                       R"({"kind": "multiple_choice", "prompt": "{question}",)"
+                                       R"( "choices": ["<{options.1}>"], "answer": "answer"})",
+                                       0, 1234, 1));
+            }).find("mc.jsonl:2: field 'answer' is 'B' but there are 1 choices"),
+            std::string::npos);
+}
+
+// Expected prompts from lm-eval's sampler: random.Random(1234), sample 3
+// from the same file, drop the item, keep 2; shot target = gold choice.
+TEST(JsonlDatasetTest, MultipleChoiceTwoShots) {
+  const auto items = all_items(JsonlDataset(config("mc.jsonl", kMc, 2)));
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].context,
+            "Q: Largest planet?\nA: Jupiter\n\nQ: 2 + 2 = ?\nA: 4\n\nQ: Capital of France?\nA:");
+  EXPECT_EQ(items[1].context,
+            "Q: Capital of France?\nA: Paris\n\nQ: 2 + 2 = ?\nA: 4\n\nQ: Capital of Italy?\nA:");
+  EXPECT_EQ(items[3].context,
+            "Q: Capital of Italy?\nA: Rome\n\nQ: Capital of France?\nA: Paris\n\nQ: Largest "
+            "planet?\nA:");
+}
+
+TEST(JsonlDatasetTest, GenerateRendersValuesLikePython) {
+  const auto items = all_items(JsonlDataset(config("gen.jsonl", kGen)));
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].context, "Problem: What is 2+3? {literal} (True)\nSolution:");
+  EXPECT_EQ(items[0].kind, COMPASS_ITEM_GENERATE);
+  EXPECT_EQ(items[1].context, "Problem: Spell cat. {literal} (False)\nSolution:");
+  EXPECT_EQ(items[2].context, "Problem: Half of 3? {literal} (None)\nSolution:");
+  std::vector<std::string> references;
+  for (const auto& item : items) references.push_back(item.references.at(0));
+  EXPECT_EQ(references, (std::vector<std::string>{"5", "c-a-t", "1.5", "[1,2]"}));
+  EXPECT_EQ(items[0].stop, (std::vector<std::string>{"\n\n"}));  // [fewshot_delimiter]
+  EXPECT_EQ(items[0].max_new_tokens, 0u);
+  const auto stopped = all_items(JsonlDataset(config(
+      "gen.jsonl",
+      R"({"kind": "generate", "prompt": "{q.text}", "target": "{a}", "stop": ["\n", "Q:"]})")));
+  EXPECT_EQ(stopped[0].stop, (std::vector<std::string>{"\n", "Q:"}));
+}
+
+TEST(JsonlDatasetTest, GenerateOneShotFromTheSameFile) {
+  const auto items = all_items(JsonlDataset(config("gen.jsonl", kGen, 1)));
+  EXPECT_EQ(items[0].context,
+            "Problem: List two. {literal} (x)\nSolution: [1,2]\n\n"
+            "Problem: What is 2+3? {literal} (True)\nSolution:");
+  EXPECT_EQ(items[1].context,
+            "Problem: What is 2+3? {literal} (True)\nSolution: 5\n\n"
+            "Problem: Spell cat. {literal} (False)\nSolution:");
+}
+
+// A separate few-shot file: sample(pool, 2) with random.Random(5), custom
+// delimiters.
+TEST(JsonlDatasetTest, FewshotPathAndDelimiters) {
+  const std::string options =
+      R"({"kind": "generate", "prompt": "Problem: {q.text} {{literal}} ({tag})\nSolution:",)"
+      R"( "target": "{a}", "fewshot_path": "shots.jsonl", "target_delimiter": "=>",)"
+      R"( "fewshot_delimiter": "###"})";
+  const auto items = all_items(JsonlDataset(config("gen.jsonl", options, 2, 5)));
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].context,
+            "Problem: What is 4+4? {literal} (s)\nSolution:=>8###"
+            "Problem: What is 3+3? {literal} (s)\nSolution:=>6###"
+            "Problem: What is 2+3? {literal} (True)\nSolution:");
+  EXPECT_EQ(items[3].context,
+            "Problem: What is 3+3? {literal} (s)\nSolution:=>6###"
+            "Problem: What is 1+1? {literal} (s)\nSolution:=>2###"
+            "Problem: List two. {literal} (x)\nSolution:");
+  EXPECT_EQ(items[0].stop, (std::vector<std::string>{"###"}));
+  EXPECT_NE(error_of([&] {
+              JsonlDataset data(config("gen.jsonl", options, 4));
+            }).find("shots.jsonl' has 3 records; use num_shots <= 3"),
+            std::string::npos);
+}
+
+TEST(JsonlDatasetTest, Rolling) {
+  const auto items = all_items(JsonlDataset(
+      config("rolling.jsonl", R"({"kind": "rolling", "prompt": "{title}\n\n{body}"})")));
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].kind, COMPASS_ITEM_ROLLING);
+  EXPECT_EQ(items[0].context, "Fox\n\nThe quick brown fox jumps over the lazy dog.");
+  EXPECT_EQ(items[1].context, "Caf\xC3\xA9\n\nUn caf\xC3\xA9, s'il vous pla\xC3\xAEt.");
+  EXPECT_TRUE(items[0].choices.empty());
+  EXPECT_TRUE(items[0].references.empty());
+  EXPECT_NE(
+      error_of([] {
+        JsonlDataset data(config("rolling.jsonl", R"({"kind": "rolling", "prompt": "{body}"})", 1));
+      }).find("takes no few-shot examples"),
+      std::string::npos);
+}
+
+TEST(JsonlDatasetTest, OptionErrorsNameTheKey) {
+  EXPECT_NE(error_of([] { parse_options(R"({"prompt": "x"})"); }).find("option 'kind' is required"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_options(R"({"kind": "mc", "prompt": "x"})");
+            }).find("option 'kind' must be multiple_choice, generate or rolling"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_options(R"({"kind": "generate", "prompt": "x"})");
+            }).find("option 'target' is required for generate"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_options(R"({"kind": "multiple_choice", "prompt": "x", "answer": "a"})");
+            }).find("option 'choices' is required"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of([] {
+        parse_options(R"({"kind": "multiple_choice", "prompt": "x", "choices": 3, "answer": "a"})");
+      }).find("option 'choices' must be a field name or a non-empty list of templates"),
+      std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_options(R"({"kind": "rolling", "prompt": "x", "target": "y"})");
+            }).find("option 'target' applies to kind generate, not rolling"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { parse_options(R"({"kind": "rolling", "prompt": "Q: {question"})"); }),
+            "option 'prompt': '{' at offset 3 has no closing '}' (write '{{' for a literal brace)");
+  EXPECT_EQ(error_of([] { parse_options(R"({"kind": "rolling", "prompt": "a {} b"})"); }),
+            "option 'prompt': empty placeholder '{}' at offset 2");
+  EXPECT_EQ(error_of([] { parse_options(R"({"kind": "rolling", "prompt": "a } b"})"); }),
+            "option 'prompt': lone '}' at offset 2 (write '}}' for a literal brace)");
+  EXPECT_EQ(error_of([] {
+              parse_options(R"({"kind": "generate", "prompt": "{a}", "target": "{b {c}"})");
+            }),
+            "option 'target': '{' at offset 0 has no closing '}' (write '{{' for a literal "
+            "brace)");
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() / ("compass_jsonl_test_" + std::to_string(::getpid()) + "_" +
+                                         std::to_string(counter++) + ".jsonl");
+    std::ofstream(path_, std::ios::binary) << text;
+  }
+  ~TempFile() { fs::remove(path_); }
+  const fs::path& path() const { return path_; }
+  std::string name() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+TEST(JsonlDatasetTest, DataErrorsNameFileLineAndKey) {
+  const std::string gen =
+      R"({"kind": "generate", "prompt": "Q: {question}", "target": "{answer}"})";
+  {
+    const TempFile f(
+        "{\"question\": \"a\", \"answer\": \"b\"}\n{\"question\": \"a\", \"answer\": }\n");
+    EXPECT_EQ(error_of([&] {
+                JsonlDataset data(config_at(f.path(), gen));
+              }).rfind(f.name() + ":2: not valid JSON: column ", 0),
+              0u);
+  }
+  {
+    const TempFile f("{\"question\": \"a\", \"answer\": \"b\"}\n\n{\"answer\": \"b\"}\n");
+    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), gen)); }),
+              f.name() +
+                  ":3: option 'prompt': placeholder {question} names no field of the record "
+                  "(missing field 'question')");
+  }
+  {
+    const TempFile f("{\"question\": \"a\"}\n");
+    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), gen)); }),
+              f.name() +
+                  ":1: option 'target': placeholder {answer} names no field of the record "
+                  "(missing field 'answer')");
+  }
+  {
+    const TempFile f("");
+    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), gen)); }),
+              f.name() + ": empty file (no JSON lines)");
+  }
+  const std::string mc =
+      R"({"kind": "multiple_choice", "prompt": "{q}", "choices": "options", "answer": "gold"})";
+  {
+    const TempFile f("{\"q\": \"a\", \"options\": [\"x\", \"y\"]}\n");
+    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
+              f.name() + ":1: missing field 'gold'");
+  }
+  {
+    const TempFile f("{\"q\": \"a\", \"options\": [\"x\", \"y\"], \"gold\": 2}\n");
+    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
+              f.name() + ":1: field 'gold' is 2 but there are 2 choices");
+  }
+  {
+    const TempFile f("{\"q\": \"a\", \"options\": [\"x\", \"y\"], \"gold\": \"zz\"}\n");
+    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
+              f.name() +
+                  ":1: field 'gold' is 'zz', which is neither an index, one of the choices nor a "
+                  "letter A-Z");
+  }
+  {
+    const TempFile f("{\"q\": \"a\", \"options\": \"x\", \"gold\": 0}\n");
+    EXPECT_EQ(
+        error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
+        f.name() + ":1: field 'options' (option 'choices') must be a non-empty list, got a string");
+  }
+  const auto missing = error_of([] {
+    JsonlDataset data(config("nowhere.jsonl", R"({"kind": "rolling", "prompt": "{t}"})"));
+  });
+  EXPECT_NE(missing.find("file not found"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace compass::datasets::jsonl
