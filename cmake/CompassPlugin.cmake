@@ -13,7 +13,10 @@ function(compass_add_plugin target)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
     PREFIX "lib"
-    LIBRARY_OUTPUT_DIRECTORY "${COMPASS_PLUGIN_OUTPUT_DIR}")
+    LIBRARY_OUTPUT_DIRECTORY "${COMPASS_PLUGIN_OUTPUT_DIR}"
+    # An installed plugin still finds the shared libraries it was linked
+    # with outside the build tree (libtorch in its venv).
+    INSTALL_RPATH_USE_LINK_PATH TRUE)
   target_link_options(${target} PRIVATE
     "LINKER:--version-script=${COMPASS_PLUGIN_EXPORTS_MAP}" "LINKER:--no-undefined")
   install(TARGETS ${target} LIBRARY DESTINATION "${COMPASS_PLUGIN_INSTALL_DIR}")

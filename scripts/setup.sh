@@ -3,6 +3,10 @@
 # pinned PyPI torch wheel in a venv outside the clone), then configures and
 # builds Compass. Idempotent: a second run only rebuilds what changed.
 #
+# `--dev` also installs the reference implementations the golden scripts in
+# scripts/goldens/ run (transformers, tokenizers, sentencepiece); the tests
+# themselves only read the stored goldens and never need them.
+#
 # Environment:
 #   COMPASS_BUILD_DIR  build folder (default: <repo>/build)
 #   COMPASS_VENV       venv holding torch (default: ~/.cache/compass/venv-torch<ver>-py<ver>)
@@ -43,6 +47,11 @@ if ! "$VENV/bin/python" -W ignore -c "import torch; assert torch.__version__.spl
     "$PYTHON" -m venv "$VENV"
   }
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
+fi
+if [ "${1:-}" = "--dev" ]; then
+  log "installing the reference implementations into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    numpy safetensors transformers tokenizers sentencepiece protobuf
 fi
 "$VENV/bin/python" -W ignore - <<'PY' >&2
 import shutil, subprocess, torch

@@ -15,6 +15,7 @@ using model::DType;
 
 constexpr char kHostDevice[] = "cpu";
 constexpr uint32_t kMaxAutoBatch = 512;
+constexpr uint32_t kMaxAutoBatchCpu = 16;
 
 std::string B(uint64_t bytes) {
   return FormatBytes(bytes);
@@ -412,13 +413,16 @@ StatusOr<DevicePlan> PlanDeviceMap(const PlanRequest& r) {
     return AllFit(trial);
   };
   uint32_t batch = placement_batch;
+  const bool cpu_only = std::all_of(r.devices.begin(), r.devices.end(),
+                                    [](const PlanDevice& d) { return d.is_cpu(); });
+  const uint32_t max_auto = cpu_only ? kMaxAutoBatchCpu : kMaxAutoBatch;
   if (r.batch_size == 0 && fits_with(1)) {
     uint32_t lo = 1, hi = 2;
-    while (hi <= kMaxAutoBatch && fits_with(hi)) {
+    while (hi <= max_auto && fits_with(hi)) {
       lo = hi;
       hi *= 2;
     }
-    hi = std::min(hi, kMaxAutoBatch + 1);
+    hi = std::min(hi, max_auto + 1);
     while (hi - lo > 1) {
       const uint32_t mid = lo + (hi - lo) / 2;
       (fits_with(mid) ? lo : hi) = mid;

@@ -66,7 +66,7 @@ std::vector<Pair> Engine::RollingWindows(const std::vector<int64_t>& tokens, int
 template <typename Done, typename Progress>
 void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& progress) {
   std::vector<Job> jobs;
-  std::map<std::vector<int64_t>, size_t> by_context;  // one-token continuations share
+  std::map<std::vector<int64_t>, size_t> by_input;
   for (size_t i = 0; i < pairs.size(); ++i) {
     const auto& [context, continuation] = pairs[i];
     if (context.empty() || continuation.empty()) {
@@ -79,13 +79,15 @@ void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& 
       full.erase(full.begin(), full.end() - (max_length_ + 1));
     }
     full.pop_back();
-    if (continuation.size() == 1) {
-      auto [it, inserted] = by_context.emplace(full, jobs.size());
-      if (!inserted) {
-        jobs[it->second].targets.push_back({i, continuation});
-        ++stats_.shared_contexts;
-        continue;
-      }
+    // Requests with the same input have the same logits: one forward serves
+    // all of them (each reads its continuation off the input's tail). This
+    // covers lm-evaluation-harness's shared one-token continuations and
+    // choices that differ only in their last token (" A" / " B" as bytes).
+    auto [it, inserted] = by_input.emplace(full, jobs.size());
+    if (!inserted) {
+      jobs[it->second].targets.push_back({i, continuation});
+      ++stats_.shared_contexts;
+      continue;
     }
     jobs.push_back({std::move(full), {{i, continuation}}});
   }

@@ -4,8 +4,8 @@
 //
 // - loglikelihood: input = (context + continuation)[-(max_length + 1):][:-1],
 //   as lm-evaluation-harness; log-softmax in float32 over the continuation
-//   positions. Requests whose one-token continuations share a context are
-//   computed with one forward.
+//   positions. Requests that feed the model the same input (e.g. one-token
+//   continuations of a shared context) are computed with one forward.
 // - loglikelihood_rolling: lm-evaluation-harness's disjoint rolling windows
 //   (get_rolling_token_windows with context_len 1, then make_disjoint_window)
 //   of at most max_length tokens, each scored as a loglikelihood request; the

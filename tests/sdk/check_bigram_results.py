@@ -5,7 +5,7 @@ with a byte bigram model (smoothing from eval.toml) estimated from
 model/corpus.txt, and checks that results.json reports the same accuracy for
 the task and for each subject.
 
-usage: check_bigram_results.py RESULTS_JSON EXAMPLE_DIR
+usage: check_bigram_results.py RESULTS_JSON EXAMPLES_DIR
 """
 import csv
 import json
@@ -27,11 +27,11 @@ def doc_to_text(r):
     return f"{q.strip()}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\nAnswer:"
 
 
-def main(results_path, example_dir):
-    cfg = open(os.path.join(example_dir, "eval.toml"), encoding="utf-8").read()
+def main(results_path, examples_dir):
+    cfg = open(os.path.join(examples_dir, "sdk_backend", "eval.toml"), encoding="utf-8").read()
     smoothing = float(re.search(r"smoothing\s*=\s*([0-9.]+)", cfg).group(1))
     shots = int(re.search(r"shots\s*=\s*(\d+)", cfg).group(1))
-    corpus = open(os.path.join(example_dir, "model", "corpus.txt"), "rb").read()
+    corpus = open(os.path.join(examples_dir, "sdk_backend", "corpus.txt"), "rb").read()
     counts = [[0] * V for _ in range(V)]
     prev = BOS
     for byte in corpus:
@@ -42,7 +42,7 @@ def main(results_path, example_dir):
     def logp(p, t):
         return math.log((counts[p][t] + smoothing) / (totals[p] + smoothing * V))
 
-    data = os.path.join(example_dir, "data", "mmlu")
+    data = os.path.join(examples_dir, "default", "data", "mmlu")
     correct = {}
     for name in sorted(os.listdir(os.path.join(data, "test"))):
         subject = name[: -len("_test.csv")]

@@ -29,18 +29,18 @@ grep -q '"bigram"' "$WORK/plugins.json" || fail "compass plugins does not list b
 grep -q '"mmlu"' "$WORK/plugins.json" || fail "installed compass does not find its own plugins"
 
 "$WORK/prefix/bin/compass" --plugin-dir "$WORK/build/plugins" --backend bigram \
-  --config "$SRC/examples/default/eval.toml" --output "$WORK/run" -q >"$WORK/stdout"
+  --config "$SRC/examples/sdk_backend/eval.toml" --output "$WORK/run" -q >"$WORK/stdout"
 # Planning through the plugin, on simulated devices: the 524 KiB table fits
 # in 1 MiB and not in 100 KB (exit code 4).
 "$WORK/prefix/bin/compass" plan --plugin-dir "$WORK/build/plugins" --backend bigram \
-  --config "$SRC/examples/default/eval.toml" --devices 1x1MiB >"$WORK/plan.txt" ||
+  --config "$SRC/examples/sdk_backend/eval.toml" --devices 1x1MiB >"$WORK/plan.txt" ||
   fail "plan on 1x1MiB failed: $(cat "$WORK/plan.txt")"
 grep -q "^FITS" "$WORK/plan.txt" || fail "plan on 1x1MiB does not say FITS"
 rc=0
 "$WORK/prefix/bin/compass" plan --plugin-dir "$WORK/build/plugins" --backend bigram \
-  --config "$SRC/examples/default/eval.toml" --devices 1x100KB >"$WORK/plan.txt" || rc=$?
+  --config "$SRC/examples/sdk_backend/eval.toml" --devices 1x100KB >"$WORK/plan.txt" || rc=$?
 [ "$rc" = 4 ] || fail "plan on 1x100KB exited $rc, expected 4"
 grep -q "DOES NOT FIT" "$WORK/plan.txt" || fail "plan on 1x100KB does not say DOES NOT FIT"
 
-python3 "$SRC/tests/sdk/check_bigram_results.py" "$WORK/run/results.json" "$SRC/examples/default"
+python3 "$SRC/tests/sdk/check_bigram_results.py" "$WORK/run/results.json" "$SRC/examples"
 echo "out-of-tree plugin: OK"

@@ -31,7 +31,17 @@ struct RunOptions {
   bool restart = false;  // discard results stored in the output folder
 };
 
+struct TokenizeOptions {
+  std::string model;          // the model folder holding tokenizer.json
+  std::string kind = "auto";  // "auto" or "bytes"
+  std::string text, file;
+  bool json = false;
+  bool no_special = false;  // special-token text is encoded as plain text
+};
+
 int PluginsCommand(const GlobalOptions& global, bool json);
+// Prints the ids and pieces of a text under a model's tokenizer.
+int TokenizeCommand(const TokenizeOptions& options);
 int RunCommand(const GlobalOptions& global, const RunOptions& options);
 int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json);
 // Rebuilds the reports of a run folder from its results database.

@@ -18,6 +18,7 @@ constexpr char kUsage[] =
     "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
     "  compass plan --backend NAME --config eval.toml [--devices 4xA40-48GB]\n"
     "  compass report RUN_DIR                         rebuild a run folder's reports\n"
+    "  compass tokenize --model DIR [--json] TEXT     show ids and pieces\n"
     "  compass plugins [--json]                       list the plugins found\n";
 
 // Logging goes to stderr (results go to stdout), plus --log-file if given.
@@ -109,6 +110,19 @@ int main(int argc, char** argv) {
   add_common(report);
   report->add_option("RUN_DIR", run_dir, "The run's output folder")->required();
 
+  TokenizeOptions tok;
+  auto* tokenize = app.add_subcommand("tokenize",
+                                      "Print the token ids and pieces of a text under "
+                                      "a model's tokenizer (no special tokens added)");
+  add_common(tokenize);
+  tokenize->add_option("--model", tok.model, "Model folder with tokenizer.json")->required();
+  tokenize->add_option("--tokenizer", tok.kind, "auto (the model's tokenizer.json) or bytes");
+  tokenize->add_flag("--json", tok.json, "Print as JSON");
+  tokenize->add_flag("--no-special", tok.no_special,
+                     "Encode special-token text such as <|begin_of_text|> as plain text");
+  auto* tok_file = tokenize->add_option("--file", tok.file, "Read the text from a file");
+  tokenize->add_option("TEXT", tok.text, "The text")->excludes(tok_file);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -120,6 +134,7 @@ int main(int argc, char** argv) {
     if (*plugins) return PluginsCommand(global, json);
     if (*plan) return PlanCommand(global, run, json);
     if (*report) return ReportCommand(global, run_dir);
+    if (*tokenize) return TokenizeCommand(tok);
     if (run.backend.empty() || run.config.empty()) {
       std::fprintf(stderr, "%s\nRun `compass --help` for all options.\n",
                    run.backend.empty() && run.config.empty()

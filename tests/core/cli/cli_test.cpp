@@ -198,4 +198,24 @@ TEST(Cli, SetOverridesAndLogFile) {
   EXPECT_NE(Slurp(log).find("3 items"), std::string::npos);
 }
 
+TEST(Cli, TokenizeShowsIdsAndPieces) {
+  auto o = RunCompass(std::string("tokenize --json --model ") + COMPASS_SOURCE_DIR +
+                      "/tests/fixtures/tokenizers/llama2 \"I believe the meaning of life is\"");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  // The published Llama-2 reference (without BOS).
+  const std::string compact = [&] {
+    std::string s;
+    for (char c : o.out) {
+      if (c != ' ' && c != '\n') s += c;
+    }
+    return s;
+  }();
+  EXPECT_NE(compact.find("\"ids\":[306,4658,278,6593,310,2834,338]"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\u2581believe"), std::string::npos);
+  o = RunCompass("tokenize --model /no/such/model hello");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("tokenizer.json"), std::string::npos);
+}
+
 }  // namespace
