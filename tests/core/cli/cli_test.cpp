@@ -198,6 +198,17 @@ TEST(Cli, SetOverridesAndLogFile) {
   EXPECT_NE(Slurp(log).find("3 items"), std::string::npos);
 }
 
+TEST(Cli, DeviceThatDoesNotExistIsRefusedBeforeLoading) {
+  const auto dir = TempDir("nodevice");
+  const auto cfg = WriteConfig(dir, kModel);
+  auto o = RunCompass("--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) +
+                      "/good --backend good --config " + cfg.string() +
+                      " --set 'backend.devices=[\"cuda:99\"]'");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_EQ(Lines(o.err), 1u) << o.err;
+  EXPECT_NE(o.err.find("device 'cuda:99' does not exist"), std::string::npos) << o.err;
+}
+
 TEST(Cli, TokenizeShowsIdsAndPieces) {
   auto o = RunCompass(std::string("tokenize --json --model ") + COMPASS_SOURCE_DIR +
                       "/tests/fixtures/tokenizers/llama2 \"I believe the meaning of life is\"");
