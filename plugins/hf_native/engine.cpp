@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "model/causal_lm.h"
+#include "util/status_throw.h"
 
 namespace compass::hf_native {
 namespace {
@@ -17,12 +18,6 @@ using Pair = std::pair<std::vector<int64_t>, std::vector<int64_t>>;
 
 std::vector<int64_t> ToVector(compass_tokens t) {
   return std::vector<int64_t>(t.ids, t.ids + t.size);
-}
-
-template <typename T>
-T Unwrap(StatusOr<T> s) {
-  if (!s.ok()) throw sdk::Error(s.status().code(), s.status().message());
-  return std::move(s).value();
 }
 
 struct Timer {
@@ -103,7 +98,7 @@ void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& 
     const size_t end = std::min(order.size(), start + batch_size_);
     std::vector<std::vector<int64_t>> inputs;
     for (size_t k = start; k < end; ++k) inputs.push_back(jobs[order[k]].input);
-    const auto batch = Unwrap(model::MakePaddedBatch(inputs, model::Padding::kRight, device));
+    const auto batch = ValueOrThrow(model::MakePaddedBatch(inputs, model::Padding::kRight, device));
     at::Tensor hidden;
     {
       Timer t(stats_.seconds);
@@ -235,7 +230,7 @@ void Engine::Generate(const compass_generate_request* requests, uint64_t n,
     }
     model::ContiguousKvCache cache(static_cast<int64_t>(b), longest + max_new + 1,
                                    model_.config().num_hidden_layers);
-    const auto batch = Unwrap(model::MakePaddedBatch(prompts, model::Padding::kLeft, device));
+    const auto batch = ValueOrThrow(model::MakePaddedBatch(prompts, model::Padding::kLeft, device));
     at::Tensor hidden;
     {
       Timer t(stats_.seconds);

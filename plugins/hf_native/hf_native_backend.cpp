@@ -14,18 +14,13 @@
 #include "engine.h"
 #include "model/weights.h"
 #include "placed_model.h"
+#include "util/status_throw.h"
 #include "util/strings.h"
 
 namespace compass::hf_native {
 namespace {
 
 using json = nlohmann::json;
-
-template <typename T>
-T Unwrap(StatusOr<T> s) {
-  if (!s.ok()) throw sdk::Error(s.status().code(), s.status().message());
-  return std::move(s).value();
-}
 
 uint64_t HostMemory() {
   std::ifstream meminfo("/proc/meminfo");
@@ -64,8 +59,8 @@ class HfNativeBackend final : public sdk::Backend {
     model_path_ = std::string(sdk::view(config.model_path));
     const json options = json::parse(sdk::view(config.options_json));
     PlanRequest r;
-    r.config = Unwrap(model::LoadModelConfig(model_path_));
-    r.dtype = Unwrap(model::ParseDType(sdk::view(config.dtype)));
+    r.config = ValueOrThrow(model::LoadModelConfig(model_path_));
+    r.dtype = ValueOrThrow(model::ParseDType(sdk::view(config.dtype)));
     r.allow_dtype_fallback = config.allow_dtype_fallback != 0;
     for (uint64_t i = 0; i < config.num_devices; ++i) {
       const auto& d = config.devices[i];
@@ -77,7 +72,7 @@ class HfNativeBackend final : public sdk::Backend {
     if (options.contains("device_map")) {
       const json& m = options["device_map"];
       if (m.is_string()) {
-        r.strategy = Unwrap(ParseStrategy(m.get<std::string>()));
+        r.strategy = ValueOrThrow(ParseStrategy(m.get<std::string>()));
       } else if (m.is_object()) {
         r.strategy = Strategy::kExplicit;
         for (const auto& [module, device] : m.items()) {
@@ -98,19 +93,20 @@ class HfNativeBackend final : public sdk::Backend {
           throw sdk::Error(COMPASS_INVALID_ARGUMENT,
                            "max_memory." + device + " must be a size such as \"40GiB\"");
         }
-        r.max_memory[device] = size.is_number() ? size.get<uint64_t>()
-                                                : Unwrap(ParseByteSize(size.get<std::string>()));
+        r.max_memory[device] = size.is_number()
+                                   ? size.get<uint64_t>()
+                                   : ValueOrThrow(ParseByteSize(size.get<std::string>()));
       }
     }
     r.offload = options.value("offload", false);
     r.host_memory = HostMemory();
     r.max_length = options.value("max_length", int64_t{0});
     if (options.contains("cuda_reserve")) {
-      r.cuda_reserve = Unwrap(ParseByteSize(options["cuda_reserve"].get<std::string>()));
+      r.cuda_reserve = ValueOrThrow(ParseByteSize(options["cuda_reserve"].get<std::string>()));
     }
     r.batch_size = config.max_batch_size;
     threads_ = options.value("threads", 0);
-    plan_ = Unwrap(PlanDeviceMap(r));
+    plan_ = ValueOrThrow(PlanDeviceMap(r));
     request_ = std::move(r);
   }
 
@@ -157,7 +153,7 @@ class HfNativeBackend final : public sdk::Backend {
     for (const auto& note : plan_.notes) host_.warn(note);
     if (threads_ > 0) at::set_num_threads(threads_);
     const auto start = std::chrono::steady_clock::now();
-    const auto weights = Unwrap(model::ModelWeights::Open(model_path_));
+    const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
     model_.emplace(PlacedModel::Load(weights, model::ToScalarType(plan_.dtype), plan_.head_device,
                                      plan_.layer_device));
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

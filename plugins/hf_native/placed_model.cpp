@@ -3,17 +3,13 @@
 #include <ATen/ATen.h>
 #include <compass/plugin.hpp>
 
+#include "util/status_throw.h"
+
 namespace compass::hf_native {
 namespace {
 
-template <typename T>
-T Unwrap(StatusOr<T> s) {
-  if (!s.ok()) throw sdk::Error(s.status().code(), s.status().message());
-  return std::move(s).value();
-}
-
 at::Tensor Get(const model::ModelWeights& w, const std::string& name) {
-  return Unwrap(w.View(name));
+  return ValueOrThrow(w.View(name));
 }
 
 }  // namespace
@@ -43,11 +39,12 @@ PlacedModel PlacedModel::Load(const model::ModelWeights& weights, c10::ScalarTyp
   const model::Placement head{m.head_.device, dtype};
   m.embed_ = model::Embedding::Create(Get(weights, "model.embed_tokens.weight"), head);
   m.norm_ = model::RMSNorm::Create(Get(weights, "model.norm.weight"), c.rms_norm_eps, head);
-  m.lm_head_ = Unwrap(model::LMHead::Load(weights, head));
+  m.lm_head_ = ValueOrThrow(model::LMHead::Load(weights, head));
   m.rotary_.emplace(head_device, model::RotaryEmbedding::Create(c, m.head_.device));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const LogicalDevice d = ToLogical(layer_device[i]);
-    m.layers_.push_back({d, Unwrap(model::DecoderLayer::Load(weights, i, {d.device, dtype}))});
+    m.layers_.push_back(
+        {d, ValueOrThrow(model::DecoderLayer::Load(weights, i, {d.device, dtype}))});
     if (!m.rotary_.count(d.name))
       m.rotary_.emplace(d.name, model::RotaryEmbedding::Create(c, d.device));
   }
@@ -72,7 +69,7 @@ at::Tensor PlacedModel::Hidden(const at::Tensor& ids_in, const at::Tensor& posit
   }
   model::AttentionBatch batch;
   if (cache) {
-    batch = Unwrap(cache->BeginStep(valid, positions));
+    batch = ValueOrThrow(cache->BeginStep(valid, positions));
   } else {
     batch = model::StepBatch(valid, positions);
   }

@@ -204,7 +204,10 @@ std::string Chart(const std::vector<TaskData>& tasks) {
           << cy + 5 << " M" << hi << " " << cy - 5 << " V" << cy + 5
           << "\" stroke=\"#222\" stroke-width=\"1.5\" fill=\"none\"/>\n";
     }
-    svg << "<text x=\"" << x_of(b.value) + 6 << "\" y=\"" << y + 17 << "\" fill=\"#222\">"
+    // The value goes right of the whisker, so the two never overlap.
+    const double label_x =
+        std::isnan(b.stderr_value) ? x_of(b.value) : x_of(b.value + 1.96 * b.stderr_value);
+    svg << "<text x=\"" << label_x + 6 << "\" y=\"" << y + 17 << "\" fill=\"#222\">"
         << Fixed(b.value, 3) << "</text>\n";
   }
   svg << "</svg>\n";
