@@ -111,7 +111,8 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kUint32Max = std::numeric_limits<uint32_t>::max();
 
 const std::vector<std::string> kTopKeys = {"model", "backend", "task", "run"};
-const std::vector<std::string> kModelKeys = {"path", "dtype", "allow_dtype_fallback", "tokenizer"};
+const std::vector<std::string> kModelKeys = {"path", "dtype", "allow_dtype_fallback", "tokenizer",
+                                             "add_bos"};
 const std::vector<std::string> kBackendKeys = {"devices", "batch_size"};
 const std::vector<std::string> kRunKeys = {"output", "seed", "limit"};
 const std::vector<std::string> kTaskKeys = {"dataset", "path",           "name",
@@ -277,6 +278,10 @@ class Validator {
     }
     if (const toml::node* fb = t->get("allow_dtype_fallback")) {
       COMPASS_ASSIGN_OR_RETURN(model.allow_dtype_fallback, Bool(*fb, "model.allow_dtype_fallback"));
+    }
+    if (const toml::node* bos = t->get("add_bos")) {
+      COMPASS_ASSIGN_OR_RETURN(bool add, Bool(*bos, "model.add_bos"));
+      model.add_bos = add;
     }
     if (const toml::node* tok = t->get("tokenizer")) {
       COMPASS_ASSIGN_OR_RETURN(model.tokenizer, String(*tok, "model.tokenizer"));

@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +36,10 @@ struct ModelConfig {
   std::string dtype = "float32";      // "float32" | "float16" | "bfloat16"
   bool allow_dtype_fallback = false;  // bf16 -> fp16 on devices without bf16
   std::string tokenizer = "auto";     // "auto" (model folder) or "bytes"
-  SourcePos where;                    // of the [model] table
+  // Whether prompts start with BOS; unset: as tokenizer_config.json says
+  // (add_bos_token). lm-evaluation-harness adds none unless asked.
+  std::optional<bool> add_bos;
+  SourcePos where;  // of the [model] table
 };
 
 struct BackendConfig {

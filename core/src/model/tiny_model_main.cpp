@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   int shards = 1;
   std::string dtype = "f32";
   std::optional<uint64_t> seed;
+  std::optional<int64_t> vocab_size;
   app.add_option("--arch", arch, "llama, mistral or qwen2 (must match the variant)")
       ->check(CLI::IsMember({"llama", "mistral", "qwen2"}));
   app.add_option("--variant", variant,
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "f32, bf16 or f16")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   app.add_option("--seed", seed, "override the variant's seed");
+  app.add_option("--vocab-size", vocab_size,
+                 "override the vocabulary size (e.g. to match a real tokenizer.json)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   spec->shards = shards;
   spec->dtype = *ParseDType(dtype);
   if (seed) spec->seed = *seed;
+  if (vocab_size) spec->vocab_size = *vocab_size;
   auto files = WriteTinyModel(*spec, out);
   if (!files.ok()) {
     std::fprintf(stderr, "error: %s\n", files.status().ToString().c_str());

@@ -5,7 +5,7 @@
 namespace compass {
 
 EncodedPair EncodePair(const Tokenizer& tokenizer, std::string_view context,
-                       std::string_view continuation) {
+                       std::string_view continuation, bool add_bos) {
   size_t n_spaces = 0;
   while (n_spaces < context.size() &&
          std::isspace(static_cast<unsigned char>(context[context.size() - 1 - n_spaces]))) {
@@ -20,15 +20,24 @@ EncodedPair EncodePair(const Tokenizer& tokenizer, std::string_view context,
   const std::vector<int32_t> whole = tokenizer.Encode(std::string(context) + cont);
   const std::vector<int32_t> ctx = tokenizer.Encode(context);
   EncodedPair out;
-  if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) out.context.push_back(tokenizer.bos_id());
+  if (add_bos && tokenizer.bos_id() >= 0) out.context.push_back(tokenizer.bos_id());
   out.context.insert(out.context.end(), ctx.begin(), ctx.end());
+  // An empty context still needs one token to predict from (lm-evaluation-
+  // harness uses its prefix token, BOS or else EOS).
+  if (out.context.empty()) {
+    if (tokenizer.bos_id() >= 0) {
+      out.context.push_back(tokenizer.bos_id());
+    } else if (!tokenizer.eos_ids().empty()) {
+      out.context.push_back(tokenizer.eos_ids()[0]);
+    }
+  }
   const size_t split = std::min(ctx.size(), whole.size());
   out.continuation.assign(whole.begin() + static_cast<std::ptrdiff_t>(split), whole.end());
   return out;
 }
 
 RequestBatch BuildRequests(const Tokenizer& tokenizer, const std::vector<sdk::Item>& items,
-                           uint32_t default_max_new_tokens) {
+                           uint32_t default_max_new_tokens, bool add_bos) {
   RequestBatch batch;
   batch.eos_ids = tokenizer.eos_ids();
   auto keep = [&](std::vector<int32_t> ids) -> compass_tokens {
@@ -46,7 +55,7 @@ RequestBatch BuildRequests(const Tokenizer& tokenizer, const std::vector<sdk::It
     switch (item.kind) {
       case COMPASS_ITEM_MULTIPLE_CHOICE:
         for (size_t c = 0; c < item.choices.size(); ++c) {
-          EncodedPair pair = EncodePair(tokenizer, item.context, item.choices[c]);
+          EncodedPair pair = EncodePair(tokenizer, item.context, item.choices[c], add_bos);
           compass_loglikelihood_request r{};
           r.index = batch.loglikelihood.size();
           r.context = keep(std::move(pair.context));
@@ -70,7 +79,7 @@ RequestBatch BuildRequests(const Tokenizer& tokenizer, const std::vector<sdk::It
         compass_generate_request r{};
         r.index = batch.generate.size();
         std::vector<int32_t> ctx;
-        if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) ctx.push_back(tokenizer.bos_id());
+        if (add_bos && tokenizer.bos_id() >= 0) ctx.push_back(tokenizer.bos_id());
         const auto enc = tokenizer.Encode(item.context);
         ctx.insert(ctx.end(), enc.begin(), enc.end());
         r.context = keep(std::move(ctx));

@@ -20,8 +20,9 @@ struct EncodedPair {
   std::vector<int32_t> continuation;  // never empty for a non-empty continuation
 };
 
+// `add_bos`: whether BOS starts the context (when the tokenizer has one).
 EncodedPair EncodePair(const Tokenizer& tokenizer, std::string_view context,
-                       std::string_view continuation);
+                       std::string_view continuation, bool add_bos);
 
 // Token ids owned for the duration of a batch; requests point into them.
 struct RequestBatch {
@@ -38,7 +39,7 @@ struct RequestBatch {
 // Builds the requests for `items` (all of one kind per request type).
 // `default_max_new_tokens` applies to generate items that give none.
 RequestBatch BuildRequests(const Tokenizer& tokenizer, const std::vector<sdk::Item>& items,
-                           uint32_t default_max_new_tokens);
+                           uint32_t default_max_new_tokens, bool add_bos);
 
 }  // namespace compass
 

@@ -252,7 +252,8 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     COMPASS_ASSIGN_OR_RETURN(auto scorer,
                              ScorerInstance::Create(*t.scorer, host_, t.scorer_options));
     scorers.push_back(std::move(scorer));
-    w.batch = BuildRequests(*tokenizer, w.items, t.config->max_new_tokens);
+    w.batch = BuildRequests(*tokenizer, w.items, t.config->max_new_tokens,
+                            config.model.add_bos.value_or(tokenizer->add_bos()));
     for (const auto& r : w.batch.loglikelihood) w.ll_hash.push_back(HashLoglikelihood(r));
     for (const auto& r : w.batch.rolling) w.rolling_hash.push_back(HashRolling(r));
     for (const auto& r : w.batch.generate) w.generate_hash.push_back(HashGenerate(r));

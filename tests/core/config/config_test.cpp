@@ -206,12 +206,22 @@ TEST_F(ConfigTest, UnknownTopLevelKeyWithHint) {
             "model, backend, task, run");
 }
 
+TEST_F(ConfigTest, AddBosIsOptional) {
+  StatusOr<EvalConfig> unset = Parse(Minimal(""));
+  ASSERT_TRUE(unset.ok()) << unset.status().message();
+  EXPECT_FALSE(unset->model.add_bos.has_value());
+  StatusOr<EvalConfig> off = Parse(Minimal("add_bos = false"));
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->model.add_bos, false);
+  EXPECT_FALSE(Parse(Minimal("add_bos = \"yes\"")).ok());
+}
+
 TEST_F(ConfigTest, UnknownKeyInTable) {
   StatusOr<EvalConfig> c = Parse(Minimal("dtpye = \"bf16\""));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message(),
             "eval.toml:3:1: unknown key 'dtpye' in [model] (did you mean 'dtype'?); allowed: path, "
-            "dtype, allow_dtype_fallback, tokenizer");
+            "dtype, allow_dtype_fallback, tokenizer, add_bos");
 
   c = Parse(Minimal("", "[backend]\ndevice = [\"cpu\"]\n"));
   ASSERT_FALSE(c.ok());

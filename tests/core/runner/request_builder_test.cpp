@@ -13,15 +13,21 @@ std::string Bytes(const std::vector<int32_t>& ids, size_t from = 0) {
 
 TEST(EncodePair, TrailingWhitespaceMovesToTheContinuation) {
   ByteTokenizer t;
-  EncodedPair p = EncodePair(t, "Answer: ", "B");
+  EncodedPair p = EncodePair(t, "Answer: ", "B", true);
   ASSERT_FALSE(p.context.empty());
   EXPECT_EQ(p.context[0], ByteTokenizer::kBos);
   EXPECT_EQ(Bytes(p.context, 1), "Answer:");
   EXPECT_EQ(Bytes(p.continuation), " B");
 
-  p = EncodePair(t, "Answer:", " B");
+  p = EncodePair(t, "Answer:", " B", true);
   EXPECT_EQ(Bytes(p.context, 1), "Answer:");
   EXPECT_EQ(Bytes(p.continuation), " B");
+}
+
+TEST(EncodePair, WithoutBos) {
+  ByteTokenizer t;
+  EncodedPair p = EncodePair(t, "Q:", " A", false);
+  EXPECT_EQ(Bytes(p.context), "Q:");
 }
 
 TEST(BuildRequests, OneRequestPerChoiceWithOwners) {
@@ -37,7 +43,7 @@ TEST(BuildRequests, OneRequestPerChoiceWithOwners) {
   sdk::Item roll;
   roll.kind = COMPASS_ITEM_ROLLING;
   roll.context = "some text";
-  const auto batch = BuildRequests(t, {mc, gen, roll}, 17);
+  const auto batch = BuildRequests(t, {mc, gen, roll}, 17, true);
   ASSERT_EQ(batch.loglikelihood.size(), 3u);
   EXPECT_EQ(batch.loglikelihood_owner[2], (std::pair<size_t, size_t>{0, 2}));
   EXPECT_EQ(
