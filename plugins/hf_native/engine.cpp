@@ -238,7 +238,12 @@ void Engine::Generate(const compass_generate_request* requests, uint64_t n,
     }
     ++stats_.forwards;
     for (const auto& p : prompts) stats_.tokens += p.size();
-    at::Tensor next = model_.Logits(hidden.select(1, hidden.size(1) - 1)).argmax(-1).cpu();
+    auto greedy = [&](const at::Tensor& logits) {
+      const int64_t v = logits.size(-1);
+      const int64_t limit = generate_vocab_ > 0 && generate_vocab_ < v ? generate_vocab_ : v;
+      return logits.narrow(-1, 0, limit).argmax(-1).cpu();
+    };
+    at::Tensor next = greedy(model_.Logits(hidden.select(1, hidden.size(1) - 1)));
     for (int64_t step = 0; step < max_new; ++step) {
       const int64_t* nx = next.data_ptr<int64_t>();
       for (size_t k = 0; k < b; ++k) {
@@ -287,7 +292,7 @@ void Engine::Generate(const compass_generate_request* requests, uint64_t n,
       }
       ++stats_.forwards;
       stats_.tokens += b;
-      next = model_.Logits(hidden.select(1, 0)).argmax(-1).cpu();
+      next = greedy(model_.Logits(hidden.select(1, 0)));
     }
     for (size_t k = 0; k < b; ++k) {
       sink.generate(requests[order[start + k]].index, out[k], reason[k]);

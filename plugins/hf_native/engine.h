@@ -14,7 +14,8 @@
 // - generate_until: greedy; the prompt is left-truncated to
 //   max_length - max_new_tokens; stops at a stop token (not returned), at a
 //   stop string found in the decoded continuation (the completing token is
-//   returned; the host cuts the text), or at max_new_tokens.
+//   returned; the host cuts the text), or at max_new_tokens. Only ids the
+//   tokenizer knows are generated.
 //
 // Progress goes to the host after every batch; cancellation is checked
 // between batches. Not thread-safe: one batch call at a time.
@@ -39,11 +40,16 @@ struct EngineStats {
 
 class Engine {
  public:
-  Engine(const PlacedModel& model, const sdk::Host& host, uint32_t batch_size, int64_t max_length)
+  // `generate_vocab`: generation picks only ids below it (the tokenizer's
+  // vocabulary, when the model's embedding table is padded beyond it); 0 =
+  // the model's whole vocabulary.
+  Engine(const PlacedModel& model, const sdk::Host& host, uint32_t batch_size, int64_t max_length,
+         int64_t generate_vocab = 0)
       : model_(model),
         host_(host),
         batch_size_(batch_size ? batch_size : 1),
-        max_length_(max_length) {}
+        max_length_(max_length),
+        generate_vocab_(generate_vocab) {}
 
   void Loglikelihood(const compass_loglikelihood_request* requests, uint64_t n,
                      const sdk::ResponseSink& sink);
@@ -75,6 +81,7 @@ class Engine {
   sdk::Host host_;
   uint32_t batch_size_;
   int64_t max_length_;
+  int64_t generate_vocab_;
   EngineStats stats_;
 };
 

@@ -106,6 +106,7 @@ class HfNativeBackend final : public sdk::Backend {
     }
     r.batch_size = config.max_batch_size;
     threads_ = options.value("threads", 0);
+    tokenizer_vocab_ = config.vocab_size;
     plan_ = ValueOrThrow(PlanDeviceMap(r));
     request_ = std::move(r);
   }
@@ -157,7 +158,7 @@ class HfNativeBackend final : public sdk::Backend {
     model_.emplace(PlacedModel::Load(weights, model::ToScalarType(plan_.dtype), plan_.head_device,
                                      plan_.layer_device));
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    engine_.emplace(*model_, host_, plan_.batch_size, plan_.max_length);
+    engine_.emplace(*model_, host_, plan_.batch_size, plan_.max_length, tokenizer_vocab_);
     host_.info("loaded " + model_path_ + " in " + std::to_string(load_seconds_) + " s (" +
                model::DTypeName(plan_.dtype) + ", batch " + std::to_string(plan_.batch_size) + ")");
   }
@@ -209,6 +210,7 @@ class HfNativeBackend final : public sdk::Backend {
   DevicePlan plan_;
   bool simulated_ = false;
   int threads_ = 0;
+  int64_t tokenizer_vocab_ = 0;
   double load_seconds_ = 0;
   std::optional<PlacedModel> model_;
   std::optional<Engine> engine_;

@@ -21,6 +21,11 @@ json NumberOrNull(double v) {
   return std::isnan(v) ? json() : json(v);
 }
 
+// Model output can hold invalid UTF-8: replace it rather than fail.
+std::string Dump(const json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 std::string Fixed(double v, int digits = 4) {
   if (std::isnan(v)) return "n/a";
   char buf[64];
@@ -269,13 +274,13 @@ StatusOr<std::string> HtmlReport(const ResultsStore& store, const RunMetadata& r
         h << (s["correct"].get<bool>() ? " <span class=ok>&#10003;</span>"
                                        : " <span class=bad>&#10007;</span>");
       }
-      if (s.contains("prediction")) h << " prediction " << Html(s["prediction"].dump());
-      if (s.contains("reference")) h << " reference " << Html(s["reference"].dump());
+      if (s.contains("prediction")) h << " prediction " << Html(Dump(s["prediction"]));
+      if (s.contains("reference")) h << " reference " << Html(Dump(s["reference"]));
       h << "</summary><pre>" << Html(s.value("prompt", "")) << "</pre>";
       if (s.contains("choices")) {
         h << "<table><tr><th>choice</th><th>log-prob</th></tr>";
         for (size_t c = 0; c < s["choices"].size(); ++c) {
-          h << "<tr><td>" << Html(s["choices"][c].dump()) << "</td><td class=n>"
+          h << "<tr><td>" << Html(Dump(s["choices"][c])) << "</td><td class=n>"
             << Fixed(s["logprobs"][c].get<double>()) << "</td></tr>";
         }
         h << "</table>";
@@ -300,7 +305,7 @@ StatusOr<ReportFiles> WriteReports(const ResultsStore& store, const std::string&
   ReportFiles files{(d / "results.json").string(), (d / "report.md").string(),
                     (d / "report.html").string(), (d / "samples.jsonl").string()};
   COMPASS_RETURN_IF_ERROR(
-      WriteAtomically(files.results_json, ResultsJson(run, tasks, figures).dump(2) + "\n"));
+      WriteAtomically(files.results_json, Dump(ResultsJson(run, tasks, figures), 2) + "\n"));
   COMPASS_RETURN_IF_ERROR(WriteAtomically(files.report_md, Markdown(run, tasks, figures)));
   COMPASS_ASSIGN_OR_RETURN(std::string html, HtmlReport(store, run, tasks, figures));
   COMPASS_RETURN_IF_ERROR(WriteAtomically(files.report_html, html));

@@ -459,7 +459,8 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       }
       sample["metrics"] = metric_values;
       sample["doc"] = json::parse(item.doc_json, nullptr, false);
-      stored_sample.sample_json = sample.dump();
+      // Generations may hold invalid UTF-8 (a model can emit any bytes).
+      stored_sample.sample_json = sample.dump(-1, ' ', false, json::error_handler_t::replace);
       samples.push_back(std::move(stored_sample));
     }
     std::vector<StoredAggregate> aggregates;
