@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "model/model_config.h"
 #include "model/safetensors.h"
 #include "model/tiny_model.h"
 #include "plugin_host/host_services.h"
@@ -101,8 +102,11 @@ struct Backend {
   std::unique_ptr<BackendInstance> instance;
 };
 
+// The tiny models have no tokenizer: the host's vocabulary is the model's.
 std::unique_ptr<Backend> Make(const std::string& model_dir, const std::vector<std::string>& devices,
                               const std::string& options, uint32_t batch, Status* error = nullptr) {
+  const auto model_config = model::LoadModelConfig(model_dir);
+  EXPECT_TRUE(model_config.ok());
   auto b = std::make_unique<Backend>();
   auto record = Registry().Find(PluginKind::kBackend, "hf_native");
   EXPECT_TRUE(record.ok()) << record.status().message();
@@ -121,7 +125,7 @@ std::unique_ptr<Backend> Make(const std::string& model_dir, const std::vector<st
   c.max_batch_size = batch;
   c.bos_token_id = 1;
   c.pad_token_id = -1;
-  c.vocab_size = 320;
+  c.vocab_size = static_cast<uint32_t>(model_config->vocab_size);
   auto created = BackendInstance::Create(**record, b->host, c);
   if (!created.ok()) {
     if (error) *error = created.status();
