@@ -1,14 +1,15 @@
 #include "compass/datasets/arc.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 namespace compass::datasets::arc {
 namespace {
 
+using namespace compass::testing;
 namespace fs = std::filesystem;
 
 // Slices of the real ARC files: Easy-Test rows 1-5, 15 (labels 1-4) and 501
@@ -18,53 +19,16 @@ const fs::path kFixture = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/arc";
 
 Config config(std::string subset, std::string split = "Test", uint32_t shots = 0,
               uint64_t seed = 1234, uint64_t limit = 0, fs::path root = kFixture) {
-  Config c;
-  c.root = std::move(root);
-  c.num_shots = shots;
-  c.seed = seed;
-  c.limit = limit;
-  c.options.subset = std::move(subset);
-  c.options.split = std::move(split);
-  return c;
-}
-
-std::vector<sdk::Item> all_items(const Arc& data) {
-  std::vector<sdk::Item> items;
-  data.for_each_item([&](const sdk::Item& item) {
-    items.push_back(item);
-    return true;
-  });
-  return items;
-}
-
-template <typename Fn>
-sdk::Error error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const sdk::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error thrown";
-  return sdk::Error(COMPASS_OK, "");
+  return Config{{shots, seed, limit}, std::move(root), {std::move(subset), std::move(split)}};
 }
 
 // A scratch ARC folder whose Easy-Test file is `test` (and Easy-Dev `dev`).
-class TempArc {
- public:
-  explicit TempArc(const std::string& test, const std::string& dev = "") {
-    static int counter = 0;
-    root_ = fs::temp_directory_path() /
-            ("compass_arc_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(root_);
-    std::ofstream(root_ / "ARC-Easy-Test.jsonl", std::ios::binary) << test;
-    std::ofstream(root_ / "ARC-Easy-Dev.jsonl", std::ios::binary) << dev;
-  }
-  ~TempArc() { fs::remove_all(root_); }
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
-};
+TempDir arc_folder(const std::string& test, const std::string& dev = "") {
+  TempDir dir("arc");
+  dir.write("ARC-Easy-Test.jsonl", test);
+  dir.write("ARC-Easy-Dev.jsonl", dev);
+  return dir;
+}
 
 TEST(ArcTest, ZeroShotPromptChoicesAndGold) {
   const Arc data(config("Easy"));
@@ -189,35 +153,35 @@ TEST(ArcTest, BadFilesNameFileAndLine) {
   const std::string good =
       R"({"id":"x","question":{"stem":"S?","choices":[{"text":"a","label":"A"},{"text":"b","label":"B"}]},"answerKey":"B"})";
   {
-    const TempArc arc(good + "\n{\"id\": \n");
+    const TempDir arc = arc_folder(good + "\n{\"id\": \n");
     const auto e = error_of([&] { Arc data(config("Easy", "Test", 0, 1, 0, arc.root())); });
     EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
     const std::string file = (arc.root() / "ARC-Easy-Test.jsonl").string();
     EXPECT_EQ(std::string(e.what()).rfind(file + ":2: not valid JSON: ", 0), 0u) << e.what();
   }
   {
-    const TempArc arc(
-        good + "\n" +
-        R"({"id":"y","question":{"stem":"S?","choices":[{"text":"a","label":"A"}]}})");
+    const TempDir arc =
+        arc_folder(good + "\n" +
+                   R"({"id":"y","question":{"stem":"S?","choices":[{"text":"a","label":"A"}]}})");
     const auto e = error_of([&] { Arc data(config("Easy", "Test", 0, 1, 0, arc.root())); });
     EXPECT_EQ(std::string(e.what()),
               (arc.root() / "ARC-Easy-Test.jsonl").string() + ":2: missing field 'answerKey'");
   }
   {
-    const TempArc arc(
+    const TempDir arc = arc_folder(
         R"({"question":{"stem":"S?","choices":[{"text":"a","label":"A"}]},"answerKey":"C"})");
     const auto e = error_of([&] { Arc data(config("Easy", "Test", 0, 1, 0, arc.root())); });
     EXPECT_EQ(std::string(e.what()), (arc.root() / "ARC-Easy-Test.jsonl").string() +
                                          ":1: answerKey 'C' is not one of the choice labels A");
   }
   {
-    const TempArc arc(R"({"question":{"choices":[]},"answerKey":"A"})");
+    const TempDir arc = arc_folder(R"({"question":{"choices":[]},"answerKey":"A"})");
     const auto e = error_of([&] { Arc data(config("Easy", "Test", 0, 1, 0, arc.root())); });
     EXPECT_EQ(std::string(e.what()),
               (arc.root() / "ARC-Easy-Test.jsonl").string() + ":1: missing field 'question.stem'");
   }
   {
-    const TempArc arc("");
+    const TempDir arc = arc_folder("");
     const auto e = error_of([&] { Arc data(config("Easy", "Test", 0, 1, 0, arc.root())); });
     EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
     EXPECT_EQ(std::string(e.what()),

@@ -1,6 +1,8 @@
 #include "compass/datasets/options.h"
 #include "compass/datasets/text.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
 #include <compass/plugin.hpp>
 
@@ -41,14 +43,9 @@ TEST(DatasetOptionsTest, TypedGetters) {
   EXPECT_EQ(get_bool(options, "b"), true);
   EXPECT_EQ(get_string(options, "absent"), std::nullopt);
   EXPECT_TRUE(parse_options("").empty());
-  try {
-    get_string_list(options, "s");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
-    EXPECT_NE(std::string(e.what()).find("option 's' must be a list of strings"),
-              std::string::npos);
-  }
+  const sdk::Error e = testing::error_of([&] { get_string_list(options, "s"); });
+  EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.what()).find("option 's' must be a list of strings"), std::string::npos);
   EXPECT_THROW(parse_options("[1]"), sdk::Error);
   EXPECT_THROW(parse_options("{bad"), sdk::Error);
 }

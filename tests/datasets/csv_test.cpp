@@ -1,9 +1,8 @@
 #include "compass/datasets/csv.h"
 
-#include <gtest/gtest.h>
+#include "dataset_test_util.h"
 
-#include <filesystem>
-#include <fstream>
+#include <gtest/gtest.h>
 
 namespace compass::datasets {
 namespace {
@@ -100,23 +99,15 @@ TEST(CsvTest, InvalidUtf8ReportsItsLine) {
 }
 
 TEST(CsvTest, ReadsFilesAndNamesMissingOnes) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("compass_csv_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const auto file = dir / "x.csv";
-  std::ofstream(file, std::ios::binary) << "q,\"a\nb\"\r\nr,s";
+  const testing::TempDir dir("csv");
+  const auto file = dir.write("x.csv", "q,\"a\nb\"\r\nr,s");
   const auto records = read_csv_file(file);
   EXPECT_EQ(fields_of(records), (std::vector<Fields>{{"q", "a\nb"}, {"r", "s"}}));
   EXPECT_EQ(lines_of(records), (std::vector<uint64_t>{1, 3}));
 
-  try {
-    read_csv_file(dir / "missing.csv");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_NOT_FOUND);
-    EXPECT_NE(std::string(e.what()).find("missing.csv"), std::string::npos);
-  }
-  std::filesystem::remove_all(dir);
+  const sdk::Error e = testing::error_of([&] { read_csv_file(dir.root() / "missing.csv"); });
+  EXPECT_EQ(e.code(), COMPASS_NOT_FOUND);
+  EXPECT_NE(std::string(e.what()).find("missing.csv"), std::string::npos);
 }
 
 }  // namespace

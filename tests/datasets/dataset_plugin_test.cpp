@@ -10,9 +10,12 @@
 namespace compass::testing {
 namespace {
 
-const compass_dataset_api* dataset_api(const Module& module) {
-  auto* entry = reinterpret_cast<compass_dataset_entry_fn>(module.symbol(COMPASS_DATASET_ENTRY));
-  return entry == nullptr ? nullptr : entry();
+const compass_dataset_api* checked_api(const Module& module, const std::string& name,
+                                       const std::string& default_scorer) {
+  const auto* api = expect_plugin_api<compass_dataset_api>(module, COMPASS_DATASET_ENTRY,
+                                                           COMPASS_SCORER_ENTRY, name);
+  if (api != nullptr) EXPECT_EQ(to_string(api->default_scorer), default_scorer);
+  return api;
 }
 
 struct Collected {
@@ -62,18 +65,9 @@ const std::string kFixture = std::string(COMPASS_SOURCE_DIR) + "/tests/fixtures/
 
 TEST(DatasetPluginTest, MmluLoadsAndDeliversItems) {
   const Module module("libcompass_dataset_mmlu.so");
-  ASSERT_TRUE(module.ok()) << module.error();
-  EXPECT_EQ(module.symbol(COMPASS_SCORER_ENTRY), nullptr);
-  const compass_dataset_api* api = dataset_api(module);
+  const compass_dataset_api* api = checked_api(module, "mmlu", "mcq_accuracy");
   ASSERT_NE(api, nullptr);
-  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-  EXPECT_EQ(api->header.struct_size, sizeof(compass_dataset_api));
-  EXPECT_EQ(to_string(api->info.name), "mmlu");
-  EXPECT_EQ(to_string(api->info.version), "0.1.0");
-  EXPECT_EQ(to_string(api->default_scorer), "mcq_accuracy");
-  ASSERT_EQ(api->options.size, 2u);
-  EXPECT_EQ(to_string(api->options.items[0].key), "subjects");
-  EXPECT_EQ(to_string(api->options.items[1].key), "split");
+  EXPECT_EQ(option_keys(api), (std::vector<std::string>{"subjects", "split"}));
 
   const std::string options = R"({"subjects": ["college_computer_science"]})";
   const auto config = fixture_config(kFixture, options, 1);
@@ -109,7 +103,7 @@ TEST(DatasetPluginTest, MmluLoadsAndDeliversItems) {
 TEST(DatasetPluginTest, MmluErrorsBecomeStatuses) {
   const Module module("libcompass_dataset_mmlu.so");
   ASSERT_TRUE(module.ok()) << module.error();
-  const compass_dataset_api* api = dataset_api(module);
+  const auto* api = plugin_api<compass_dataset_api>(module, COMPASS_DATASET_ENTRY);
   ASSERT_NE(api, nullptr);
 
   const std::string options = R"({"subjects": ["colege_computer_science"]})";
@@ -124,13 +118,6 @@ TEST(DatasetPluginTest, MmluErrorsBecomeStatuses) {
   const auto missing = fixture_config(kFixture + "/nowhere", "{}");
   EXPECT_EQ(take(api->create(test_host(), &missing, &dataset)).code, COMPASS_NOT_FOUND);
   api->destroy(nullptr);  // a no-op
-}
-
-std::vector<std::string> option_keys(const compass_dataset_api* api) {
-  std::vector<std::string> keys;
-  for (uint64_t i = 0; i < api->options.size; ++i)
-    keys.push_back(to_string(api->options.items[i].key));
-  return keys;
 }
 
 // Opens `module`, checks its identity, creates a dataset and collects its
@@ -152,23 +139,6 @@ DatasetRun run_dataset(const compass_dataset_api* api, const compass_dataset_con
   EXPECT_EQ(listed.code, COMPASS_OK) << listed.message;
   api->destroy(dataset);
   return run;
-}
-
-const compass_dataset_api* checked_api(const Module& module, const std::string& name,
-                                       const std::string& default_scorer) {
-  EXPECT_TRUE(module.ok()) << module.error();
-  if (!module.ok()) return nullptr;
-  EXPECT_EQ(module.symbol(COMPASS_SCORER_ENTRY), nullptr);
-  const compass_dataset_api* api = dataset_api(module);
-  EXPECT_NE(api, nullptr);
-  if (api == nullptr) return nullptr;
-  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-  EXPECT_EQ(api->header.struct_size, sizeof(compass_dataset_api));
-  EXPECT_EQ(to_string(api->info.name), name);
-  EXPECT_EQ(to_string(api->info.version), "0.1.0");
-  EXPECT_FALSE(to_string(api->info.description).empty());
-  EXPECT_EQ(to_string(api->default_scorer), default_scorer);
-  return api;
 }
 
 const std::string kRoot = std::string(COMPASS_SOURCE_DIR) + "/tests/fixtures";

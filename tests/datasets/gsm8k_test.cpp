@@ -1,14 +1,15 @@
 #include "compass/datasets/gsm8k.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 namespace compass::datasets::gsm8k {
 namespace {
 
+using namespace compass::testing;
 namespace fs = std::filesystem;
 
 // Slices of the real GSM8K: test rows 1-4, 147 ("#### 2,125") and 490
@@ -17,33 +18,7 @@ const fs::path kFixture = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/gsm8k";
 
 Config config(uint32_t shots = 0, uint64_t seed = 1234, std::string split = "test",
               uint64_t limit = 0, fs::path root = kFixture) {
-  Config c;
-  c.root = std::move(root);
-  c.num_shots = shots;
-  c.seed = seed;
-  c.limit = limit;
-  c.options.split = std::move(split);
-  return c;
-}
-
-std::vector<sdk::Item> all_items(const Gsm8k& data) {
-  std::vector<sdk::Item> items;
-  data.for_each_item([&](const sdk::Item& item) {
-    items.push_back(item);
-    return true;
-  });
-  return items;
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const sdk::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
+  return Config{{shots, seed, limit}, std::move(root), {std::move(split)}};
 }
 
 TEST(Gsm8kTest, ZeroShotGenerateItem) {
@@ -138,53 +113,34 @@ TEST(Gsm8kTest, FiveShotsCountAndSplitTrain) {
     const std::string own = item.context.substr(item.context.rfind("Question: "));
     EXPECT_EQ(item.context.find(own), item.context.size() - own.size()) << item.id;
   }
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               Gsm8k data(config(8, 3, "train"));
             }).find("has 8 records (one is the item itself); use num_shots <= 7"),
             std::string::npos);
-  EXPECT_NE(error_of([] { Gsm8k data(config(9)); }).find("has 8 records; use num_shots <= 8"),
+  EXPECT_NE(error_message([] { Gsm8k data(config(9)); }).find("has 8 records; use num_shots <= 8"),
             std::string::npos);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    root_ = fs::temp_directory_path() /
-            ("compass_gsm8k_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(root_);
-  }
-  ~TempDir() { fs::remove_all(root_); }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(root_ / name, std::ios::binary) << text;
-    return root_ / name;
-  }
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
-};
-
 TEST(Gsm8kTest, BadFilesNameFileAndLine) {
-  const TempDir dir;
+  const TempDir dir("gsm8k");
   const std::string test = (dir.root() / "test.jsonl").string();
   dir.write("test.jsonl",
             "{\"question\": \"q\", \"answer\": \"a\\n#### 1\"}\n{\"question\": \"q\"}\n");
-  EXPECT_EQ(error_of([&] { Gsm8k data(config(0, 1, "test", 0, dir.root())); }),
+  EXPECT_EQ(error_message([&] { Gsm8k data(config(0, 1, "test", 0, dir.root())); }),
             test + ":2: missing field 'answer'");
   dir.write("test.jsonl",
             "{\"question\": \"q\", \"answer\": \"a\\n#### 1\"}\n{\"question\": 'q'}\n");
-  EXPECT_EQ(error_of([&] {
+  EXPECT_EQ(error_message([&] {
               Gsm8k data(config(0, 1, "test", 0, dir.root()));
             }).rfind(test + ":2: not valid JSON: ", 0),
             0u);
   dir.write("test.jsonl", "{\"question\": \"q\", \"answer\": \"no final answer\"}\n");
-  EXPECT_EQ(error_of([&] { Gsm8k data(config(0, 1, "test", 0, dir.root())); }),
+  EXPECT_EQ(error_message([&] { Gsm8k data(config(0, 1, "test", 0, dir.root())); }),
             test + ":1: field 'answer' has no final answer after '#### '");
   dir.write("test.jsonl", "");
-  EXPECT_EQ(error_of([&] { Gsm8k data(config(0, 1, "test", 0, dir.root())); }),
+  EXPECT_EQ(error_message([&] { Gsm8k data(config(0, 1, "test", 0, dir.root())); }),
             test + ": empty file (no JSON lines)");
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               parse_options(R"({"split": "dev"})");
             }).find("option 'split' must be \"test\" or \"train\""),
             std::string::npos);

@@ -1,14 +1,15 @@
 #include "compass/datasets/hellaswag.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 namespace compass::datasets::hellaswag {
 namespace {
 
+using namespace compass::testing;
 namespace fs = std::filesystem;
 
 // Hand-made records in the HellaSwag jsonl format exercising [title],
@@ -19,32 +20,7 @@ const fs::path kFixture = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/hellasw
 
 Config config(uint32_t shots = 0, uint64_t seed = 1234, uint64_t limit = 0,
               fs::path file = kFixture) {
-  Config c;
-  c.file = std::move(file);
-  c.num_shots = shots;
-  c.seed = seed;
-  c.limit = limit;
-  return c;
-}
-
-std::vector<sdk::Item> all_items(const Hellaswag& data) {
-  std::vector<sdk::Item> items;
-  data.for_each_item([&](const sdk::Item& item) {
-    items.push_back(item);
-    return true;
-  });
-  return items;
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const sdk::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
+  return Config{{shots, seed, limit}, std::move(file)};
 }
 
 // Expected values from lm-eval's utils.preprocess run in Python.
@@ -122,39 +98,36 @@ TEST(HellaswagTest, TwoShotPromptsExcludeTheItem) {
             "\n"
             "Ballet: Dancers line up on the stage. \xC3\x89lan and grace fill the room as they");
   EXPECT_EQ(all_items(Hellaswag(config(2, 1234, 2))).size(), 2u);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               Hellaswag data(config(5));
             }).find("has 5 records (one is the item itself); use num_shots <= 4"),
             std::string::npos);
 }
 
 TEST(HellaswagTest, BadFilesNameFileAndLine) {
-  const fs::path file = fs::temp_directory_path() /
-                        ("compass_hellaswag_test_" + std::to_string(::getpid()) + ".jsonl");
-  const auto write = [&](const std::string& text) {
-    std::ofstream(file, std::ios::binary) << text;
-  };
+  const TempDir dir("hellaswag");
+  const fs::path file = dir.root() / "hellaswag.jsonl";
+  const auto write = [&](const std::string& text) { dir.write("hellaswag.jsonl", text); };
   const std::string good =
       R"({"activity_label": "A", "ctx_a": "b", "ctx_b": "c", "endings": ["d", "e"], "label": 1})";
   write(good + "\n" + R"({"activity_label": "A", "ctx_a": "b", "endings": ["d"], "label": 0})");
-  EXPECT_EQ(error_of([&] { Hellaswag data(config(0, 1, 0, file)); }),
+  EXPECT_EQ(error_message([&] { Hellaswag data(config(0, 1, 0, file)); }),
             file.string() + ":2: missing field 'ctx_b'");
   write(good + "\n\n" +
         R"({"activity_label": "A", "ctx_a": "b", "ctx_b": "", "endings": ["d"], "label": 1})");
-  EXPECT_EQ(error_of([&] { Hellaswag data(config(0, 1, 0, file)); }),
+  EXPECT_EQ(error_message([&] { Hellaswag data(config(0, 1, 0, file)); }),
             file.string() + ":3: field 'label' must be an ending index 0..0, got 1");
   write(R"({"activity_label": "A", "ctx_a": "b", "ctx_b": "", "endings": ["d"], "label": ""})");
-  EXPECT_EQ(error_of([&] { Hellaswag data(config(0, 1, 0, file)); }),
+  EXPECT_EQ(error_message([&] { Hellaswag data(config(0, 1, 0, file)); }),
             file.string() + ":1: field 'label' must be an ending index 0..0, got \"\"");
   write(good + "\nnot json\n");
-  EXPECT_EQ(error_of([&] {
+  EXPECT_EQ(error_message([&] {
               Hellaswag data(config(0, 1, 0, file));
             }).rfind(file.string() + ":2: not valid JSON: ", 0),
             0u);
   write("\n");
-  EXPECT_EQ(error_of([&] { Hellaswag data(config(0, 1, 0, file)); }),
+  EXPECT_EQ(error_message([&] { Hellaswag data(config(0, 1, 0, file)); }),
             file.string() + ": empty file (no JSON lines)");
-  fs::remove(file);
 }
 
 }  // namespace

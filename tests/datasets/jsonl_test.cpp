@@ -1,55 +1,26 @@
 #include "compass/datasets/jsonl_dataset.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 namespace compass::datasets::jsonl {
 namespace {
 
+using namespace compass::testing;
 namespace fs = std::filesystem;
 
 const fs::path kFixture = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/jsonl";
 
 Config config(const std::string& file, const std::string& options, uint32_t shots = 0,
               uint64_t seed = 1234, uint64_t limit = 0) {
-  Config c;
-  c.file = kFixture / file;
-  c.num_shots = shots;
-  c.seed = seed;
-  c.limit = limit;
-  c.options = parse_options(options);
-  return c;
+  return Config{{shots, seed, limit}, kFixture / file, parse_options(options)};
 }
 
 Config config_at(const fs::path& file, const std::string& options, uint32_t shots = 0) {
-  Config c;
-  c.file = file;
-  c.num_shots = shots;
-  c.options = parse_options(options);
-  return c;
-}
-
-std::vector<sdk::Item> all_items(const JsonlDataset& data) {
-  std::vector<sdk::Item> items;
-  data.for_each_item([&](const sdk::Item& item) {
-    items.push_back(item);
-    return true;
-  });
-  return items;
-}
-
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const sdk::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
+  return Config{{shots}, file, parse_options(options)};
 }
 
 const std::string kMc =
@@ -91,7 +62,7 @@ TEST(JsonlDatasetTest, MultipleChoiceFromTemplatesAndDelimiter) {
   EXPECT_EQ(items[0].group, "");
   // Every line is checked, not only the delivered ones: line 4's answer
   // "Jupiter" must equal a rendered choice.
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               JsonlDataset data(config("mc.jsonl",
                                        R"({"kind": "multiple_choice", "prompt": "{question}",)"
                                        R"( "choices": ["<{options.1}>"], "answer": "answer"})",
@@ -160,7 +131,7 @@ TEST(JsonlDatasetTest, FewshotPathAndDelimiters) {
             "Problem: What is 1+1? {literal} (s)\nSolution:=>2###"
             "Problem: List two. {literal} (x)\nSolution:");
   EXPECT_EQ(items[0].stop, (std::vector<std::string>{"###"}));
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message([&] {
               JsonlDataset data(config("gen.jsonl", options, 4));
             }).find("shots.jsonl' has 3 records; use num_shots <= 3"),
             std::string::npos);
@@ -176,121 +147,88 @@ TEST(JsonlDatasetTest, Rolling) {
   EXPECT_TRUE(items[0].choices.empty());
   EXPECT_TRUE(items[0].references.empty());
   EXPECT_NE(
-      error_of([] {
+      error_message([] {
         JsonlDataset data(config("rolling.jsonl", R"({"kind": "rolling", "prompt": "{body}"})", 1));
       }).find("takes no few-shot examples"),
       std::string::npos);
 }
 
 TEST(JsonlDatasetTest, OptionErrorsNameTheKey) {
-  EXPECT_NE(error_of([] { parse_options(R"({"prompt": "x"})"); }).find("option 'kind' is required"),
-            std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(
+      error_message([] { parse_options(R"({"prompt": "x"})"); }).find("option 'kind' is required"),
+      std::string::npos);
+  EXPECT_NE(error_message([] {
               parse_options(R"({"kind": "mc", "prompt": "x"})");
             }).find("option 'kind' must be multiple_choice, generate or rolling"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               parse_options(R"({"kind": "generate", "prompt": "x"})");
             }).find("option 'target' is required for generate"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               parse_options(R"({"kind": "multiple_choice", "prompt": "x", "answer": "a"})");
             }).find("option 'choices' is required"),
             std::string::npos);
   EXPECT_NE(
-      error_of([] {
+      error_message([] {
         parse_options(R"({"kind": "multiple_choice", "prompt": "x", "choices": 3, "answer": "a"})");
       }).find("option 'choices' must be a field name or a non-empty list of templates"),
       std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(error_message([] {
               parse_options(R"({"kind": "rolling", "prompt": "x", "target": "y"})");
             }).find("option 'target' applies to kind generate, not rolling"),
             std::string::npos);
-  EXPECT_EQ(error_of([] { parse_options(R"({"kind": "rolling", "prompt": "Q: {question"})"); }),
-            "option 'prompt': '{' at offset 3 has no closing '}' (write '{{' for a literal brace)");
-  EXPECT_EQ(error_of([] { parse_options(R"({"kind": "rolling", "prompt": "a {} b"})"); }),
+  EXPECT_EQ(
+      error_message([] { parse_options(R"({"kind": "rolling", "prompt": "Q: {question"})"); }),
+      "option 'prompt': '{' at offset 3 has no closing '}' (write '{{' for a literal brace)");
+  EXPECT_EQ(error_message([] { parse_options(R"({"kind": "rolling", "prompt": "a {} b"})"); }),
             "option 'prompt': empty placeholder '{}' at offset 2");
-  EXPECT_EQ(error_of([] { parse_options(R"({"kind": "rolling", "prompt": "a } b"})"); }),
+  EXPECT_EQ(error_message([] { parse_options(R"({"kind": "rolling", "prompt": "a } b"})"); }),
             "option 'prompt': lone '}' at offset 2 (write '}}' for a literal brace)");
-  EXPECT_EQ(error_of([] {
+  EXPECT_EQ(error_message([] {
               parse_options(R"({"kind": "generate", "prompt": "{a}", "target": "{b {c}"})");
             }),
             "option 'target': '{' at offset 0 has no closing '}' (write '{{' for a literal "
             "brace)");
 }
 
-class TempFile {
- public:
-  explicit TempFile(const std::string& text) {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / ("compass_jsonl_test_" + std::to_string(::getpid()) + "_" +
-                                         std::to_string(counter++) + ".jsonl");
-    std::ofstream(path_, std::ios::binary) << text;
-  }
-  ~TempFile() { fs::remove(path_); }
-  const fs::path& path() const { return path_; }
-  std::string name() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+// The error loading a scratch file holding `text` with `options`, the
+// file's path written as "<file>".
+std::string data_error(const std::string& text, const std::string& options) {
+  const TempDir dir("jsonl");
+  const std::string file = dir.write("data.jsonl", text).string();
+  std::string message = error_message([&] { JsonlDataset data(config_at(file, options)); });
+  if (message.rfind(file, 0) == 0) message.replace(0, file.size(), "<file>");
+  return message;
+}
 
 TEST(JsonlDatasetTest, DataErrorsNameFileLineAndKey) {
   const std::string gen =
       R"({"kind": "generate", "prompt": "Q: {question}", "target": "{answer}"})";
-  {
-    const TempFile f(
-        "{\"question\": \"a\", \"answer\": \"b\"}\n{\"question\": \"a\", \"answer\": }\n");
-    EXPECT_EQ(error_of([&] {
-                JsonlDataset data(config_at(f.path(), gen));
-              }).rfind(f.name() + ":2: not valid JSON: column ", 0),
-              0u);
-  }
-  {
-    const TempFile f("{\"question\": \"a\", \"answer\": \"b\"}\n\n{\"answer\": \"b\"}\n");
-    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), gen)); }),
-              f.name() +
-                  ":3: option 'prompt': placeholder {question} names no field of the record "
-                  "(missing field 'question')");
-  }
-  {
-    const TempFile f("{\"question\": \"a\"}\n");
-    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), gen)); }),
-              f.name() +
-                  ":1: option 'target': placeholder {answer} names no field of the record "
-                  "(missing field 'answer')");
-  }
-  {
-    const TempFile f("");
-    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), gen)); }),
-              f.name() + ": empty file (no JSON lines)");
-  }
+  EXPECT_EQ(
+      data_error("{\"question\": \"a\", \"answer\": \"b\"}\n{\"question\": \"a\", \"answer\": }\n",
+                 gen)
+          .rfind("<file>:2: not valid JSON: column ", 0),
+      0u);
+  EXPECT_EQ(data_error("{\"question\": \"a\", \"answer\": \"b\"}\n\n{\"answer\": \"b\"}\n", gen),
+            "<file>:3: option 'prompt': placeholder {question} names no field of the record "
+            "(missing field 'question')");
+  EXPECT_EQ(data_error("{\"question\": \"a\"}\n", gen),
+            "<file>:1: option 'target': placeholder {answer} names no field of the record "
+            "(missing field 'answer')");
+  EXPECT_EQ(data_error("", gen), "<file>: empty file (no JSON lines)");
   const std::string mc =
       R"({"kind": "multiple_choice", "prompt": "{q}", "choices": "options", "answer": "gold"})";
-  {
-    const TempFile f("{\"q\": \"a\", \"options\": [\"x\", \"y\"]}\n");
-    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
-              f.name() + ":1: missing field 'gold'");
-  }
-  {
-    const TempFile f("{\"q\": \"a\", \"options\": [\"x\", \"y\"], \"gold\": 2}\n");
-    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
-              f.name() + ":1: field 'gold' is 2 but there are 2 choices");
-  }
-  {
-    const TempFile f("{\"q\": \"a\", \"options\": [\"x\", \"y\"], \"gold\": \"zz\"}\n");
-    EXPECT_EQ(error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
-              f.name() +
-                  ":1: field 'gold' is 'zz', which is neither an index, one of the choices nor a "
-                  "letter A-Z");
-  }
-  {
-    const TempFile f("{\"q\": \"a\", \"options\": \"x\", \"gold\": 0}\n");
-    EXPECT_EQ(
-        error_of([&] { JsonlDataset data(config_at(f.path(), mc)); }),
-        f.name() + ":1: field 'options' (option 'choices') must be a non-empty list, got a string");
-  }
-  const auto missing = error_of([] {
+  EXPECT_EQ(data_error("{\"q\": \"a\", \"options\": [\"x\", \"y\"]}\n", mc),
+            "<file>:1: missing field 'gold'");
+  EXPECT_EQ(data_error("{\"q\": \"a\", \"options\": [\"x\", \"y\"], \"gold\": 2}\n", mc),
+            "<file>:1: field 'gold' is 2 but there are 2 choices");
+  EXPECT_EQ(data_error("{\"q\": \"a\", \"options\": [\"x\", \"y\"], \"gold\": \"zz\"}\n", mc),
+            "<file>:1: field 'gold' is 'zz', which is neither an index, one of the choices nor a "
+            "letter A-Z");
+  EXPECT_EQ(data_error("{\"q\": \"a\", \"options\": \"x\", \"gold\": 0}\n", mc),
+            "<file>:1: field 'options' (option 'choices') must be a non-empty list, got a string");
+  const auto missing = error_message([] {
     JsonlDataset data(config("nowhere.jsonl", R"({"kind": "rolling", "prompt": "{t}"})"));
   });
   EXPECT_NE(missing.find("file not found"), std::string::npos);

@@ -1,14 +1,15 @@
 #include "compass/datasets/mmlu.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 namespace compass::datasets::mmlu {
 namespace {
 
+using namespace compass::testing;
 namespace fs = std::filesystem;
 
 // Fixture slice of the real MMLU: abstract_algebra and college_computer_science,
@@ -25,49 +26,17 @@ Config config(std::vector<std::string> subjects = {}, uint32_t shots = 0, uint64
   return c;
 }
 
-std::vector<sdk::Item> all_items(const Mmlu& data) {
-  std::vector<sdk::Item> items;
-  data.for_each_item([&](const sdk::Item& item) {
-    items.push_back(item);
-    return true;
-  });
-  return items;
-}
-
-// Runs `fn`, expecting an sdk::Error; returns it.
-template <typename Fn>
-sdk::Error error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const sdk::Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no error thrown";
-  return sdk::Error(COMPASS_OK, "");
-}
-
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
 // A scratch MMLU folder with one subject "x" whose test file is `test_csv`.
-class TempMmlu {
- public:
-  explicit TempMmlu(const std::string& test_csv, const std::string& dev_csv = "") {
-    static int counter = 0;
-    root_ = fs::temp_directory_path() /
-            ("compass_mmlu_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(root_ / "test");
-    fs::create_directories(root_ / "dev");
-    std::ofstream(root_ / "test/x_test.csv", std::ios::binary) << test_csv;
-    std::ofstream(root_ / "dev/x_dev.csv", std::ios::binary) << dev_csv;
-  }
-  ~TempMmlu() { fs::remove_all(root_); }
-  const fs::path& root() const { return root_; }
-
- private:
-  fs::path root_;
-};
+TempDir mmlu_folder(const std::string& test_csv, const std::string& dev_csv = "") {
+  TempDir dir("mmlu");
+  dir.write("test/x_test.csv", test_csv);
+  dir.write("dev/x_dev.csv", dev_csv);
+  return dir;
+}
 
 TEST(MmluTest, ReadsRealRowsWithQuotesCommasAndNewlines) {
   const auto algebra = read_questions(kFixture / "test/abstract_algebra_test.csv");
@@ -273,7 +242,7 @@ TEST(MmluTest, MissingSplitFileIsNamed) {
 }
 
 TEST(MmluTest, MalformedRowNamesFileAndLine) {
-  const TempMmlu tmp(
+  const TempDir tmp = mmlu_folder(
       "good,1,2,3,4,A\n"
       "\"multi\nline\",1,2,3,4,B\n"
       "short,1,2,3,C\n");
@@ -286,17 +255,17 @@ TEST(MmluTest, MalformedRowNamesFileAndLine) {
 }
 
 TEST(MmluTest, BadAnswerLetterNamesFileAndLine) {
-  const TempMmlu tmp("good,1,2,3,4,A\r\nbad,1,2,3,4,E\r\n");
+  const TempDir tmp = mmlu_folder("good,1,2,3,4,A\r\nbad,1,2,3,4,E\r\n");
   const auto e = error_of([&] { Mmlu data(config({}, 0, 0, tmp.root())); });
   EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
   EXPECT_TRUE(contains(e.what(), "x_test.csv:2: answer must be one of A, B, C, D, found 'E'"))
       << e.what();
-  const TempMmlu lower("q,1,2,3,4,b\n");
+  const TempDir lower = mmlu_folder("q,1,2,3,4,b\n");
   EXPECT_THROW(Mmlu data(config({}, 0, 0, lower.root())), sdk::Error);
 }
 
 TEST(MmluTest, MalformedDevFileIsCheckedWhenShotsAreUsed) {
-  const TempMmlu tmp("q,1,2,3,4,A\n", "s,1,2,3,4,A\n\"open,1,2,3,4,A\n");
+  const TempDir tmp = mmlu_folder("q,1,2,3,4,A\n", "s,1,2,3,4,A\n\"open,1,2,3,4,A\n");
   EXPECT_NO_THROW(Mmlu data(config({}, 0, 0, tmp.root())));
   const auto e = error_of([&] { Mmlu data(config({}, 1, 0, tmp.root())); });
   EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
@@ -304,7 +273,7 @@ TEST(MmluTest, MalformedDevFileIsCheckedWhenShotsAreUsed) {
 }
 
 TEST(MmluTest, EmptySubjectFileIsNamed) {
-  const TempMmlu tmp("");
+  const TempDir tmp = mmlu_folder("");
   const auto e = error_of([&] { Mmlu data(config({}, 0, 0, tmp.root())); });
   EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
   EXPECT_TRUE(contains(e.what(), "x_test.csv: no rows")) << e.what();
@@ -312,7 +281,7 @@ TEST(MmluTest, EmptySubjectFileIsNamed) {
 
 TEST(MmluTest, QuestionIsStrippedLikePython) {
   // Real case: sociology_test.csv row 69 ends with U+0085 (NEL).
-  const TempMmlu tmp(" \tRole-learning theory suggests that\xC2\x85,a,b,c,d,A\n");
+  const TempDir tmp = mmlu_folder(" \tRole-learning theory suggests that\xC2\x85,a,b,c,d,A\n");
   const auto items = all_items(Mmlu(config({}, 0, 0, tmp.root())));
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].context,

@@ -5,6 +5,8 @@
 #include "compass/datasets/python_random.h"
 #include "compass/datasets/text.h"
 
+#include "dataset_test_util.h"
+
 #include <gtest/gtest.h>
 #include <compass/plugin.hpp>
 
@@ -85,15 +87,11 @@ TEST(DatasetFewshotTest, SamplesLikeLmEvalAndSkipsTheItem) {
 TEST(DatasetFewshotTest, PoolTooSmallIsAnError) {
   EXPECT_NO_THROW(check_fewshot_pool(5, 5, false, "dev.jsonl"));
   EXPECT_NO_THROW(check_fewshot_pool(0, 0, true, "x"));
-  try {
-    check_fewshot_pool(5, 5, true, "dev.jsonl");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
-    EXPECT_EQ(std::string(e.what()),
-              "num_shots = 5 but 'dev.jsonl' has 5 records (one is the item itself); use "
-              "num_shots <= 4");
-  }
+  const sdk::Error e = testing::error_of([] { check_fewshot_pool(5, 5, true, "dev.jsonl"); });
+  EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(e.what()),
+            "num_shots = 5 but 'dev.jsonl' has 5 records (one is the item itself); use "
+            "num_shots <= 4");
 }
 
 TEST(DatasetFewshotTest, ContextAssembly) {
@@ -117,50 +115,33 @@ TEST(DatasetJsonlReaderTest, ParsesLinesAndSkipsBlankOnes) {
             (std::vector<std::string>{"x", "y"}));
 }
 
-std::string error_of(std::string_view text) {
-  try {
-    parse_jsonl(text, "data/f.jsonl");
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
+std::string jsonl_error(std::string_view text) {
+  const sdk::Error e = testing::error_of([&] { parse_jsonl(text, "data/f.jsonl"); });
+  EXPECT_EQ(e.code(), COMPASS_DATA_LOSS);
+  return e.what();
 }
 
 TEST(DatasetJsonlReaderTest, ErrorsNameFileAndLine) {
-  EXPECT_EQ(error_of("{\"a\": 1}\n{\"a\": }\n"),
+  EXPECT_EQ(jsonl_error("{\"a\": 1}\n{\"a\": }\n"),
             "data/f.jsonl:2: not valid JSON: column 7: syntax error while parsing value - "
             "unexpected '}'; expected '[', '{', or a literal");
-  EXPECT_EQ(error_of("{\"a\": 1}\n\n[1, 2]\n"),
+  EXPECT_EQ(jsonl_error("{\"a\": 1}\n\n[1, 2]\n"),
             "data/f.jsonl:3: expected a JSON object, got an array");
-  EXPECT_EQ(error_of(""), "data/f.jsonl: empty file (no JSON lines)");
-  EXPECT_EQ(error_of("\n  \n"), "data/f.jsonl: empty file (no JSON lines)");
-  EXPECT_NE(error_of("{\"a\": \"\xC3\x28\"}").find("data/f.jsonl:1: not valid JSON:"),
+  EXPECT_EQ(jsonl_error(""), "data/f.jsonl: empty file (no JSON lines)");
+  EXPECT_EQ(jsonl_error("\n  \n"), "data/f.jsonl: empty file (no JSON lines)");
+  EXPECT_NE(jsonl_error("{\"a\": \"\xC3\x28\"}").find("data/f.jsonl:1: not valid JSON:"),
             std::string::npos);
 
   const auto records = parse_jsonl("{\"a\": 1}", "f.jsonl");
-  try {
-    require_string(records[0], "f.jsonl", "a");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(std::string(e.what()), "f.jsonl:1: field 'a' must be a string, got an integer");
-  }
-  try {
-    require_field(records[0], "f.jsonl", "answerKey");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(std::string(e.what()), "f.jsonl:1: missing field 'answerKey'");
-  }
+  EXPECT_EQ(testing::error_message([&] { require_string(records[0], "f.jsonl", "a"); }),
+            "f.jsonl:1: field 'a' must be a string, got an integer");
+  EXPECT_EQ(testing::error_message([&] { require_field(records[0], "f.jsonl", "answerKey"); }),
+            "f.jsonl:1: missing field 'answerKey'");
 }
 
 TEST(DatasetJsonlReaderTest, MissingFileIsNotFound) {
-  try {
-    read_jsonl_file("/nonexistent/compass/x.jsonl");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_NOT_FOUND);
-  }
+  EXPECT_EQ(testing::error_of([] { read_jsonl_file("/nonexistent/compass/x.jsonl"); }).code(),
+            COMPASS_NOT_FOUND);
 }
 
 // Expected values from CPython 3.11 (str.lower, str.capitalize,

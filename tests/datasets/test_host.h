@@ -1,5 +1,5 @@
 // A minimal compass_host_api for tests that load plugin modules directly,
-// plus dlopen helpers.
+// plus dlopen helpers and checks of the tables the modules export.
 #ifndef COMPASS_TESTS_TEST_HOST_H_
 #define COMPASS_TESTS_TEST_HOST_H_
 
@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace compass::testing {
 
@@ -86,6 +87,44 @@ class Module {
   void* handle_ = nullptr;
   std::string error_;
 };
+
+// The table a module returns from its entry point `entry`
+// (COMPASS_DATASET_ENTRY, ...), or nullptr when it has none.
+template <typename Api>
+const Api* plugin_api(const Module& module, const char* entry) {
+  auto* fn = reinterpret_cast<const Api* (*)(void)>(module.symbol(entry));
+  return fn == nullptr ? nullptr : fn();
+}
+
+// Expects a loaded module with a table under `entry` and none under
+// `other_entry`, of this ABI and its own size, named `name`, version 0.1.0,
+// with a description. Returns the table, or nullptr.
+template <typename Api>
+const Api* expect_plugin_api(const Module& module, const char* entry, const char* other_entry,
+                             const std::string& name) {
+  EXPECT_TRUE(module.ok()) << module.error();
+  if (!module.ok()) return nullptr;
+  EXPECT_EQ(module.symbol(other_entry), nullptr);
+  const Api* api = plugin_api<Api>(module, entry);
+  EXPECT_NE(api, nullptr);
+  if (api == nullptr) return nullptr;
+  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
+  EXPECT_EQ(api->header.struct_size, sizeof(Api));
+  EXPECT_EQ(to_string(api->info.name), name);
+  EXPECT_EQ(to_string(api->info.version), "0.1.0");
+  EXPECT_FALSE(to_string(api->info.description).empty());
+  return api;
+}
+
+// The keys of a table's option specs, in order.
+template <typename Api>
+std::vector<std::string> option_keys(const Api* api) {
+  std::vector<std::string> keys;
+  for (uint64_t i = 0; i < api->options.size; ++i) {
+    keys.push_back(to_string(api->options.items[i].key));
+  }
+  return keys;
+}
 
 }  // namespace compass::testing
 

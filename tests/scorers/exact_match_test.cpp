@@ -1,6 +1,8 @@
 #include "compass/scorers/exact_match.h"
 #include "compass/scorers/regex.h"
 
+#include "scorer_test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,30 +11,11 @@
 namespace compass::scorers::exact_match {
 namespace {
 
-// A generate item with references and an output, owning their storage.
-struct Case {
-  std::vector<std::string> reference_text;
-  std::string text;
-  std::vector<compass_str> references;
-  compass_item item{};
-  compass_model_output output{};
-  Case(std::vector<std::string> refs, std::string out)
-      : reference_text(std::move(refs)), text(std::move(out)) {
-    for (const auto& r : reference_text) references.push_back(sdk::str(r));
-    item.struct_size = sizeof(item);
-    item.id = sdk::str("q/0");
-    item.kind = COMPASS_ITEM_GENERATE;
-    item.gold = -1;
-    item.references = references.data();
-    item.num_references = references.size();
-    output.struct_size = sizeof(output);
-    output.text = sdk::str(text);
-  }
-};
+using namespace compass::testing;
 
 double match(const std::string& options, const std::string& reference, const std::string& out) {
   const Normalizer normalize(parse_options(options));
-  const Case c({reference}, out);
+  const GenerateCase c({reference}, out);
   return score(normalize, c.item, c.output).value;
 }
 
@@ -72,23 +55,19 @@ TEST(ExactMatchTest, RegexesToIgnoreInOrder) {
 
 TEST(ExactMatchTest, AnyReferenceMatches) {
   const Normalizer normalize(parse_options(R"({"ignore_case": true})"));
-  const Case c({"Rome", "paris"}, "Paris");
+  const GenerateCase c({"Rome", "paris"}, "Paris");
   const Result result = score(normalize, c.item, c.output);
   EXPECT_EQ(result.value, 1);
   EXPECT_EQ(result.prediction, "paris");
-  const Case miss({"Rome", "Milan"}, "Paris");
+  const GenerateCase miss({"Rome", "Milan"}, "Paris");
   EXPECT_EQ(score(normalize, miss.item, miss.output).value, 0);
 }
 
 TEST(ExactMatchTest, BadOptionsAndItems) {
-  try {
-    parse_options(R"({"regexes_to_ignore": ["(unclosed"]})");
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
-    EXPECT_EQ(std::string(e.what()).rfind("invalid regular expression '(unclosed': ", 0), 0u)
-        << e.what();
-  }
+  const sdk::Error e = error_of([] { parse_options(R"({"regexes_to_ignore": ["(unclosed"]})"); });
+  EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(e.what()).rfind("invalid regular expression '(unclosed': ", 0), 0u)
+      << e.what();
   // The Normalizer compiles them too when built from hand-made options.
   Options bad;
   bad.regexes_to_ignore = {"a)"};
@@ -96,10 +75,10 @@ TEST(ExactMatchTest, BadOptionsAndItems) {
   EXPECT_THROW(parse_options(R"({"ignore_case": "yes"})"), sdk::Error);
   EXPECT_THROW(parse_options("[1]"), sdk::Error);
   const Normalizer normalize(Options{});
-  Case rolling({"a"}, "a");
+  GenerateCase rolling({"a"}, "a");
   rolling.item.kind = COMPASS_ITEM_ROLLING;
   EXPECT_THROW(score(normalize, rolling.item, rolling.output), sdk::Error);
-  Case none({}, "a");
+  GenerateCase none({}, "a");
   EXPECT_THROW(score(normalize, none.item, none.output), sdk::Error);
 }
 

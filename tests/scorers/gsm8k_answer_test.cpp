@@ -1,5 +1,7 @@
 #include "compass/scorers/gsm8k_answer.h"
 
+#include "scorer_test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -8,24 +10,7 @@
 namespace compass::scorers::gsm8k {
 namespace {
 
-struct Case {
-  std::string reference, text, id = "test/0";
-  compass_str ref{};
-  compass_item item{};
-  compass_model_output output{};
-  Case(std::string reference_, std::string text_)
-      : reference(std::move(reference_)), text(std::move(text_)) {
-    ref = sdk::str(reference);
-    item.struct_size = sizeof(item);
-    item.id = sdk::str(id);
-    item.kind = COMPASS_ITEM_GENERATE;
-    item.gold = -1;
-    item.references = &ref;
-    item.num_references = 1;
-    output.struct_size = sizeof(output);
-    output.text = sdk::str(text);
-  }
-};
+using namespace compass::testing;
 
 struct Expected {
   double strict;
@@ -37,7 +22,7 @@ struct Expected {
 void expect_scores(const std::string& reference, const std::string& text, const Expected& e) {
   SCOPED_TRACE("output: " + text);
   const Gsm8kAnswer scorer;
-  const Case c(reference, text);
+  const GenerateCase c({reference}, text, "test/0");
   const auto metrics = scorer.score(c.item, c.output);
   ASSERT_EQ(metrics.size(), 4u);
   EXPECT_EQ(metrics[0].name, "exact_match_strict");
@@ -102,18 +87,14 @@ TEST(Gsm8kAnswerTest, NormalisationIsLmEvals) {
 
 TEST(Gsm8kAnswerTest, RejectsOtherItems) {
   const Gsm8kAnswer scorer;
-  Case c("1", "1");
+  GenerateCase c({"1"}, "1", "test/0");
   c.item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
   EXPECT_THROW(scorer.score(c.item, c.output), sdk::Error);
-  Case none("1", "1");
+  GenerateCase none({"1"}, "1", "test/0");
   none.item.num_references = 0;
-  try {
-    scorer.score(none.item, none.output);
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
-    EXPECT_EQ(std::string(e.what()), "gsm8k_answer: item 'test/0' has no reference answer");
-  }
+  const sdk::Error e = error_of([&] { scorer.score(none.item, none.output); });
+  EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(e.what()), "gsm8k_answer: item 'test/0' has no reference answer");
 }
 
 }  // namespace

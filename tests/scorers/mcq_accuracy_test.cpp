@@ -1,5 +1,7 @@
 #include "compass/scorers/mcq_accuracy.h"
 
+#include "scorer_test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,28 +10,11 @@
 namespace compass::scorers::mcq {
 namespace {
 
-// An item and a model output that own their storage.
-struct Case {
-  std::vector<std::string> choice_text;
-  std::vector<compass_str> choices;
-  std::vector<compass_choice_output> outputs;
-  compass_item item{};
-  compass_model_output output{};
+using namespace compass::testing;
 
-  Case(std::vector<std::string> texts, std::vector<double> logprobs, int64_t gold)
-      : choice_text(std::move(texts)) {
-    for (const auto& t : choice_text) choices.push_back(sdk::str(t));
-    for (double lp : logprobs) outputs.push_back(compass_choice_output{lp, 0, 1});
-    item.struct_size = sizeof(item);
-    item.id = sdk::str("t/0");
-    item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
-    item.choices = choices.data();
-    item.num_choices = choices.size();
-    item.gold = gold;
-    output.struct_size = sizeof(output);
-    output.choices = outputs.data();
-    output.num_choices = outputs.size();
-  }
+// A multiple-choice case scored by mcq::score.
+struct Case : ChoiceCase {
+  using ChoiceCase::ChoiceCase;
   std::vector<Metric> run() const { return score(item, output); }
 };
 
@@ -93,13 +78,9 @@ TEST(McqAccuracyTest, LabelTrimsWhitespace) {
 }
 
 void expect_invalid(const Case& c, const std::string& fragment) {
-  try {
-    c.run();
-    ADD_FAILURE() << "no error";
-  } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
+  const sdk::Error e = error_of([&] { c.run(); });
+  EXPECT_EQ(e.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
 }
 
 TEST(McqAccuracyTest, RejectsWhatItCannotScore) {

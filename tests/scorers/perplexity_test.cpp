@@ -1,5 +1,7 @@
 #include "compass/scorers/perplexity.h"
 
+#include "scorer_test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,20 +11,7 @@
 namespace compass::scorers::perplexity {
 namespace {
 
-struct Case {
-  std::string text;
-  compass_item item{};
-  compass_model_output output{};
-  Case(std::string t, double logprob) : text(std::move(t)) {
-    item.struct_size = sizeof(item);
-    item.id = sdk::str("doc/0");
-    item.kind = COMPASS_ITEM_ROLLING;
-    item.context = sdk::str(text);
-    item.gold = -1;
-    output.struct_size = sizeof(output);
-    output.logprob = logprob;
-  }
-};
+using namespace compass::testing;
 
 // The texts and log-likelihoods of the reference computation: words =
 // len(re.split(r"\s+", t)), bytes = len(t.encode("utf-8")).
@@ -37,7 +26,7 @@ struct Samples {
 Samples samples(const std::string& metric) {
   Samples s;
   for (size_t i = 0; i < kTexts.size(); ++i) {
-    const Case c(kTexts[i], kLogprobs[i]);
+    const RollingCase c(kTexts[i], kLogprobs[i]);
     for (const auto& m : score(c.item, c.output)) {
       if (m.name != metric) continue;
       s.values.push_back(m.value);
@@ -48,7 +37,7 @@ Samples samples(const std::string& metric) {
 }
 
 TEST(PerplexityTest, PerSampleRatioForm) {
-  const Case c(kTexts[1], -41.25);
+  const RollingCase c(kTexts[1], -41.25);
   const auto metrics = score(c.item, c.output);
   ASSERT_EQ(metrics.size(), 3u);
   EXPECT_EQ(metrics[0].name, "word_perplexity");
@@ -112,12 +101,12 @@ TEST(PerplexityTest, BootstrapIsDeterministicAndOptional) {
 
 TEST(PerplexityTest, RejectsBadInput) {
   EXPECT_THROW(aggregate("acc", nullptr, nullptr, 0, 1000), sdk::Error);
-  Case generate("text", -1);
+  RollingCase generate("text", -1);
   generate.item.kind = COMPASS_ITEM_GENERATE;
   EXPECT_THROW(score(generate.item, generate.output), sdk::Error);
-  Case empty("", -1);
+  RollingCase empty("", -1);
   EXPECT_THROW(score(empty.item, empty.output), sdk::Error);
-  Case inf("text", -INFINITY);
+  RollingCase inf("text", -INFINITY);
   EXPECT_THROW(score(inf.item, inf.output), sdk::Error);
 }
 

@@ -1,5 +1,6 @@
 // Loads the scorer modules from COMPASS_PLUGIN_DIR with dlopen and drives
 // them through the C ABI only, as the host does.
+#include "scorer_test_util.h"
 #include "test_host.h"
 
 #include <gtest/gtest.h>
@@ -11,9 +12,9 @@
 namespace compass::testing {
 namespace {
 
-const compass_scorer_api* scorer_api(const Module& module) {
-  auto* entry = reinterpret_cast<compass_scorer_entry_fn>(module.symbol(COMPASS_SCORER_ENTRY));
-  return entry == nullptr ? nullptr : entry();
+const compass_scorer_api* checked_api(const Module& module, const std::string& name) {
+  return expect_plugin_api<compass_scorer_api>(module, COMPASS_SCORER_ENTRY, COMPASS_DATASET_ENTRY,
+                                               name);
 }
 
 struct Metric {
@@ -28,39 +29,39 @@ void collect(void* ctx, const compass_sample_metric* m) {
       {to_string(m->name), m->value, m->weight, to_string(m->prediction)});
 }
 
+compass_scorer* create(const compass_scorer_api* api, const std::string& options) {
+  compass_scorer* scorer = nullptr;
+  const StatusView created =
+      take(api->create(test_host(), {options.data(), options.size()}, &scorer));
+  EXPECT_EQ(created.code, COMPASS_OK) << created.message;
+  return scorer;
+}
+
+// Scores one item through the ABI: score()'s status and the metrics sent.
+struct Scored {
+  StatusView status;
+  std::vector<Metric> metrics;
+};
+Scored score(const compass_scorer_api* api, compass_scorer* scorer, const compass_item& item,
+             const compass_model_output& output) {
+  Scored scored;
+  const compass_metric_sink sink{&scored.metrics, &collect};
+  scored.status = take(api->score(scorer, &item, &output, &sink));
+  return scored;
+}
+
 TEST(ScorerPluginTest, McqAccuracyScoresAndAggregates) {
   const Module module("libcompass_scorer_mcq_accuracy.so");
-  ASSERT_TRUE(module.ok()) << module.error();
-  EXPECT_EQ(module.symbol(COMPASS_DATASET_ENTRY), nullptr);
-  const compass_scorer_api* api = scorer_api(module);
+  const compass_scorer_api* api = checked_api(module, "mcq_accuracy");
   ASSERT_NE(api, nullptr);
-  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-  EXPECT_EQ(to_string(api->info.name), "mcq_accuracy");
-  EXPECT_EQ(to_string(api->info.version), "0.1.0");
 
-  compass_scorer* scorer = nullptr;
-  const StatusView created = take(api->create(test_host(), {"{}", 2}, &scorer));
-  ASSERT_EQ(created.code, COMPASS_OK) << created.message;
+  compass_scorer* scorer = create(api, "{}");
   ASSERT_NE(scorer, nullptr);
 
-  const compass_str choices[] = {{" A", 2}, {" B", 2}, {" C", 2}, {" D", 2}};
-  const compass_choice_output outputs[] = {{-2.5, 0, 1}, {-0.5, 1, 1}, {-1.5, 0, 1}, {-9, 0, 1}};
-  compass_item item{};
-  item.struct_size = sizeof(item);
-  item.id = {"x/test/0", 8};
-  item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
-  item.choices = choices;
-  item.num_choices = 4;
-  item.gold = 1;
-  compass_model_output output{};
-  output.struct_size = sizeof(output);
-  output.choices = outputs;
-  output.num_choices = 4;
-
-  std::vector<Metric> metrics;
-  const compass_metric_sink sink{&metrics, &collect};
-  const StatusView scored = take(api->score(scorer, &item, &output, &sink));
-  ASSERT_EQ(scored.code, COMPASS_OK) << scored.message;
+  ChoiceCase c({" A", " B", " C", " D"}, {-2.5, -0.5, -1.5, -9}, 1, "x/test/0");
+  const Scored scored = score(api, scorer, c.item, c.output);
+  ASSERT_EQ(scored.status.code, COMPASS_OK) << scored.status.message;
+  const std::vector<Metric>& metrics = scored.metrics;
   ASSERT_EQ(metrics.size(), 2u);
   EXPECT_EQ(metrics[0].name, "acc");
   EXPECT_EQ(metrics[0].value, 1.0);
@@ -69,8 +70,8 @@ TEST(ScorerPluginTest, McqAccuracyScoresAndAggregates) {
   EXPECT_EQ(metrics[1].name, "acc_norm");
   EXPECT_EQ(metrics[1].value, 1.0);
 
-  output.num_choices = 3;
-  const StatusView mismatch = take(api->score(scorer, &item, &output, &sink));
+  c.output.num_choices = 3;
+  const StatusView mismatch = score(api, scorer, c.item, c.output).status;
   EXPECT_EQ(mismatch.code, COMPASS_INVALID_ARGUMENT);
   EXPECT_NE(mismatch.message.find("model output has 3"), std::string::npos) << mismatch.message;
 
@@ -88,55 +89,6 @@ TEST(ScorerPluginTest, McqAccuracyScoresAndAggregates) {
   api->destroy(scorer);
 }
 
-const compass_scorer_api* checked_api(const Module& module, const std::string& name) {
-  EXPECT_TRUE(module.ok()) << module.error();
-  if (!module.ok()) return nullptr;
-  EXPECT_EQ(module.symbol(COMPASS_DATASET_ENTRY), nullptr);
-  const compass_scorer_api* api = scorer_api(module);
-  EXPECT_NE(api, nullptr);
-  if (api == nullptr) return nullptr;
-  EXPECT_EQ(api->header.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-  EXPECT_EQ(api->header.struct_size, sizeof(compass_scorer_api));
-  EXPECT_EQ(to_string(api->info.name), name);
-  EXPECT_EQ(to_string(api->info.version), "0.1.0");
-  EXPECT_FALSE(to_string(api->info.description).empty());
-  return api;
-}
-
-std::vector<std::string> option_keys(const compass_scorer_api* api) {
-  std::vector<std::string> keys;
-  for (uint64_t i = 0; i < api->options.size; ++i)
-    keys.push_back(to_string(api->options.items[i].key));
-  return keys;
-}
-
-compass_scorer* create(const compass_scorer_api* api, const std::string& options) {
-  compass_scorer* scorer = nullptr;
-  const StatusView created =
-      take(api->create(test_host(), {options.data(), options.size()}, &scorer));
-  EXPECT_EQ(created.code, COMPASS_OK) << created.message;
-  return scorer;
-}
-
-// A generate item with one reference and an output text.
-struct Generated {
-  std::string reference, text;
-  compass_str ref{};
-  compass_item item{};
-  compass_model_output output{};
-  Generated(std::string r, std::string t) : reference(std::move(r)), text(std::move(t)) {
-    ref = {reference.data(), reference.size()};
-    item.struct_size = sizeof(item);
-    item.id = {"g/0", 3};
-    item.kind = COMPASS_ITEM_GENERATE;
-    item.gold = -1;
-    item.references = &ref;
-    item.num_references = 1;
-    output.struct_size = sizeof(output);
-    output.text = {text.data(), text.size()};
-  }
-};
-
 TEST(ScorerPluginTest, ExactMatchThroughTheAbi) {
   const Module module("libcompass_scorer_exact_match.so");
   const compass_scorer_api* api = checked_api(module, "exact_match");
@@ -146,10 +98,10 @@ TEST(ScorerPluginTest, ExactMatchThroughTheAbi) {
                                       "regexes_to_ignore", "strip"}));
   compass_scorer* scorer = create(api, R"({"ignore_case": true, "regexes_to_ignore": ["!"]})");
   ASSERT_NE(scorer, nullptr);
-  const Generated g("paris", " PARIS!\n");
-  std::vector<Metric> metrics;
-  const compass_metric_sink sink{&metrics, &collect};
-  ASSERT_EQ(take(api->score(scorer, &g.item, &g.output, &sink)).code, COMPASS_OK);
+  const GenerateCase g({"paris"}, " PARIS!\n", "g/0");
+  const Scored scored = score(api, scorer, g.item, g.output);
+  ASSERT_EQ(scored.status.code, COMPASS_OK) << scored.status.message;
+  const std::vector<Metric>& metrics = scored.metrics;
   ASSERT_EQ(metrics.size(), 1u);
   EXPECT_EQ(metrics[0].name, "exact_match");
   EXPECT_EQ(metrics[0].value, 1.0);
@@ -177,10 +129,10 @@ TEST(ScorerPluginTest, Gsm8kAnswerThroughTheAbi) {
   ASSERT_NE(api, nullptr);
   compass_scorer* scorer = create(api, "{}");
   ASSERT_NE(scorer, nullptr);
-  const Generated g("1234", "She pays $1,234 in all.\n#### 1,234");
-  std::vector<Metric> metrics;
-  const compass_metric_sink sink{&metrics, &collect};
-  ASSERT_EQ(take(api->score(scorer, &g.item, &g.output, &sink)).code, COMPASS_OK);
+  const GenerateCase g({"1234"}, "She pays $1,234 in all.\n#### 1,234", "g/0");
+  const Scored scored = score(api, scorer, g.item, g.output);
+  ASSERT_EQ(scored.status.code, COMPASS_OK) << scored.status.message;
+  const std::vector<Metric>& metrics = scored.metrics;
   ASSERT_EQ(metrics.size(), 4u);
   EXPECT_EQ(metrics[0].name, "exact_match_strict");
   EXPECT_EQ(metrics[0].value, 1.0);
@@ -204,7 +156,7 @@ TEST(ScorerPluginTest, Gsm8kAnswerThroughTheAbi) {
 
   compass_item mc = g.item;
   mc.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
-  EXPECT_EQ(take(api->score(scorer, &mc, &g.output, &sink)).code, COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(score(api, scorer, mc, g.output).status.code, COMPASS_INVALID_ARGUMENT);
   api->destroy(scorer);
 }
 
@@ -215,18 +167,10 @@ TEST(ScorerPluginTest, PerplexityThroughTheAbi) {
   EXPECT_EQ(option_keys(api), (std::vector<std::string>{"bootstrap_iters"}));
   compass_scorer* scorer = create(api, R"({"bootstrap_iters": 1000})");
   ASSERT_NE(scorer, nullptr);
-  const std::string text = "one two  three";
-  compass_item item{};
-  item.struct_size = sizeof(item);
-  item.kind = COMPASS_ITEM_ROLLING;
-  item.context = {text.data(), text.size()};
-  item.gold = -1;
-  compass_model_output output{};
-  output.struct_size = sizeof(output);
-  output.logprob = -14.0;
-  std::vector<Metric> metrics;
-  const compass_metric_sink sink{&metrics, &collect};
-  ASSERT_EQ(take(api->score(scorer, &item, &output, &sink)).code, COMPASS_OK);
+  const RollingCase c("one two  three", -14.0, "");
+  const Scored scored = score(api, scorer, c.item, c.output);
+  ASSERT_EQ(scored.status.code, COMPASS_OK) << scored.status.message;
+  const std::vector<Metric>& metrics = scored.metrics;
   ASSERT_EQ(metrics.size(), 3u);
   EXPECT_EQ(metrics[0].name, "word_perplexity");
   EXPECT_DOUBLE_EQ(metrics[0].value, 14.0 / 3);

@@ -1,6 +1,7 @@
 #include "compass/datasets/arc.h"
 
 #include "compass/datasets/fewshot.h"
+#include "compass/datasets/items.h"
 #include "compass/datasets/jsonl.h"
 #include "compass/datasets/options.h"
 #include "compass/datasets/text.h"
@@ -37,11 +38,8 @@ void check_options(const Options& options) {
 }  // namespace
 
 std::vector<Question> read_questions(const std::filesystem::path& file) {
-  const std::string source = file.string();
-  std::vector<Question> questions;
-  for (auto& record : read_jsonl_file(file)) {
+  return read_jsonl_docs(file, [](const JsonlRecord& record, const std::string& source) {
     Question q;
-    q.line = record.line;
     if (const auto* id = find_field(record.value, "id"); id != nullptr && id->is_string()) {
       q.id = id->get<std::string>();
     }
@@ -65,11 +63,8 @@ std::vector<Question> read_questions(const std::filesystem::path& file) {
           "answerKey '" + key + "' is not one of the choice labels " + join(q.labels, ", "));
     }
     q.gold = it - q.labels.begin();
-    q.json = std::move(record.text);
-    q.value = std::move(record.value);
-    questions.push_back(std::move(q));
-  }
-  return questions;
+    return q;
+  });
 }
 
 std::string doc_to_text(const Question& q) {
@@ -103,17 +98,10 @@ std::filesystem::path file_of(const std::filesystem::path& root, std::string_vie
 }
 
 Config config_from_abi(const compass_dataset_config& abi) {
-  if (!COMPASS_HAS_FIELD(compass_dataset_config, abi.struct_size, options_json)) {
-    invalid("dataset config from an unknown ABI");
-  }
-  if (abi.path.size == 0) {
-    invalid("needs `path`: the folder holding ARC-{Easy,Challenge}-{Dev,Test}.jsonl");
-  }
   Config config;
-  config.root = std::filesystem::path(std::string(sdk::view(abi.path)));
-  config.num_shots = abi.num_shots;
-  config.seed = abi.seed;
-  config.limit = abi.limit;
+  config.root = read_abi_config(
+      abi, "arc", "arc: needs `path`: the folder holding ARC-{Easy,Challenge}-{Dev,Test}.jsonl",
+      config);
   config.options = parse_options(sdk::view(abi.options_json));
   return config;
 }
@@ -122,39 +110,25 @@ Arc::Arc(Config config) : config_(std::move(config)) {
   check_options(config_.options);
   file_ = file_of(config_.root, config_.options.subset, config_.options.split);
   pool_file_ = file_of(config_.root, config_.options.subset, "Dev");
-  rows_ = read_questions(file_);
-  if (config_.num_shots > 0) {
-    const bool same = config_.options.split == "Dev";
-    pool_ = same ? rows_ : read_questions(pool_file_);
-    check_fewshot_pool(pool_.size(), config_.num_shots, same, pool_file_.string());
-  }
+  docs_ = FewshotDocs<Question>(read_questions(file_), config_, config_.options.split == "Dev",
+                                pool_file_, read_questions);
 }
 
 uint64_t Arc::size() const {
-  const uint64_t total = rows_.size();
-  return config_.limit > 0 ? std::min(total, config_.limit) : total;
+  return docs_.size();
 }
 
 void Arc::for_each_item(const std::function<bool(const sdk::Item&)>& fn) const {
-  FewshotSampler sampler(config_.seed, pool_.size(), config_.num_shots,
-                         config_.options.split == "Dev");
   const std::string prefix = file_.stem().string() + "/";
-  const uint64_t count = size();
-  for (uint64_t index = 0; index < count; ++index) {
-    const Question& q = rows_[index];
-    std::vector<const Question*> shots;
-    for (const size_t i : sampler.next([&](size_t i) { return pool_[i].value == q.value; })) {
-      shots.push_back(&pool_[i]);
-    }
-    sdk::Item item;
-    item.id = prefix + std::to_string(index);
-    item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
-    item.context = build_context(shots, q);
-    for (const auto& text : q.texts) item.choices.push_back(" " + text);
-    item.gold = q.gold;
-    item.doc_json = q.json;
-    if (!fn(item)) return;
-  }
+  docs_.for_each_item(
+      [&](uint64_t index, const Question& q, const FewshotDocs<Question>::Shots& shots) {
+        sdk::Item item = multiple_choice_item(q.texts, q.gold);
+        item.id = prefix + std::to_string(index);
+        item.context = build_context(shots, q);
+        item.doc_json = q.json;
+        return item;
+      },
+      fn);
 }
 
 }  // namespace compass::datasets::arc

@@ -10,23 +10,11 @@ namespace compass::datasets {
 
 namespace {
 
-std::string csv_message(std::string_view source, uint64_t line, std::string_view problem) {
-  std::string out(source);
-  out += ':';
-  out += std::to_string(line);
-  out += ": ";
-  out += problem;
-  return out;
-}
-
 bool ends_field(char c) {
   return c == ',' || c == '\n' || c == '\r';
 }
 
 }  // namespace
-
-CsvError::CsvError(std::string_view source, uint64_t line, std::string_view problem)
-    : sdk::Error(COMPASS_DATA_LOSS, csv_message(source, line, problem)), line_(line) {}
 
 std::vector<CsvRecord> parse_csv(std::string_view text, std::string_view source) {
   if (const size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {

@@ -8,15 +8,6 @@ namespace compass::datasets {
 
 namespace {
 
-std::string jsonl_message(std::string_view source, uint64_t line, std::string_view problem) {
-  std::string out(source);
-  out += ':';
-  out += std::to_string(line);
-  out += ": ";
-  out += problem;
-  return out;
-}
-
 bool is_blank(std::string_view line) {
   for (const char c : line) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\f' && c != '\v') return false;
@@ -42,9 +33,6 @@ std::string parse_detail(const std::string& what) {
 }
 
 }  // namespace
-
-JsonlError::JsonlError(std::string_view source, uint64_t line, std::string_view problem)
-    : sdk::Error(COMPASS_DATA_LOSS, jsonl_message(source, line, problem)), line_(line) {}
 
 std::string json_type_name(const nlohmann::json& value) {
   switch (value.type()) {

@@ -20,12 +20,12 @@ const nlohmann::json* find(const nlohmann::json& options, const std::string& key
 
 }  // namespace
 
-nlohmann::json parse_options(std::string_view options_json) {
+nlohmann::json parse_options(std::string_view options_json, std::string_view what) {
   if (options_json.empty()) return nlohmann::json::object();
   nlohmann::json options = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
   if (options.is_discarded() || !options.is_object()) {
-    throw sdk::Error(COMPASS_INVALID_ARGUMENT,
-                     "dataset options must be a JSON object, got: " + std::string(options_json));
+    throw sdk::Error(COMPASS_INVALID_ARGUMENT, std::string(what) + " must be a JSON object, got: " +
+                                                   std::string(options_json));
   }
   return options;
 }

@@ -30,18 +30,12 @@ void check_options(const Options& options) {
 }  // namespace
 
 std::vector<Problem> read_problems(const std::filesystem::path& file) {
-  const std::string source = file.string();
-  std::vector<Problem> problems;
-  for (auto& record : read_jsonl_file(file)) {
+  return read_jsonl_docs(file, [](const JsonlRecord& record, const std::string& source) {
     Problem p;
-    p.line = record.line;
     p.question = require_string(record, source, "question");
     p.answer = require_string(record, source, "answer");
-    p.json = std::move(record.text);
-    p.value = std::move(record.value);
-    problems.push_back(std::move(p));
-  }
-  return problems;
+    return p;
+  });
 }
 
 std::string doc_to_text(const Problem& p) {
@@ -85,15 +79,9 @@ compass_option_list option_specs() {
 }
 
 Config config_from_abi(const compass_dataset_config& abi) {
-  if (!COMPASS_HAS_FIELD(compass_dataset_config, abi.struct_size, options_json)) {
-    invalid("dataset config from an unknown ABI");
-  }
-  if (abi.path.size == 0) invalid("needs `path`: the folder holding train.jsonl and test.jsonl");
   Config config;
-  config.root = std::filesystem::path(std::string(sdk::view(abi.path)));
-  config.num_shots = abi.num_shots;
-  config.seed = abi.seed;
-  config.limit = abi.limit;
+  config.root = read_abi_config(
+      abi, "gsm8k", "gsm8k: needs `path`: the folder holding train.jsonl and test.jsonl", config);
   config.options = parse_options(sdk::view(abi.options_json));
   return config;
 }
@@ -102,46 +90,36 @@ Gsm8k::Gsm8k(Config config) : config_(std::move(config)) {
   check_options(config_.options);
   file_ = config_.root / (config_.options.split + ".jsonl");
   pool_file_ = config_.root / "train.jsonl";
-  rows_ = read_problems(file_);
-  for (const Problem& p : rows_) {
+  std::vector<Problem> rows = read_problems(file_);
+  for (const Problem& p : rows) {
     std::string reference = final_answer(p.answer);
     if (reference.empty()) {
       throw JsonlError(file_.string(), p.line, "field 'answer' has no final answer after '#### '");
     }
     references_.push_back(std::move(reference));
   }
-  if (config_.num_shots > 0) {
-    const bool same = config_.options.split == "train";
-    pool_ = same ? rows_ : read_problems(pool_file_);
-    check_fewshot_pool(pool_.size(), config_.num_shots, same, pool_file_.string());
-  }
+  docs_ = FewshotDocs<Problem>(std::move(rows), config_, config_.options.split == "train",
+                               pool_file_, read_problems);
 }
 
 uint64_t Gsm8k::size() const {
-  const uint64_t total = rows_.size();
-  return config_.limit > 0 ? std::min(total, config_.limit) : total;
+  return docs_.size();
 }
 
 void Gsm8k::for_each_item(const std::function<bool(const sdk::Item&)>& fn) const {
-  FewshotSampler sampler(config_.seed, pool_.size(), config_.num_shots,
-                         config_.options.split == "train");
-  const uint64_t count = size();
-  for (uint64_t index = 0; index < count; ++index) {
-    const Problem& p = rows_[index];
-    std::vector<const Problem*> shots;
-    for (const size_t i : sampler.next([&](size_t i) { return pool_[i].value == p.value; })) {
-      shots.push_back(&pool_[i]);
-    }
-    sdk::Item item;
-    item.id = config_.options.split + "/" + std::to_string(index);
-    item.kind = COMPASS_ITEM_GENERATE;
-    item.context = build_context(shots, p);
-    item.references = {references_[index]};
-    item.stop = stop_strings();
-    item.max_new_tokens = 0;  // the task's max_new_tokens
-    item.doc_json = p.json;
-    if (!fn(item)) return;
-  }
+  docs_.for_each_item(
+      [&](uint64_t index, const Problem& p, const FewshotDocs<Problem>::Shots& shots) {
+        sdk::Item item;
+        item.id = config_.options.split + "/" + std::to_string(index);
+        item.kind = COMPASS_ITEM_GENERATE;
+        item.context = build_context(shots, p);
+        item.references = {references_[index]};
+        item.stop = stop_strings();
+        item.max_new_tokens = 0;  // the task's max_new_tokens
+        item.doc_json = p.json;
+        return item;
+      },
+      fn);
 }
 
 }  // namespace compass::datasets::gsm8k

@@ -1,6 +1,7 @@
 #include "compass/datasets/hellaswag.h"
 
 #include "compass/datasets/fewshot.h"
+#include "compass/datasets/items.h"
 #include "compass/datasets/jsonl.h"
 #include "compass/datasets/options.h"
 #include "compass/datasets/text.h"
@@ -67,11 +68,8 @@ std::string preprocess(std::string_view text) {
 }
 
 std::vector<Example> read_examples(const std::filesystem::path& file) {
-  const std::string source = file.string();
-  std::vector<Example> examples;
-  for (auto& record : read_jsonl_file(file)) {
+  return read_jsonl_docs(file, [](const JsonlRecord& record, const std::string& source) {
     Example e;
-    e.line = record.line;
     const std::string activity = require_string(record, source, "activity_label");
     const std::string ctx_a = require_string(record, source, "ctx_a");
     const std::string ctx_b = require_string(record, source, "ctx_b");
@@ -80,11 +78,8 @@ std::vector<Example> read_examples(const std::filesystem::path& file) {
     if (endings.empty()) throw JsonlError(source, record.line, "field 'endings' is empty");
     for (const auto& ending : endings) e.endings.push_back(preprocess(ending));
     e.gold = read_label(record, source, endings.size());
-    e.json = std::move(record.text);
-    e.value = std::move(record.value);
-    examples.push_back(std::move(e));
-  }
-  return examples;
+    return e;
+  });
 }
 
 std::string build_context(const std::vector<const Example*>& shots, const Example& e) {
@@ -96,49 +91,31 @@ std::string build_context(const std::vector<const Example*>& shots, const Exampl
 }
 
 Config config_from_abi(const compass_dataset_config& abi) {
-  if (!COMPASS_HAS_FIELD(compass_dataset_config, abi.struct_size, options_json)) {
-    throw sdk::Error(COMPASS_INVALID_ARGUMENT, "hellaswag: dataset config from an unknown ABI");
-  }
-  if (abi.path.size == 0) {
-    throw sdk::Error(COMPASS_INVALID_ARGUMENT, "hellaswag needs `path`: a HellaSwag jsonl file");
-  }
-  datasets::parse_options(sdk::view(abi.options_json));  // no options; must be an object
   Config config;
-  config.file = std::filesystem::path(std::string(sdk::view(abi.path)));
-  config.num_shots = abi.num_shots;
-  config.seed = abi.seed;
-  config.limit = abi.limit;
+  config.file =
+      read_abi_config(abi, "hellaswag", "hellaswag needs `path`: a HellaSwag jsonl file", config);
+  datasets::parse_options(sdk::view(abi.options_json));  // no options; must be an object
   return config;
 }
 
 Hellaswag::Hellaswag(Config config) : config_(std::move(config)) {
-  rows_ = read_examples(config_.file);
-  check_fewshot_pool(rows_.size(), config_.num_shots, true, config_.file.string());
+  docs_ = FewshotDocs<Example>(read_examples(config_.file), config_, true, config_.file, {});
 }
 
 uint64_t Hellaswag::size() const {
-  const uint64_t total = rows_.size();
-  return config_.limit > 0 ? std::min(total, config_.limit) : total;
+  return docs_.size();
 }
 
 void Hellaswag::for_each_item(const std::function<bool(const sdk::Item&)>& fn) const {
-  FewshotSampler sampler(config_.seed, rows_.size(), config_.num_shots, true);
-  const uint64_t count = size();
-  for (uint64_t index = 0; index < count; ++index) {
-    const Example& e = rows_[index];
-    std::vector<const Example*> shots;
-    for (const size_t i : sampler.next([&](size_t i) { return rows_[i].value == e.value; })) {
-      shots.push_back(&rows_[i]);
-    }
-    sdk::Item item;
-    item.id = std::to_string(index);
-    item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
-    item.context = build_context(shots, e);
-    for (const auto& ending : e.endings) item.choices.push_back(" " + ending);
-    item.gold = e.gold;
-    item.doc_json = e.json;
-    if (!fn(item)) return;
-  }
+  docs_.for_each_item(
+      [](uint64_t index, const Example& e, const FewshotDocs<Example>::Shots& shots) {
+        sdk::Item item = multiple_choice_item(e.endings, e.gold);
+        item.id = std::to_string(index);
+        item.context = build_context(shots, e);
+        item.doc_json = e.json;
+        return item;
+      },
+      fn);
 }
 
 }  // namespace compass::datasets::hellaswag

@@ -1,31 +1,14 @@
 // The hellaswag dataset plugin: a thin wrapper over
-// compass_dataset_hellaswag_lib.
+// compass_dataset_hellaswag_lib. It takes no options.
 #include "compass/datasets/hellaswag.h"
-
-#include <compass/plugin.hpp>
+#include "compass/datasets/plugin_glue.h"
 
 namespace {
 
 namespace hellaswag = compass::datasets::hellaswag;
 
-class HellaswagDataset final : public compass::sdk::Dataset {
- public:
-  HellaswagDataset(const compass::sdk::Host& host, const compass_dataset_config& config)
-      : host_(host), data_(hellaswag::config_from_abi(config)) {
-    host_.log(COMPASS_LOG_DEBUG, "hellaswag: " + std::to_string(data_.size()) + " items");
-  }
-
-  void items(const compass::sdk::ItemSink& sink) override {
-    data_.for_each_item([&](const compass::sdk::Item& item) {
-      host_.check_cancelled();
-      return sink(item);
-    });
-  }
-
- private:
-  compass::sdk::Host host_;
-  hellaswag::Hellaswag data_;
-};
+using HellaswagDataset =
+    compass::datasets::PluginDataset<"hellaswag", hellaswag::Hellaswag, hellaswag::config_from_abi>;
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "compass/datasets/jsonl_dataset.h"
 
 #include "compass/datasets/fewshot.h"
+#include "compass/datasets/items.h"
 #include "compass/datasets/options.h"
 
 #include <algorithm>
@@ -164,11 +165,8 @@ compass_option_list option_specs() {
 }
 
 std::vector<Doc> read_docs(const std::filesystem::path& file, const Options& options) {
-  const std::string source = file.string();
-  std::vector<Doc> docs;
-  for (auto& record : read_jsonl_file(file)) {
+  return read_jsonl_docs(file, [&](const JsonlRecord& record, const std::string& source) {
     Doc doc;
-    doc.line = record.line;
     doc.text = options.prompt.render(record, source);
     switch (options.kind) {
       case Kind::kMultipleChoice: {
@@ -199,23 +197,13 @@ std::vector<Doc> read_docs(const std::filesystem::path& file, const Options& opt
     if (!options.group.empty()) {
       doc.group = value_text(require_field(record, source, options.group));
     }
-    doc.json = std::move(record.text);
-    doc.value = std::move(record.value);
-    docs.push_back(std::move(doc));
-  }
-  return docs;
+    return doc;
+  });
 }
 
 Config config_from_abi(const compass_dataset_config& abi) {
-  if (!COMPASS_HAS_FIELD(compass_dataset_config, abi.struct_size, options_json)) {
-    invalid("dataset config from an unknown ABI");
-  }
-  if (abi.path.size == 0) invalid("needs `path`: a jsonl file");
   Config config;
-  config.file = std::filesystem::path(std::string(sdk::view(abi.path)));
-  config.num_shots = abi.num_shots;
-  config.seed = abi.seed;
-  config.limit = abi.limit;
+  config.file = read_abi_config(abi, "jsonl", "jsonl: needs `path`: a jsonl file", config);
   config.options = parse_options(sdk::view(abi.options_json));
   return config;
 }
@@ -226,63 +214,52 @@ JsonlDataset::JsonlDataset(Config config) : config_(std::move(config)) {
     invalid("kind rolling scores whole texts and takes no few-shot examples (shots = " +
             std::to_string(config_.num_shots) + ")");
   }
-  rows_ = read_docs(config_.file, options);
-  same_file_ = options.fewshot_path.empty();
-  pool_file_ = config_.file;
-  if (!same_file_) {
-    pool_file_ = std::filesystem::path(options.fewshot_path);
-    if (pool_file_.is_relative()) pool_file_ = config_.file.parent_path() / pool_file_;
+  std::vector<Doc> rows = read_docs(config_.file, options);
+  const bool same_file = options.fewshot_path.empty();
+  std::filesystem::path pool_file = config_.file;
+  if (!same_file) {
+    pool_file = std::filesystem::path(options.fewshot_path);
+    if (pool_file.is_relative()) pool_file = config_.file.parent_path() / pool_file;
   }
-  if (config_.num_shots > 0) {
-    if (!same_file_) pool_ = read_docs(pool_file_, options);
-    const size_t pool_size = same_file_ ? rows_.size() : pool_.size();
-    check_fewshot_pool(pool_size, config_.num_shots, same_file_, pool_file_.string());
-  }
+  docs_ =
+      FewshotDocs<Doc>(std::move(rows), config_, same_file, pool_file,
+                       [&](const std::filesystem::path& file) { return read_docs(file, options); });
 }
 
 uint64_t JsonlDataset::size() const {
-  const uint64_t total = rows_.size();
-  return config_.limit > 0 ? std::min(total, config_.limit) : total;
+  return docs_.size();
 }
 
 void JsonlDataset::for_each_item(const std::function<bool(const sdk::Item&)>& fn) const {
   const Options& options = config_.options;
-  const std::vector<Doc>& pool = same_file_ ? rows_ : pool_;
-  FewshotSampler sampler(config_.seed, pool.size(), config_.num_shots, same_file_);
   const std::string prefix = config_.file.stem().string() + "/";
-  const uint64_t count = size();
-  for (uint64_t index = 0; index < count; ++index) {
-    const Doc& doc = rows_[index];
-    std::vector<Shot> shots;
-    for (const size_t i : sampler.next([&](size_t i) { return pool[i].value == doc.value; })) {
-      shots.push_back({pool[i].text, pool[i].target});
-    }
-    sdk::Item item;
-    item.id = prefix + std::to_string(index);
-    item.group = doc.group;
-    item.context =
-        options.kind == Kind::kRolling
-            ? doc.text
-            : fewshot_context(shots, doc.text, options.target_delimiter, options.fewshot_delimiter);
-    switch (options.kind) {
-      case Kind::kMultipleChoice:
-        item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
-        for (const auto& choice : doc.choices) {
-          item.choices.push_back(options.target_delimiter + choice);
+  docs_.for_each_item(
+      [&](uint64_t index, const Doc& doc, const FewshotDocs<Doc>::Shots& pool_shots) {
+        std::vector<Shot> shots;
+        for (const Doc* shot : pool_shots) shots.push_back({shot->text, shot->target});
+        sdk::Item item;
+        switch (options.kind) {
+          case Kind::kMultipleChoice:
+            item = multiple_choice_item(doc.choices, doc.gold, options.target_delimiter);
+            break;
+          case Kind::kGenerate:
+            item.kind = COMPASS_ITEM_GENERATE;
+            item.references = doc.references;
+            item.stop = options.stop;
+            item.max_new_tokens = 0;
+            break;
+          case Kind::kRolling: item.kind = COMPASS_ITEM_ROLLING; break;
         }
-        item.gold = doc.gold;
-        break;
-      case Kind::kGenerate:
-        item.kind = COMPASS_ITEM_GENERATE;
-        item.references = doc.references;
-        item.stop = options.stop;
-        item.max_new_tokens = 0;
-        break;
-      case Kind::kRolling: item.kind = COMPASS_ITEM_ROLLING; break;
-    }
-    item.doc_json = doc.json;
-    if (!fn(item)) return;
-  }
+        item.id = prefix + std::to_string(index);
+        item.group = doc.group;
+        item.context = options.kind == Kind::kRolling
+                           ? doc.text
+                           : fewshot_context(shots, doc.text, options.target_delimiter,
+                                             options.fewshot_delimiter);
+        item.doc_json = doc.json;
+        return item;
+      },
+      fn);
 }
 
 }  // namespace compass::datasets::jsonl

@@ -25,10 +25,6 @@ constexpr compass_option_spec kOptionSpecs[] = {
 
 constexpr std::string_view kPunctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-[[noreturn]] void invalid(const std::string& message) {
-  throw sdk::Error(COMPASS_INVALID_ARGUMENT, "exact_match: " + message);
-}
-
 std::string item_name(const compass_item& item) {
   return item.id.size > 0 ? "item '" + std::string(sdk::view(item.id)) + "'" : "item";
 }
@@ -36,13 +32,7 @@ std::string item_name(const compass_item& item) {
 }  // namespace
 
 Options parse_options(std::string_view options_json) {
-  nlohmann::json json = nlohmann::json::object();
-  if (!options_json.empty()) {
-    json = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded() || !json.is_object()) {
-      invalid("scorer options must be a JSON object, got: " + std::string(options_json));
-    }
-  }
+  const nlohmann::json json = datasets::parse_options(options_json, "exact_match: scorer options");
   Options options;
   if (auto v = datasets::get_bool(json, "strip")) options.strip = *v;
   if (auto v = datasets::get_string_list(json, "regexes_to_ignore")) {
@@ -91,8 +81,11 @@ std::string remove_digits(std::string_view text) {
   return out;
 }
 
-Result score(const Normalizer& normalize, const compass_item& item,
-             const compass_model_output& output) {
+void check_generate_item(std::string_view scorer, const compass_item& item,
+                         const compass_model_output& output) {
+  const auto invalid = [&](const std::string& message) {
+    throw sdk::Error(COMPASS_INVALID_ARGUMENT, std::string(scorer) + ": " + message);
+  };
   if (!COMPASS_HAS_FIELD(compass_item, item.struct_size, num_references) ||
       !COMPASS_HAS_FIELD(compass_model_output, output.struct_size, text)) {
     invalid("item or model output from an unknown ABI");
@@ -101,6 +94,11 @@ Result score(const Normalizer& normalize, const compass_item& item,
     invalid(item_name(item) + " is not a generate item (kind " + std::to_string(item.kind) + ")");
   }
   if (item.num_references == 0) invalid(item_name(item) + " has no reference answer");
+}
+
+Result score(const Normalizer& normalize, const compass_item& item,
+             const compass_model_output& output) {
+  check_generate_item("exact_match", item, output);
   Result result;
   result.prediction = normalize(sdk::view(output.text));
   for (uint64_t i = 0; i < item.num_references; ++i) {

@@ -17,14 +17,6 @@ exact_match::Options normalisation() {
   return options;
 }
 
-[[noreturn]] void invalid(const std::string& message) {
-  throw sdk::Error(COMPASS_INVALID_ARGUMENT, "gsm8k_answer: " + message);
-}
-
-std::string item_name(const compass_item& item) {
-  return item.id.size > 0 ? "item '" + std::string(sdk::view(item.id)) + "'" : "item";
-}
-
 }  // namespace
 
 struct Gsm8kAnswer::Impl {
@@ -60,14 +52,7 @@ std::string Gsm8kAnswer::normalize(std::string_view text) const {
 
 std::vector<Metric> Gsm8kAnswer::score(const compass_item& item,
                                        const compass_model_output& output) const {
-  if (!COMPASS_HAS_FIELD(compass_item, item.struct_size, num_references) ||
-      !COMPASS_HAS_FIELD(compass_model_output, output.struct_size, text)) {
-    invalid("item or model output from an unknown ABI");
-  }
-  if (item.kind != COMPASS_ITEM_GENERATE) {
-    invalid(item_name(item) + " is not a generate item (kind " + std::to_string(item.kind) + ")");
-  }
-  if (item.num_references == 0) invalid(item_name(item) + " has no reference answer");
+  exact_match::check_generate_item("gsm8k_answer", item, output);
   std::vector<std::string> references;
   for (uint64_t i = 0; i < item.num_references; ++i) {
     references.push_back(normalize(sdk::view(item.references[i])));

@@ -90,13 +90,7 @@ double bootstrap_stderr(std::string_view metric, const double* values, const dou
 }
 
 Options parse_options(std::string_view options_json) {
-  nlohmann::json json = nlohmann::json::object();
-  if (!options_json.empty()) {
-    json = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded() || !json.is_object()) {
-      invalid("scorer options must be a JSON object, got: " + std::string(options_json));
-    }
-  }
+  const nlohmann::json json = datasets::parse_options(options_json, "perplexity: scorer options");
   Options options;
   if (auto iters = datasets::get_int(json, "bootstrap_iters")) {
     if (*iters < 0) invalid("option 'bootstrap_iters' must be >= 0");

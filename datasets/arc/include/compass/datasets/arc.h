@@ -11,6 +11,8 @@
 #ifndef COMPASS_DATASETS_ARC_H_
 #define COMPASS_DATASETS_ARC_H_
 
+#include "compass/datasets/fewshot_docs.h"
+
 #include <compass/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -61,11 +63,8 @@ compass_option_list option_specs();
 std::filesystem::path file_of(const std::filesystem::path& root, std::string_view subset,
                               std::string_view split);
 
-struct Config {
+struct Config : RunSettings {
   std::filesystem::path root;  // folder holding ARC-{Easy,Challenge}-{Dev,Test}.jsonl
-  uint32_t num_shots = 0;
-  uint64_t seed = 1234;
-  uint64_t limit = 0;  // 0 = all items
   Options options;
 };
 Config config_from_abi(const compass_dataset_config& config);
@@ -85,8 +84,7 @@ class Arc {
  private:
   Config config_;
   std::filesystem::path file_, pool_file_;
-  std::vector<Question> rows_;
-  std::vector<Question> pool_;  // few-shot pool (Dev)
+  FewshotDocs<Question> docs_;  // few-shot pool: Dev
 };
 
 }  // namespace compass::datasets::arc

@@ -11,6 +11,8 @@
 #ifndef COMPASS_DATASETS_CSV_H_
 #define COMPASS_DATASETS_CSV_H_
 
+#include "compass/datasets/line_error.h"
+
 #include <compass/plugin.hpp>
 
 #include <cstdint>
@@ -26,15 +28,10 @@ struct CsvRecord {
   std::vector<std::string> fields;
 };
 
-// A malformed CSV input. code() is COMPASS_DATA_LOSS; what() reads
-// "<source>:<line>: <problem>".
-class CsvError : public sdk::Error {
+// A malformed CSV input (see LineError).
+class CsvError : public LineError {
  public:
-  CsvError(std::string_view source, uint64_t line, std::string_view problem);
-  uint64_t line() const { return line_; }
-
- private:
-  uint64_t line_;
+  using LineError::LineError;
 };
 
 // Parses CSV text; `source` names it in errors (usually the file path).

@@ -9,6 +9,8 @@
 #ifndef COMPASS_DATASETS_JSONL_H_
 #define COMPASS_DATASETS_JSONL_H_
 
+#include "compass/datasets/line_error.h"
+
 #include <compass/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,8 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace compass::datasets {
@@ -27,15 +31,10 @@ struct JsonlRecord {
   nlohmann::json value;  // the parsed object
 };
 
-// A malformed JSON Lines input. code() is COMPASS_DATA_LOSS; what() reads
-// "<source>:<line>: <problem>".
-class JsonlError : public sdk::Error {
+// A malformed JSON Lines input (see LineError).
+class JsonlError : public LineError {
  public:
-  JsonlError(std::string_view source, uint64_t line, std::string_view problem);
-  uint64_t line() const { return line_; }
-
- private:
-  uint64_t line_;
+  using LineError::LineError;
 };
 
 // Parses JSON Lines text; `source` names it in errors (usually the path).
@@ -46,6 +45,24 @@ std::vector<JsonlRecord> parse_jsonl(std::string_view text, std::string_view sou
 // Reads and parses a file: COMPASS_NOT_FOUND when it does not exist,
 // COMPASS_IO when it cannot be read, then as parse_jsonl.
 std::vector<JsonlRecord> read_jsonl_file(const std::filesystem::path& path);
+
+// Reads a file into one document per record: parse(record, source) makes
+// it, then its `line`, `json` (the line as written) and `value` (the parsed
+// record) are filled in.
+template <typename Parse>
+auto read_jsonl_docs(const std::filesystem::path& file, Parse&& parse) {
+  using Doc = std::invoke_result_t<Parse&, const JsonlRecord&, const std::string&>;
+  const std::string source = file.string();
+  std::vector<Doc> docs;
+  for (auto& record : read_jsonl_file(file)) {
+    Doc doc = parse(record, source);
+    doc.line = record.line;
+    doc.json = std::move(record.text);
+    doc.value = std::move(record.value);
+    docs.push_back(std::move(doc));
+  }
+  return docs;
+}
 
 // The value at a dotted path ("question.stem"; a numeric part indexes an
 // array: "choices.0"), or nullptr when any part is absent. A key holding a

@@ -13,8 +13,10 @@
 namespace compass::datasets {
 
 // Parses options JSON text; "" counts as {}. Throws sdk::Error
-// COMPASS_INVALID_ARGUMENT when it is not a JSON object.
-nlohmann::json parse_options(std::string_view options_json);
+// COMPASS_INVALID_ARGUMENT "<what> must be a JSON object, got: <text>" when
+// it is not a JSON object.
+nlohmann::json parse_options(std::string_view options_json,
+                             std::string_view what = "dataset options");
 
 // The value of `key`, or nullopt when absent or null. Throws sdk::Error
 // COMPASS_INVALID_ARGUMENT naming the key when the type is wrong.

@@ -14,6 +14,8 @@
 #ifndef COMPASS_DATASETS_GSM8K_H_
 #define COMPASS_DATASETS_GSM8K_H_
 
+#include "compass/datasets/fewshot_docs.h"
+
 #include <compass/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -55,11 +57,8 @@ struct Options {
 Options parse_options(std::string_view options_json);
 compass_option_list option_specs();
 
-struct Config {
+struct Config : RunSettings {
   std::filesystem::path root;  // folder holding train.jsonl and test.jsonl
-  uint32_t num_shots = 0;
-  uint64_t seed = 1234;
-  uint64_t limit = 0;
   Options options;
 };
 Config config_from_abi(const compass_dataset_config& config);
@@ -77,9 +76,8 @@ class Gsm8k {
  private:
   Config config_;
   std::filesystem::path file_, pool_file_;
-  std::vector<Problem> rows_;
+  FewshotDocs<Problem> docs_;            // few-shot pool: train
   std::vector<std::string> references_;  // final_answer of each row
-  std::vector<Problem> pool_;
 };
 
 }  // namespace compass::datasets::gsm8k

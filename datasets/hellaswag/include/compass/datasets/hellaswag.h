@@ -13,6 +13,8 @@
 #ifndef COMPASS_DATASETS_HELLASWAG_H_
 #define COMPASS_DATASETS_HELLASWAG_H_
 
+#include "compass/datasets/fewshot_docs.h"
+
 #include <compass/plugin.hpp>
 
 #include <nlohmann/json.hpp>
@@ -45,11 +47,8 @@ std::vector<Example> read_examples(const std::filesystem::path& file);
 
 std::string build_context(const std::vector<const Example*>& shots, const Example& example);
 
-struct Config {
+struct Config : RunSettings {
   std::filesystem::path file;
-  uint32_t num_shots = 0;
-  uint64_t seed = 1234;
-  uint64_t limit = 0;
 };
 Config config_from_abi(const compass_dataset_config& config);
 
@@ -61,7 +60,7 @@ class Hellaswag {
 
  private:
   Config config_;
-  std::vector<Example> rows_;
+  FewshotDocs<Example> docs_;  // their own few-shot pool
 };
 
 }  // namespace compass::datasets::hellaswag

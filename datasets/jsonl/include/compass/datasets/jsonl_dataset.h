@@ -27,6 +27,7 @@
 #ifndef COMPASS_DATASETS_JSONL_DATASET_H_
 #define COMPASS_DATASETS_JSONL_DATASET_H_
 
+#include "compass/datasets/fewshot_docs.h"
 #include "compass/datasets/template.h"
 
 #include <compass/plugin.hpp>
@@ -81,11 +82,8 @@ struct Doc {
 // option or field).
 std::vector<Doc> read_docs(const std::filesystem::path& file, const Options& options);
 
-struct Config {
+struct Config : RunSettings {
   std::filesystem::path file;
-  uint32_t num_shots = 0;
-  uint64_t seed = 1234;
-  uint64_t limit = 0;
   Options options;
 };
 Config config_from_abi(const compass_dataset_config& config);
@@ -98,10 +96,7 @@ class JsonlDataset {
 
  private:
   Config config_;
-  std::filesystem::path pool_file_;
-  bool same_file_ = true;
-  std::vector<Doc> rows_;
-  std::vector<Doc> pool_;  // few-shot pool when it is another file
+  FewshotDocs<Doc> docs_;  // few-shot pool: fewshot_path, else these
 };
 
 }  // namespace compass::datasets::jsonl

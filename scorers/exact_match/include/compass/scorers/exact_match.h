@@ -58,8 +58,13 @@ struct Result {
   double value = 0;        // 1 or 0
   std::string prediction;  // the normalised output
 };
-// Throws sdk::Error COMPASS_INVALID_ARGUMENT when the item is not a
-// generate item or has no reference.
+// Throws sdk::Error COMPASS_INVALID_ARGUMENT "<scorer>: ..." when the item
+// or output is from an unknown ABI, or the item is not a generate item or
+// has no reference.
+void check_generate_item(std::string_view scorer, const compass_item& item,
+                         const compass_model_output& output);
+
+// Throws as check_generate_item.
 Result score(const Normalizer& normalize, const compass_item& item,
              const compass_model_output& output);
 
