@@ -52,6 +52,9 @@ bool SetUpLogging(int verbosity, bool quiet, const std::string& log_file) {
 int main(int argc, char** argv) {
   using namespace compass::cli;
   CLI::App app(kUsage, "compass");
+  app.footer(
+      "\nExit codes: 0 success, 1 the run failed, 2 bad usage, config or input, 3 a plugin is "
+      "missing or was refused, 4 the plan does not fit, 130 interrupted (docs/cli.md).");
   app.set_version_flag("--version", std::string("compass ") + COMPASS_VERSION + " (plugin ABI " +
                                         std::to_string(COMPASS_ABI_MAJOR) + "." +
                                         std::to_string(COMPASS_ABI_MINOR) + ")");
