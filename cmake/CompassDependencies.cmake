@@ -7,6 +7,7 @@ find_package(Boost 1.74 REQUIRED)         # Boost.DLL (header-only) plugin loadi
 find_package(SQLite3 REQUIRED)            # results store
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # Unicode regex for tokenizers
+find_package(ICU REQUIRED COMPONENTS uc)  # Unicode normalization (NFC...) for tokenizers
 if(COMPASS_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -22,7 +22,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libcli11-dev nlohmann-json3-dev
-  libsqlite3-dev libpcre2-dev libgtest-dev libgmock-dev
+  libsqlite3-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

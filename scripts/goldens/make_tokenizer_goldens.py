@@ -272,6 +272,23 @@ def variants():
                     "split": True}},
             ],
         },
+        "qwen2-nfc": {
+            "base": "llama3",
+            "about": "Llama-3's vocabulary with Qwen2's pre-tokenizer regex and Qwen2's NFC "
+                     "normalizer",
+            "patch": [{"op": "replace", "path": "/pre_tokenizer/pretokenizers/0/pattern/Regex",
+                       "value": QWEN2_REGEX},
+                      {"op": "replace", "path": "/normalizer", "value": {"type": "NFC"}}],
+        },
+        "llama3-nfkc-lowercase": {
+            "base": "llama3",
+            "about": "Llama-3 with NFKC then Lowercase normalizers (compatibility forms and "
+                     "Unicode lowercasing)",
+            "patch": [{"op": "replace", "path": "/normalizer", "value": {
+                "type": "Sequence",
+                "normalizers": [{"type": "NFKC"}, {"type": "NFD"}, {"type": "NFC"},
+                                {"type": "Lowercase"}]}}],
+        },
         "llama2-flags": {
             "base": "llama2",
             "about": "Llama-2 with normalized added tokens (matched after the normalizer) and "
@@ -560,6 +577,10 @@ def corpus():
     c.append("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
              "incididunt ut labore et dolore magna aliqua. " * 3)
     c.append("混合 mixed 텍스트 text نص טקסט текст 🙂 123 ٤٥٦")
+    # Decomposed and compatibility forms, for the Unicode normalizers.
+    c.append("e\u0301cole A\u030angstro\u0308m n\u0303 \u1100\u1161\u11a8 o\u0308\u0301")
+    c.append("\ufb01ne \u2460\u2461 \uff26\uff55\uff4c\uff4c \u00bd \u2126 x\u00b2 \u2163")
+    c.append("\u0130stanbul \u03a3\u039f\u03a6\u039f\u03a3 STRASSE \u1e9e \u0049\u0307")
     # Pieces longer than 256 symbols (merged with a priority queue).
     c.append("abcdefghij" * 40)
     c.append("的" * 300)
@@ -628,7 +649,7 @@ def main():
     }
     for name in ("gpt2", "llama2", "llama3", "qwen2", "llama2-metaspace", "llama3-flags",
                  "llama2-flags", "gpt2-prefix-space", "llama3-split-behaviors",
-                 "llama2-metaspace-split"):
+                 "llama2-metaspace-split", "qwen2-nfc", "llama3-nfkc-lowercase"):
         # Load from the files as written, so the goldens describe exactly those bytes.
         if name in ("gpt2", "llama2"):
             tok = Tokenizer.from_file(os.path.join(OUT, name, "tokenizer.json"))

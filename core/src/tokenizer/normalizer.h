@@ -1,5 +1,6 @@
 // tokenizer.json "normalizer": rewrites each stretch of text between added
-// tokens before pre-tokenization. Supported: Sequence, Prepend, Replace.
+// tokens before pre-tokenization. Supported: Sequence, Prepend, Replace,
+// NFC, NFD, NFKC, NFKD (ICU), Lowercase.
 #ifndef COMPASS_TOKENIZER_NORMALIZER_H_
 #define COMPASS_TOKENIZER_NORMALIZER_H_
 

@@ -139,9 +139,9 @@ TEST_F(TokenizerFiles, UnsupportedComponentsNameTheKey) {
                "pre_tokenizer.pretokenizers[0].type: pre-tokenizer type 'Whitespace' "
                "is not supported");
 
-  Write("tokenizer.json", R"({"normalizer": {"type": "NFC"},
+  Write("tokenizer.json", R"({"normalizer": {"type": "BertNormalizer"},
                              "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})");
-  EXPECT_PRED2(Contains, Load().message(), "normalizer.type: normalizer type 'NFC'");
+  EXPECT_PRED2(Contains, Load().message(), "normalizer.type: normalizer type 'BertNormalizer'");
 
   Write("tokenizer.json",
         R"({"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"},

@@ -47,6 +47,7 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
   const Tokenizer& tokenizer() { return GetTokenizer(GetParam()); }
   const hf::Json& golden() { return Goldens(GetParam()); }
   bool byte_level() {
+    // Lossless: byte-level without a normalizer that rewrites text.
     return GetParam() == "gpt2" || GetParam() == "llama3" || GetParam() == "qwen2";
   }
 
@@ -150,7 +151,8 @@ TEST_P(GoldenTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Tokenizers, GoldenTest,
                          ::testing::Values("gpt2", "llama2", "llama3", "qwen2", "llama2-metaspace",
                                            "llama3-flags", "llama2-flags", "gpt2-prefix-space",
-                                           "llama3-split-behaviors", "llama2-metaspace-split"),
+                                           "llama3-split-behaviors", "llama2-metaspace-split",
+                                           "qwen2-nfc", "llama3-nfkc-lowercase"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) {
