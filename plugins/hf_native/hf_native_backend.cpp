@@ -6,11 +6,11 @@
 #include <compass/plugin.hpp>
 
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "device_map.h"
+#include "devices/devices.h"
 #include "engine.h"
 #include "model/weights.h"
 #include "placed_model.h"
@@ -21,16 +21,6 @@ namespace compass::hf_native {
 namespace {
 
 using json = nlohmann::json;
-
-uint64_t HostMemory() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key, unit;
-  uint64_t kb = 0;
-  while (meminfo >> key >> kb >> unit) {
-    if (key == "MemAvailable:") return kb * 1024;
-  }
-  return 0;
-}
 
 std::string LayerRange(int64_t a, int64_t b) {
   return "model.layers." + std::to_string(a) + (a == b ? "" : "-" + std::to_string(b));
@@ -99,7 +89,7 @@ class HfNativeBackend final : public sdk::Backend {
       }
     }
     r.offload = options.value("offload", false);
-    r.host_memory = HostMemory();
+    r.host_memory = AvailableHostMemory();
     r.max_length = options.value("max_length", int64_t{0});
     if (options.contains("cuda_reserve")) {
       r.cuda_reserve = ValueOrThrow(ParseByteSize(options["cuda_reserve"].get<std::string>()));

@@ -2,7 +2,9 @@
 // codes and messages: every bad input is one clear line and a non-zero exit,
 // never a crash.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
+#include "test_files.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -14,27 +16,16 @@
 namespace {
 
 namespace fs = std::filesystem;
+using compass::testing::Slurp;
+fs::path TempDir(const std::string& name) {
+  return compass::testing::TempDir("cli", name);
+}
 
 struct Outcome {
   int exit_code = -1;
   bool signalled = false;
   std::string out, err;
 };
-
-fs::path TempDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("compass_cli_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 Outcome RunCompass(const std::string& args) {
   static const fs::path tmp = TempDir("io");

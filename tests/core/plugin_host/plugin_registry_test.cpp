@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_files.h"
+
 #include <compass/plugin.hpp>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,10 @@ namespace compass {
 namespace {
 
 namespace fs = std::filesystem;
+using compass::testing::Slurp;
+fs::path TempDir(const std::string& name) {
+  return compass::testing::TempDir("registry", name);
+}
 
 std::string Fixture(const std::string& folder) {
   return std::string(COMPASS_TEST_PLUGIN_ROOT) + "/" + folder;
@@ -23,14 +29,6 @@ compass_backend_config BackendConfig() {
   c.struct_size = sizeof c;
   c.options_json = sdk::str("{}");
   return c;
-}
-
-fs::path TempDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("compass_registry_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
 }
 
 TEST(PluginRegistry, LoadsWellFormedBackend) {

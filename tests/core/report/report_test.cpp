@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_files.h"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,13 +13,7 @@ namespace compass {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using compass::testing::Slurp;
 
 TEST(Report, AllFilesFromTheStoreAlone) {
   const fs::path dir = fs::temp_directory_path() / ("compass_report_" + std::to_string(::getpid()));

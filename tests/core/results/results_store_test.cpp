@@ -1,7 +1,9 @@
 #include "results/results_store.h"
 
 #include <gtest/gtest.h>
+
 #include <sqlite3.h>
+#include "test_files.h"
 
 #include <filesystem>
 #include <fstream>
@@ -11,13 +13,9 @@ namespace compass {
 namespace {
 
 namespace fs = std::filesystem;
-
+using compass::testing::Slurp;
 fs::path TempDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("compass_store_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return compass::testing::TempDir("store", name);
 }
 
 RunMetadata Meta(const std::string& hash) {

@@ -2,9 +2,11 @@
 // checks that (1) the final results equal an uninterrupted run's, and (2) no
 // request whose response had been committed before a kill is computed again.
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "test_files.h"
 
 #include <chrono>
 #include <filesystem>
@@ -23,20 +25,9 @@ namespace compass {
 namespace {
 
 namespace fs = std::filesystem;
-
+using compass::testing::Slurp;
 fs::path TempDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("compass_crash_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return compass::testing::TempDir("crash", name);
 }
 
 fs::path WriteConfig(const fs::path& dir, int delay_ms, const fs::path& log) {
