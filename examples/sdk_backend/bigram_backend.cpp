@@ -1,10 +1,14 @@
 // A complete third-party backend: a byte-level bigram language model with
 // additive smoothing, estimated at load time from <model.path>/corpus.txt.
 // It needs the byte tokenizer (model.tokenizer = "bytes": ids 0..255 are
-// bytes, 256 is BOS, 257 is EOS) and serves all three request types.
+// bytes, 256 is BOS, 257 is EOS) and serves every request kind: scoring,
+// greedy and sampled generation (with the SDK's sampler and stop matcher, so
+// that it samples and stops exactly as the in-tree backends do).
 //
 //   log p(t | prev) = log((count(prev, t) + a) / (count(prev) + a * V))
 #include <compass/plugin.hpp>
+#include <compass/sampling.hpp>
+#include <compass/stop_matcher.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +29,9 @@ constexpr int kBos = 256;
 
 class BigramBackend final : public compass::sdk::Backend {
  public:
+  static constexpr uint64_t capabilities =
+      COMPASS_CAN_LOGLIKELIHOOD | COMPASS_CAN_GENERATE | COMPASS_CAN_SAMPLE;
+
   static compass_option_list options() {
     static const compass_option_spec specs[] = {compass::sdk::option(
         "smoothing", COMPASS_OPT_FLOAT, "additive smoothing constant a > 0 (default 1.0)")};
@@ -32,15 +39,16 @@ class BigramBackend final : public compass::sdk::Backend {
   }
 
   BigramBackend(const compass::sdk::Host& host, const compass_backend_config& config)
-      : host_(host) {
-    if (config.vocab_size != kVocab) {
+      : host_(host), token_bytes_(config) {
+    if (config.vocab_size != kVocab && config.vocab_size != 0) {  // 0: planning, no tokenizer
       throw Error(COMPASS_INVALID_ARGUMENT,
                   "bigram needs the byte tokenizer (vocabulary of 258), got a vocabulary of " +
                       std::to_string(config.vocab_size) + "; set model.tokenizer = \"bytes\"");
     }
     if (config.num_devices == 0) throw Error(COMPASS_INVALID_ARGUMENT, "bigram needs a device");
-    device_ = std::string(compass::sdk::view(config.devices[0].name));
-    capacity_ = config.devices[0].memory_bytes;
+    const compass_device_spec& device = *COMPASS_AT(compass_device_spec, config.devices, 0);
+    device_ = std::string(compass::sdk::view(device.name));
+    capacity_ = device.memory_bytes;
     corpus_ = std::string(compass::sdk::view(config.model_path)) + "/corpus.txt";
     if (!std::ifstream(corpus_)) {
       throw Error(COMPASS_NOT_FOUND, corpus_ +
@@ -56,8 +64,7 @@ class BigramBackend final : public compass::sdk::Backend {
   void plan(const compass::sdk::PlanSink& sink) override {
     const uint64_t bytes = TableBytes();
     sink.placement("bigram_table", device_, bytes);
-    compass_device_plan d{compass::sdk::str(device_), capacity_, bytes, 0, 0};
-    sink.device(d);
+    sink.device(device_, capacity_, bytes, 0, 0);
     sink.verdict(bytes <= capacity_, bytes <= capacity_ ? "" : "the bigram table does not fit");
   }
 
@@ -80,74 +87,25 @@ class BigramBackend final : public compass::sdk::Backend {
     host_.info("estimated from " + std::to_string(text.size()) + " bytes of " + corpus_);
   }
 
-  void loglikelihood(const compass_loglikelihood_request* requests, uint64_t n,
-                     const compass::sdk::ResponseSink& sink) override {
+  void execute(const compass::sdk::Requests& requests,
+               const compass::sdk::ResponseSink& sink) override {
     Timed timed(this);
-    for (uint64_t i = 0; i < n; ++i) {
-      if (i % 64 == 0) host_.check_cancelled();
-      const auto& r = requests[i];
-      int prev = r.context.ids[r.context.size - 1];
-      double total = 0;
-      bool greedy = true;
-      std::vector<float> per_token;
-      for (uint64_t t = 0; t < r.continuation.size; ++t) {
-        const int tok = Checked(r.continuation.ids[t]);
-        const double lp = LogProb(prev, tok);
-        per_token.push_back(static_cast<float>(lp));
-        total += lp;
-        greedy = greedy && greedy_[prev] == tok;
-        prev = tok;
-      }
-      tokens_ += r.continuation.size;
-      sink.loglikelihood(r.index, total, greedy, per_token);
-      host_.progress(i + 1, n, tokens_);
+    uint64_t owed = 0, done = 0;
+    for (const compass_request& r : requests) {
+      owed += r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1;
     }
-  }
-
-  void loglikelihood_rolling(const compass_rolling_request* requests, uint64_t n,
-                             const compass::sdk::ResponseSink& sink) override {
-    Timed timed(this);
-    for (uint64_t i = 0; i < n; ++i) {
-      const auto& r = requests[i];
-      int prev = r.prefix.size ? r.prefix.ids[r.prefix.size - 1] : kBos;
-      double total = 0;
-      for (uint64_t t = 0; t < r.tokens.size; ++t) {
-        const int tok = Checked(r.tokens.ids[t]);
-        total += LogProb(prev, tok);
-        prev = tok;
-      }
-      tokens_ += r.tokens.size;
-      sink.rolling(r.index, total, r.tokens.size);
-      host_.progress(i + 1, n, tokens_);
-    }
-  }
-
-  void generate_until(const compass_generate_request* requests, uint64_t n,
-                      const compass::sdk::ResponseSink& sink) override {
-    Timed timed(this);
-    for (uint64_t i = 0; i < n; ++i) {
+    for (const compass_request& r : requests) {
       host_.check_cancelled();
-      const auto& r = requests[i];
-      int prev = r.context.ids[r.context.size - 1];
-      std::vector<int32_t> out;
-      compass_finish_reason reason = COMPASS_FINISH_LENGTH;
-      while (out.size() < r.max_new_tokens) {
-        const int tok = greedy_[prev];
-        if (std::find(r.stop_token_ids.ids, r.stop_token_ids.ids + r.stop_token_ids.size, tok) !=
-            r.stop_token_ids.ids + r.stop_token_ids.size) {
-          reason = COMPASS_FINISH_STOP_TOKEN;
-          break;
-        }
-        out.push_back(tok);
-        prev = tok;
-        if (HitsStop(out, r)) {
-          reason = COMPASS_FINISH_STOP_STRING;
-          break;
-        }
+      const uint32_t samples = r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1;
+      if (const std::string why = Invalid(r); !why.empty()) {
+        sink.error(r, COMPASS_INVALID_ARGUMENT, why);  // this request only
+      } else if (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD) {
+        Score(r, sink);
+      } else {
+        for (uint32_t s = 0; s < samples; ++s) Generate(r, s, sink);
       }
-      tokens_ += out.size();
-      sink.generate(r.index, out, reason);
-      host_.progress(i + 1, n, tokens_);
+      done += samples;
+      host_.progress(done, owed, tokens_);
     }
   }
 
@@ -173,12 +131,61 @@ class BigramBackend final : public compass::sdk::Backend {
 
   static uint64_t TableBytes() { return uint64_t{kVocab} * (kVocab + 2) * sizeof(double); }
 
-  static int Checked(int32_t tok) {
-    if (tok < 0 || tok >= kVocab) {
-      throw Error(COMPASS_INVALID_ARGUMENT,
-                  "token id " + std::to_string(tok) + " is outside the byte vocabulary");
+  // Why a request cannot be served, or "".
+  static std::string Invalid(const compass_request& r) {
+    if (r.context.size == 0) return "empty context";
+    for (compass_tokens t : {r.context, r.continuation}) {
+      for (uint64_t i = 0; i < t.size; ++i) {
+        if (t.ids[i] < 0 || t.ids[i] >= kVocab) {
+          return "token id " + std::to_string(t.ids[i]) + " is outside the byte vocabulary";
+        }
+      }
     }
-    return tok;
+    return "";
+  }
+
+  void Score(const compass_request& r, const compass::sdk::ResponseSink& sink) {
+    int prev = r.context.ids[r.context.size - 1];
+    compass::sdk::LoglikelihoodAnswer a;
+    for (uint64_t t = 0; t < r.continuation.size; ++t) {
+      const int tok = r.continuation.ids[t];
+      const double lp = LogProb(prev, tok);
+      a.token_logprobs.push_back(static_cast<float>(lp));
+      a.greedy_tokens.push_back(greedy_[prev]);
+      a.greedy_logprobs.push_back(static_cast<float>(LogProb(prev, greedy_[prev])));
+      a.logprob += lp;
+      a.is_greedy = a.is_greedy && greedy_[prev] == tok;
+      prev = tok;
+    }
+    tokens_ += r.context.size + r.continuation.size;
+    sink.loglikelihood(r, a);
+  }
+
+  void Generate(const compass_request& r, uint32_t sample, const compass::sdk::ResponseSink& sink) {
+    compass::sdk::Sampler sampler(r, sample);
+    compass::sdk::StopMatcher stop(token_bytes_, r);
+    compass::sdk::GenerationAnswer a;
+    a.sample = sample;
+    int prev = r.context.ids[r.context.size - 1];
+    std::vector<float> logits(kVocab);
+    while (a.tokens.size() < r.max_new_tokens) {
+      for (int t = 0; t < kVocab; ++t) logits[t] = static_cast<float>(LogProb(prev, t));
+      const int tok = sampler.greedy() ? greedy_[prev] : sampler.next(logits.data(), kVocab);
+      if (std::find(r.stop_token_ids.ids, r.stop_token_ids.ids + r.stop_token_ids.size, tok) !=
+          r.stop_token_ids.ids + r.stop_token_ids.size) {
+        a.finish_reason = COMPASS_FINISH_STOP_TOKEN;
+        break;
+      }
+      a.tokens.push_back(tok);
+      a.token_logprobs.push_back(logits[tok]);
+      prev = tok;
+      if (stop.feed(tok)) {
+        a.finish_reason = COMPASS_FINISH_STOP_STRING;
+        break;
+      }
+    }
+    tokens_ += r.context.size + a.tokens.size();
+    sink.generation(r, a);
   }
 
   double LogProb(int prev, int tok) const {
@@ -186,17 +193,8 @@ class BigramBackend final : public compass::sdk::Backend {
                     (row_total_[prev] + smoothing_ * kVocab));
   }
 
-  bool HitsStop(const std::vector<int32_t>& out, const compass_generate_request& r) const {
-    if (r.num_stop == 0) return false;
-    const std::string text = host_.detokenize(out.data(), out.size());
-    for (uint64_t s = 0; s < r.num_stop; ++s) {
-      const auto stop = compass::sdk::view(r.stop[s]);
-      if (!stop.empty() && text.find(stop) != std::string::npos) return true;
-    }
-    return false;
-  }
-
   compass::sdk::Host host_;
+  compass::sdk::TokenBytes token_bytes_;
   std::string device_, corpus_;
   uint64_t capacity_ = 0;
   double smoothing_ = 1.0;

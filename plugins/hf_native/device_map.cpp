@@ -185,27 +185,8 @@ StatusOr<DevicePlan> PlanDeviceMap(const PlanRequest& r) {
   const int64_t num_layers = r.config.num_hidden_layers;
   DevicePlan plan;
   plan.dtype = r.dtype;
-  plan.max_length = r.max_length > 0 ? r.max_length
-                                     : std::min<int64_t>(r.config.max_position_embeddings > 0
-                                                             ? r.config.max_position_embeddings
-                                                             : 2048,
-                                                         2048);
-
-  // dtype policy, before anything else.
-  if (r.dtype == DType::kBF16) {
-    for (const auto& d : r.devices) {
-      if (d.bf16) continue;
-      if (!r.allow_dtype_fallback) {
-        return Unsupported("model.dtype = \"bfloat16\" but " + d.name + " (" + d.model +
-                           ") has no bfloat16 support; set model.dtype = \"float16\", or "
-                           "model.allow_dtype_fallback = true to use float16 there");
-      }
-      plan.dtype = DType::kF16;
-      plan.notes.push_back("bfloat16 is not supported on " + d.name + " (" + d.model +
-                           "): computing in float16 instead (model.allow_dtype_fallback)");
-      break;
-    }
-  }
+  if (r.max_length < 1) return InvalidArgument("hf_native: no context window to plan for");
+  plan.max_length = r.max_length;
 
   // Budgets.
   std::set<std::string> names;

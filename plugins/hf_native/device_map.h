@@ -33,8 +33,7 @@ enum class Strategy { kAuto, kBalanced, kBalancedLow0, kSequential, kExplicit };
 
 struct PlanRequest {
   model::ModelConfig config;
-  model::DType dtype = model::DType::kF32;  // requested
-  bool allow_dtype_fallback = false;        // bf16 -> fp16 on devices without bf16
+  model::DType dtype = model::DType::kF32;  // the host's final choice (run_rules.h)
   std::vector<PlanDevice> devices;          // in order; the first is the head device
   Strategy strategy = Strategy::kAuto;
   std::map<std::string, std::string> explicit_map;  // module -> device (kExplicit)
@@ -43,7 +42,7 @@ struct PlanRequest {
   uint64_t host_memory = 0;                         // available RAM, for offloaded layers
   uint64_t cuda_reserve = 1ull << 30;               // CUDA context and allocator slack per GPU
   uint32_t batch_size = 0;                          // 0 = auto: the largest that fits
-  int64_t max_length = 0;  // tokens per sequence planned for (0: min(model, 4096))
+  int64_t max_length = 2048;  // tokens per sequence planned for: the run's context window
 };
 
 struct DeviceUse {
@@ -59,14 +58,14 @@ struct DeviceUse {
 
 struct DevicePlan {
   bool fits = false;
-  std::string message;                      // refusal with numbers and suggestions, or notes
-  model::DType dtype = model::DType::kF32;  // after a fallback
+  std::string message;  // refusal with numbers and suggestions, or notes
+  model::DType dtype = model::DType::kF32;
   uint32_t batch_size = 1;
   int64_t max_length = 0;
   std::string head_device;
   std::vector<std::string> layer_device;  // per decoder layer
   std::vector<DeviceUse> devices;         // the request's devices, then "cpu" if offloaded
-  std::vector<std::string> notes;         // e.g. the dtype fallback warning
+  std::vector<std::string> notes;
 };
 
 // Parses the `device_map` option: "auto", "balanced", "balanced_low_0",

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <ATen/ATen.h>
+#include <compass/sampling.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -14,7 +15,6 @@ namespace compass::hf_native {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Pair = std::pair<std::vector<int64_t>, std::vector<int64_t>>;
 
 std::vector<int64_t> ToVector(compass_tokens t) {
   return std::vector<int64_t>(t.ids, t.ids + t.size);
@@ -27,64 +27,105 @@ struct Timer {
   ~Timer() { total += std::chrono::duration<double>(Clock::now() - start).count(); }
 };
 
-}  // namespace
-
-struct Engine::Job {
-  std::vector<int64_t> input;
-  std::vector<std::pair<size_t, std::vector<int64_t>>> targets;  // pair index, continuation
-};
-
-std::vector<Pair> Engine::RollingWindows(const std::vector<int64_t>& tokens, int64_t prefix_token,
-                                         int64_t max_length) {
-  std::vector<Pair> out;
-  if (tokens.empty()) return out;
-  const size_t n = tokens.size(), max_len = static_cast<size_t>(std::max<int64_t>(1, max_length));
-  const size_t first = std::min(max_len, n);
-  // The first window: [prefix] + tokens[:first-1] predicts tokens[:first];
-  // made disjoint, its context is the prefix alone.
-  out.push_back({{prefix_token}, std::vector<int64_t>(tokens.begin(), tokens.begin() + first)});
-  size_t predicted = first;
-  while (predicted < n) {
-    const size_t pred_len = std::min(n - predicted, max_len);
-    const size_t end = predicted + pred_len;
-    // Context tokens[end - max_len - 1 : end - 1], of which the last
-    // pred_len - 1 overlap the continuation: keep the disjoint part.
-    const size_t ctx_begin = end - max_len - 1;
-    const size_t ctx_end = end - 1 - (pred_len - 1);
-    out.push_back({std::vector<int64_t>(tokens.begin() + ctx_begin, tokens.begin() + ctx_end),
-                   std::vector<int64_t>(tokens.begin() + (end - pred_len), tokens.begin() + end)});
-    predicted = end;
-  }
-  return out;
+bool Contains(compass_tokens set, int32_t id) {
+  return std::find(set.ids, set.ids + set.size, id) != set.ids + set.size;
 }
 
-template <typename Done, typename Progress>
-void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& progress) {
+}  // namespace
+
+// One forward row of the loglikelihood path: an input and every request it
+// answers (with its continuation).
+struct Engine::Job {
+  std::vector<int64_t> input;
+  std::vector<uint64_t> requests;
+};
+
+// One completion being generated.
+struct Engine::Sequence {
+  uint64_t request = 0;
+  uint32_t sample = 0;
+  std::vector<int64_t> prompt;
+  sdk::GenerationAnswer answer;
+  sdk::StopMatcher stop;
+  sdk::Sampler sampler;
+  bool done = false;
+};
+
+void Engine::Delivered(uint64_t n) {
+  delivered_ += n;
+  host_.progress(delivered_, owed_, stats_.tokens);
+}
+
+std::string Engine::Check(const compass_request& r) const {
+  const int64_t vocab = model_.config().vocab_size;
+  for (compass_tokens t : {r.context, r.continuation}) {
+    for (uint64_t i = 0; i < t.size; ++i) {
+      if (t.ids[i] < 0 || t.ids[i] >= vocab) {
+        return "token id " + std::to_string(t.ids[i]) +
+               " is out of range for the model (vocab_size " + std::to_string(vocab) +
+               "); the tokenizer does not match the checkpoint";
+      }
+    }
+  }
+  if (r.context.size == 0) return "empty context";
+  const uint64_t length = r.kind == COMPASS_REQUEST_LOGLIKELIHOOD
+                              ? r.context.size + r.continuation.size - 1
+                              : r.context.size + r.max_new_tokens;
+  if (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD && r.continuation.size == 0) {
+    return "empty continuation";
+  }
+  if (static_cast<int64_t>(length) > std::max<int64_t>(max_length_, r.context.size + 1)) {
+    return "request of " + std::to_string(length) + " tokens exceeds the context window of " +
+           std::to_string(max_length_);
+  }
+  return "";
+}
+
+void Engine::Execute(const sdk::Requests& requests, const sdk::ResponseSink& sink) {
+  std::vector<uint64_t> loglikelihood, generate;
+  delivered_ = 0;
+  owed_ = 0;
+  for (uint64_t i = 0; i < requests.size(); ++i) {
+    const compass_request& r = requests[i];
+    owed_ += r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1;
+  }
+  for (uint64_t i = 0; i < requests.size(); ++i) {
+    const compass_request& r = requests[i];
+    if (r.kind != COMPASS_REQUEST_LOGLIKELIHOOD && r.kind != COMPASS_REQUEST_GENERATE) {
+      sink.error(r, COMPASS_UNSUPPORTED, "unknown request kind " + std::to_string(r.kind));
+      Delivered(1);
+      continue;
+    }
+    if (const std::string why = Check(r); !why.empty()) {
+      sink.error(r, COMPASS_INVALID_ARGUMENT, why);
+      Delivered(r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1);
+      continue;
+    }
+    (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD ? loglikelihood : generate).push_back(i);
+  }
+  Loglikelihood(requests, loglikelihood, sink);
+  Generate(requests, generate, sink);
+}
+
+void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint64_t>& which,
+                           const sdk::ResponseSink& sink) {
   std::vector<Job> jobs;
   std::map<std::vector<int64_t>, size_t> by_input;
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    const auto& [context, continuation] = pairs[i];
-    if (context.empty() || continuation.empty()) {
-      throw sdk::Error(COMPASS_INVALID_ARGUMENT, "loglikelihood request " + std::to_string(i) +
-                                                     " has an empty context or continuation");
-    }
-    std::vector<int64_t> full = context;
-    full.insert(full.end(), continuation.begin(), continuation.end());
-    if (static_cast<int64_t>(full.size()) > max_length_ + 1) {
-      full.erase(full.begin(), full.end() - (max_length_ + 1));
-    }
-    full.pop_back();
+  for (uint64_t i : which) {
+    const compass_request& r = requests[i];
+    std::vector<int64_t> input = ToVector(r.context);
+    input.insert(input.end(), r.continuation.ids, r.continuation.ids + r.continuation.size - 1);
     // Requests with the same input have the same logits: one forward serves
     // all of them (each reads its continuation off the input's tail). This
     // covers lm-evaluation-harness's shared one-token continuations and
     // choices that differ only in their last token (" A" / " B" as bytes).
-    auto [it, inserted] = by_input.emplace(full, jobs.size());
+    auto [it, inserted] = by_input.emplace(input, jobs.size());
     if (!inserted) {
-      jobs[it->second].targets.push_back({i, continuation});
+      jobs[it->second].requests.push_back(i);
       ++stats_.shared_contexts;
       continue;
     }
-    jobs.push_back({std::move(full), {{i, continuation}}});
+    jobs.push_back({std::move(input), {i}});
   }
   // Longest first: padding stays small, and an out-of-memory shows at once.
   std::vector<size_t> order(jobs.size());
@@ -92,7 +133,6 @@ void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& 
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return jobs[a].input.size() > jobs[b].input.size(); });
   const c10::Device device = model_.head().device;
-  size_t finished = 0;
   for (size_t start = 0; start < order.size(); start += batch_size_) {
     host_.check_cancelled();
     const size_t end = std::min(order.size(), start + batch_size_);
@@ -110,12 +150,13 @@ void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& 
     for (size_t k = start; k < end; ++k) {
       const Job& job = jobs[order[k]];
       const int64_t len = static_cast<int64_t>(job.input.size());
-      for (const auto& [pair, cont] : job.targets) {
-        const int64_t n = static_cast<int64_t>(cont.size());
+      for (uint64_t q : job.requests) {
+        const compass_tokens cont = requests[q].continuation;
+        const int64_t n = static_cast<int64_t>(cont.size);
         for (int64_t t = 0; t < n; ++t) {
           rows.push_back(static_cast<int64_t>(k - start));
           cols.push_back(len - n + t);
-          targets.push_back(cont[t]);
+          targets.push_back(cont.ids[t]);
         }
       }
       stats_.tokens += job.input.size();
@@ -123,111 +164,76 @@ void Engine::ScorePairs(const std::vector<Pair>& pairs, Done&& done, Progress&& 
     const at::Tensor r = at::tensor(rows, at::kLong).to(device);
     const at::Tensor c = at::tensor(cols, at::kLong).to(device);
     const at::Tensor tgt = at::tensor(targets, at::kLong).to(device);
-    at::Tensor logits = model_.Logits(hidden.index({r, c}));  // [N, vocab] float32
-    const at::Tensor logp =
-        at::log_softmax(logits, -1).gather(1, tgt.unsqueeze(1)).squeeze(1).cpu();
-    const at::Tensor greedy = logits.argmax(-1).eq(tgt).cpu();
+    const at::Tensor logp_all = at::log_softmax(model_.Logits(hidden.index({r, c})), -1);
+    const at::Tensor logp = logp_all.gather(1, tgt.unsqueeze(1)).squeeze(1).cpu();
+    const auto [best_lp, best_id] = logp_all.max(-1);
+    const at::Tensor best_logp = best_lp.cpu();
+    const at::Tensor best = best_id.to(at::kInt).cpu();
     const float* lp = logp.data_ptr<float>();
-    const bool* gr = greedy.data_ptr<bool>();
+    const float* blp = best_logp.data_ptr<float>();
+    const int32_t* bid = best.data_ptr<int32_t>();
     size_t at_row = 0;
     for (size_t k = start; k < end; ++k) {
-      for (const auto& [pair, cont] : jobs[order[k]].targets) {
-        Score s;
-        for (size_t t = 0; t < cont.size(); ++t, ++at_row) {
-          s.logprob += lp[at_row];
-          s.greedy = s.greedy && gr[at_row];
-          s.token_logprobs.push_back(lp[at_row]);
+      for (uint64_t q : jobs[order[k]].requests) {
+        const compass_request& req = requests[q];
+        sdk::LoglikelihoodAnswer a;
+        for (uint64_t t = 0; t < req.continuation.size; ++t, ++at_row) {
+          a.logprob += lp[at_row];
+          a.is_greedy = a.is_greedy && bid[at_row] == targets[at_row];
+          a.token_logprobs.push_back(lp[at_row]);
+          a.greedy_tokens.push_back(bid[at_row]);
+          a.greedy_logprobs.push_back(blp[at_row]);
         }
-        done(pair, s);
-        ++finished;
+        sink.loglikelihood(req, a);
+        Delivered(1);
       }
     }
-    progress(finished);
   }
 }
 
-void Engine::Loglikelihood(const compass_loglikelihood_request* requests, uint64_t n,
-                           const sdk::ResponseSink& sink) {
-  std::vector<Pair> pairs;
-  pairs.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    pairs.push_back({ToVector(requests[i].context), ToVector(requests[i].continuation)});
-  }
-  ScorePairs(
-      pairs,
-      [&](size_t i, const Score& s) {
-        sink.loglikelihood(requests[i].index, s.logprob, s.greedy, s.token_logprobs);
-      },
-      [&](size_t done) { host_.progress(done, n, stats_.tokens); });
-}
-
-void Engine::Rolling(const compass_rolling_request* requests, uint64_t n,
-                     const sdk::ResponseSink& sink) {
-  std::vector<Pair> pairs;
-  std::vector<size_t> owner;
-  std::vector<size_t> remaining(n, 0);
-  std::vector<double> total(n, 0.0);
-  for (uint64_t i = 0; i < n; ++i) {
-    const auto tokens = ToVector(requests[i].tokens);
-    if (tokens.empty()) {
-      sink.rolling(requests[i].index, 0.0, 0);
-      continue;
-    }
-    const int64_t prefix = requests[i].prefix.size
-                               ? requests[i].prefix.ids[requests[i].prefix.size - 1]
-                               : model_.config().bos_token_id.value_or(tokens[0]);
-    for (auto& w : RollingWindows(tokens, prefix, max_length_)) {
-      pairs.push_back(std::move(w));
-      owner.push_back(i);
-      ++remaining[i];
-    }
-  }
-  uint64_t done_requests = 0;
-  ScorePairs(
-      pairs,
-      [&](size_t p, const Score& s) {
-        const size_t i = owner[p];
-        total[i] += s.logprob;
-        if (--remaining[i] == 0) {
-          sink.rolling(requests[i].index, total[i], requests[i].tokens.size);
-          ++done_requests;
-        }
-      },
-      [&](size_t) { host_.progress(done_requests, n, stats_.tokens); });
-}
-
-void Engine::Generate(const compass_generate_request* requests, uint64_t n,
+void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                       const sdk::ResponseSink& sink) {
-  std::vector<size_t> order(n);
+  std::vector<Sequence> sequences;
+  for (uint64_t i : which) {
+    const compass_request& r = requests[i];
+    for (uint32_t s = 0; s < std::max(1u, r.num_samples); ++s) {
+      Sequence seq;
+      seq.request = i;
+      seq.sample = s;
+      seq.prompt = ToVector(r.context);
+      seq.answer.sample = s;
+      seq.stop = sdk::StopMatcher(token_bytes_, r);
+      seq.sampler = sdk::Sampler(r, s);
+      sequences.push_back(std::move(seq));
+    }
+  }
+  std::vector<size_t> order(sequences.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return requests[a].context.size > requests[b].context.size;
+    return sequences[a].prompt.size() > sequences[b].prompt.size();
   });
   const c10::Device device = model_.head().device;
-  uint64_t finished_total = 0;
+  const int64_t model_vocab = model_.config().vocab_size;
+  const int64_t limit =
+      generate_vocab_ > 0 && generate_vocab_ < model_vocab ? generate_vocab_ : model_vocab;
   for (size_t start = 0; start < order.size(); start += batch_size_) {
     host_.check_cancelled();
     const size_t end = std::min<size_t>(order.size(), start + batch_size_);
     const size_t b = end - start;
+    std::vector<Sequence*> rows;
     std::vector<std::vector<int64_t>> prompts;
     int64_t max_new = 0, longest = 0;
     for (size_t k = start; k < end; ++k) {
-      const auto& r = requests[order[k]];
-      std::vector<int64_t> p = ToVector(r.context);
-      const int64_t keep = std::max<int64_t>(1, max_length_ - r.max_new_tokens);
-      if (static_cast<int64_t>(p.size()) > keep) p.erase(p.begin(), p.end() - keep);
-      longest = std::max<int64_t>(longest, p.size());
-      max_new = std::max<int64_t>(max_new, r.max_new_tokens);
-      prompts.push_back(std::move(p));
+      Sequence& seq = sequences[order[k]];
+      rows.push_back(&seq);
+      prompts.push_back(seq.prompt);
+      longest = std::max<int64_t>(longest, seq.prompt.size());
+      const uint32_t n = requests[seq.request].max_new_tokens;
+      max_new = std::max<int64_t>(max_new, n);
+      if (n == 0) seq.done = true;
     }
-    std::vector<std::vector<int32_t>> out(b);
-    std::vector<bool> done(b, false);
-    std::vector<compass_finish_reason> reason(b, COMPASS_FINISH_LENGTH);
     std::vector<int64_t> position(b);
-    for (size_t k = 0; k < b; ++k) {
-      position[k] = static_cast<int64_t>(prompts[k].size());
-      if (requests[order[start + k]].max_new_tokens == 0) done[k] = true;
-    }
+    for (size_t k = 0; k < b; ++k) position[k] = static_cast<int64_t>(prompts[k].size());
     model::ContiguousKvCache cache(static_cast<int64_t>(b), longest + max_new + 1,
                                    model_.config().num_hidden_layers);
     const auto batch = ValueOrThrow(model::MakePaddedBatch(prompts, model::Padding::kLeft, device));
@@ -238,65 +244,60 @@ void Engine::Generate(const compass_generate_request* requests, uint64_t n,
     }
     ++stats_.forwards;
     for (const auto& p : prompts) stats_.tokens += p.size();
-    auto greedy = [&](const at::Tensor& logits) {
-      const int64_t v = logits.size(-1);
-      const int64_t limit = generate_vocab_ > 0 && generate_vocab_ < v ? generate_vocab_ : v;
-      return logits.narrow(-1, 0, limit).argmax(-1).cpu();
-    };
-    at::Tensor next = greedy(model_.Logits(hidden.select(1, hidden.size(1) - 1)));
+    at::Tensor logits = model_.Logits(hidden.select(1, hidden.size(1) - 1)).narrow(-1, 0, limit);
+    std::vector<int64_t> next(b, 0);
     for (int64_t step = 0; step < max_new; ++step) {
-      const int64_t* nx = next.data_ptr<int64_t>();
+      // Choose every live row's next token, then apply the stop rules.
+      const at::Tensor logp = at::log_softmax(logits, -1).cpu();
+      const at::Tensor greedy = logits.argmax(-1).cpu();
+      const at::Tensor logits_cpu = logits.cpu().contiguous();
+      const auto logp_at = logp.accessor<float, 2>();
+      const auto greedy_at = greedy.accessor<int64_t, 1>();
       for (size_t k = 0; k < b; ++k) {
-        if (done[k]) continue;
-        const auto& r = requests[order[start + k]];
-        const int32_t tok = static_cast<int32_t>(nx[k]);
-        const bool stop_token =
-            std::find(r.stop_token_ids.ids, r.stop_token_ids.ids + r.stop_token_ids.size, tok) !=
-            r.stop_token_ids.ids + r.stop_token_ids.size;
-        if (stop_token) {
-          done[k] = true;
-          reason[k] = COMPASS_FINISH_STOP_TOKEN;
+        Sequence& seq = *rows[k];
+        if (seq.done) continue;
+        const compass_request& r = requests[seq.request];
+        const int64_t tok = seq.sampler.greedy()
+                                ? greedy_at[k]
+                                : seq.sampler.next(logits_cpu[k].data_ptr<float>(), limit);
+        next[k] = tok;
+        if (Contains(r.stop_token_ids, static_cast<int32_t>(tok))) {
+          seq.done = true;
+          seq.answer.finish_reason = COMPASS_FINISH_STOP_TOKEN;
           continue;
         }
-        out[k].push_back(tok);
-        if (r.num_stop > 0) {
-          const std::string text = host_.detokenize(out[k].data(), out[k].size());
-          for (uint64_t s = 0; s < r.num_stop && !done[k]; ++s) {
-            const auto stop = sdk::view(r.stop[s]);
-            if (!stop.empty() && text.find(stop) != std::string::npos) {
-              done[k] = true;
-              reason[k] = COMPASS_FINISH_STOP_STRING;
-            }
-          }
+        seq.answer.tokens.push_back(static_cast<int32_t>(tok));
+        seq.answer.token_logprobs.push_back(logp_at[k][tok]);
+        ++stats_.tokens;
+        if (seq.stop.feed(tok)) {
+          seq.done = true;
+          seq.answer.finish_reason = COMPASS_FINISH_STOP_STRING;
+        } else if (seq.answer.tokens.size() >= r.max_new_tokens) {
+          seq.done = true;
         }
-        if (out[k].size() >= r.max_new_tokens) done[k] = true;
       }
-      if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
+      if (std::all_of(rows.begin(), rows.end(), [](const Sequence* s) { return s->done; })) break;
       host_.check_cancelled();
-      std::vector<int64_t> ids(b), pos(b);
-      std::vector<uint8_t> valid(b);
+      std::vector<int64_t> ids(b), pos(b), valid(b);
       for (size_t k = 0; k < b; ++k) {
-        ids[k] = done[k] ? 0 : nx[k];
+        ids[k] = rows[k]->done ? 0 : next[k];
         pos[k] = position[k]++;
-        valid[k] = done[k] ? 0 : 1;
+        valid[k] = rows[k]->done ? 0 : 1;
       }
-      const at::Tensor ids_t = at::tensor(ids, at::kLong).view({static_cast<int64_t>(b), 1});
-      const at::Tensor pos_t = at::tensor(pos, at::kLong).view({static_cast<int64_t>(b), 1});
-      const at::Tensor valid_t =
-          at::tensor(std::vector<int64_t>(valid.begin(), valid.end()), at::kLong)
-              .to(at::kBool)
-              .view({static_cast<int64_t>(b), 1});
+      const int64_t rows_n = static_cast<int64_t>(b);
+      const at::Tensor ids_t = at::tensor(ids, at::kLong).view({rows_n, 1});
+      const at::Tensor pos_t = at::tensor(pos, at::kLong).view({rows_n, 1});
+      const at::Tensor valid_t = at::tensor(valid, at::kLong).to(at::kBool).view({rows_n, 1});
       {
         Timer t(stats_.seconds);
         hidden = model_.Hidden(ids_t, pos_t, valid_t, &cache);
       }
       ++stats_.forwards;
-      stats_.tokens += b;
-      next = greedy(model_.Logits(hidden.select(1, 0)));
+      logits = model_.Logits(hidden.select(1, 0)).narrow(-1, 0, limit);
     }
-    for (size_t k = 0; k < b; ++k) {
-      sink.generate(requests[order[start + k]].index, out[k], reason[k]);
-      host_.progress(++finished_total, n, stats_.tokens);
+    for (Sequence* seq : rows) {
+      sink.generation(requests[seq->request], seq->answer);
+      Delivered(1);
     }
   }
 }

@@ -1,28 +1,28 @@
-// hf_native's request engine: the three request kinds on a PlacedModel, with
-// requests sorted by length into padded batches and a contiguous KV cache
-// for generation.
+// hf_native's request engine: the requests of one execute() call on a
+// PlacedModel, in padded batches sorted by length, with a contiguous KV
+// cache for generation. The host has already truncated every request to the
+// context window and split rolling texts into windows; the engine computes.
 //
-// - loglikelihood: input = (context + continuation)[-(max_length + 1):][:-1],
-//   as lm-evaluation-harness; log-softmax in float32 over the continuation
-//   positions. Requests that feed the model the same input (e.g. one-token
-//   continuations of a shared context) are computed with one forward.
-// - loglikelihood_rolling: lm-evaluation-harness's disjoint rolling windows
-//   (get_rolling_token_windows with context_len 1, then make_disjoint_window)
-//   of at most max_length tokens, each scored as a loglikelihood request; the
-//   text's log-prob is their sum. The first window's context is the prefix
-//   (BOS).
-// - generate_until: greedy; the prompt is left-truncated to
-//   max_length - max_new_tokens; stops at a stop token (not returned), at a
-//   stop string found in the decoded continuation (the completing token is
-//   returned; the host cuts the text), or at max_new_tokens. Only ids the
-//   tokenizer knows are generated.
+// - loglikelihood: the input is context + continuation minus its last token;
+//   log-softmax in float32 over the continuation positions, with the greedy
+//   token and its log-prob at each. Requests that feed the model the same
+//   input (e.g. one-token continuations of a shared context) are computed
+//   with one forward.
+// - generate: greedy (argmax) or sampled (compass/sampling.hpp, one
+//   generator per sample); stops at a stop token (not returned), at a stop
+//   string (compass/stop_matcher.hpp on the host's token bytes; the
+//   completing token is returned and the host cuts the text), or at
+//   max_new_tokens. Only ids the tokenizer knows are generated.
+// - A request with a token id the model does not know is answered with an
+//   error; the others go on.
 //
 // Progress goes to the host after every batch; cancellation is checked
-// between batches. Not thread-safe: one batch call at a time.
+// between forwards. Not thread-safe: one call at a time.
 #ifndef COMPASS_HF_NATIVE_ENGINE_H_
 #define COMPASS_HF_NATIVE_ENGINE_H_
 
 #include <compass/plugin.hpp>
+#include <compass/stop_matcher.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -33,7 +33,7 @@ namespace compass::hf_native {
 
 struct EngineStats {
   uint64_t forwards = 0;         // model forward passes (batches, decode steps)
-  uint64_t tokens = 0;           // input tokens processed
+  uint64_t tokens = 0;           // useful tokens: prompt tokens computed + tokens generated
   uint64_t shared_contexts = 0;  // loglikelihood requests served by another's forward
   double seconds = 0;
 };
@@ -43,46 +43,38 @@ class Engine {
   // `generate_vocab`: generation picks only ids below it (the tokenizer's
   // vocabulary, when the model's embedding table is padded beyond it); 0 =
   // the model's whole vocabulary.
-  Engine(const PlacedModel& model, const sdk::Host& host, uint32_t batch_size, int64_t max_length,
-         int64_t generate_vocab = 0)
+  Engine(const PlacedModel& model, const sdk::Host& host, sdk::TokenBytes token_bytes,
+         uint32_t batch_size, int64_t max_length, int64_t generate_vocab = 0)
       : model_(model),
         host_(host),
+        token_bytes_(token_bytes),
         batch_size_(batch_size ? batch_size : 1),
         max_length_(max_length),
         generate_vocab_(generate_vocab) {}
 
-  void Loglikelihood(const compass_loglikelihood_request* requests, uint64_t n,
-                     const sdk::ResponseSink& sink);
-  void Rolling(const compass_rolling_request* requests, uint64_t n, const sdk::ResponseSink& sink);
-  void Generate(const compass_generate_request* requests, uint64_t n,
-                const sdk::ResponseSink& sink);
+  void Execute(const sdk::Requests& requests, const sdk::ResponseSink& sink);
 
   const EngineStats& stats() const { return stats_; }
 
-  // lm-evaluation-harness's rolling windows: (context, continuation) pairs
-  // covering `tokens`, each at most max_length long. Exposed for tests.
-  static std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> RollingWindows(
-      const std::vector<int64_t>& tokens, int64_t prefix_token, int64_t max_length);
-
  private:
-  struct Score {
-    double logprob = 0;
-    bool greedy = true;
-    std::vector<float> token_logprobs;
-  };
   struct Job;
-  // Scores (context, continuation) pairs; calls `done(i, score)` for each,
-  // `progress(k)` after each batch with the number of pairs finished so far.
-  template <typename Done, typename Progress>
-  void ScorePairs(const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>>& pairs,
-                  Done&& done, Progress&& progress);
+  struct Sequence;
+  // Why request `r` cannot run, or "" when it can.
+  std::string Check(const compass_request& r) const;
+  void Loglikelihood(const sdk::Requests& requests, const std::vector<uint64_t>& which,
+                     const sdk::ResponseSink& sink);
+  void Generate(const sdk::Requests& requests, const std::vector<uint64_t>& which,
+                const sdk::ResponseSink& sink);
+  void Delivered(uint64_t n);
 
   const PlacedModel& model_;
   sdk::Host host_;
+  sdk::TokenBytes token_bytes_;
   uint32_t batch_size_;
   int64_t max_length_;
   int64_t generate_vocab_;
   EngineStats stats_;
+  uint64_t delivered_ = 0, owed_ = 0;
 };
 
 }  // namespace compass::hf_native

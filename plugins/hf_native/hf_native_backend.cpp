@@ -10,7 +10,6 @@
 #include <optional>
 
 #include "device_map.h"
-#include "devices/devices.h"
 #include "engine.h"
 #include "model/weights.h"
 #include "placed_model.h"
@@ -28,6 +27,8 @@ std::string LayerRange(int64_t a, int64_t b) {
 
 class HfNativeBackend final : public sdk::Backend {
  public:
+  static constexpr uint64_t capabilities =
+      COMPASS_CAN_LOGLIKELIHOOD | COMPASS_CAN_GENERATE | COMPASS_CAN_SAMPLE;
   static compass_option_list options() {
     static const compass_option_spec specs[] = {
         sdk::option("device_map", COMPASS_OPT_ANY,
@@ -37,8 +38,6 @@ class HfNativeBackend final : public sdk::Backend {
                     "per-device memory cap, e.g. { \"cuda:0\" = \"40GiB\" }"),
         sdk::option("offload", COMPASS_OPT_BOOL,
                     "layers that do not fit on the devices run on the host (cpu)"),
-        sdk::option("max_length", COMPASS_OPT_INT,
-                    "context window in tokens (default min(max_position_embeddings, 2048))"),
         sdk::option("cuda_reserve", COMPASS_OPT_STRING,
                     "memory kept free per GPU for the CUDA context and allocator (default 1GiB)"),
         sdk::option("threads", COMPASS_OPT_INT, "CPU threads for libtorch (default: its own)")};
@@ -51,9 +50,8 @@ class HfNativeBackend final : public sdk::Backend {
     PlanRequest r;
     r.config = ValueOrThrow(model::LoadModelConfig(model_path_));
     r.dtype = ValueOrThrow(model::ParseDType(sdk::view(config.dtype)));
-    r.allow_dtype_fallback = config.allow_dtype_fallback != 0;
     for (uint64_t i = 0; i < config.num_devices; ++i) {
-      const auto& d = config.devices[i];
+      const auto& d = *COMPASS_AT(compass_device_spec, config.devices, i);
       r.devices.push_back({std::string(sdk::view(d.name)), std::string(sdk::view(d.model)),
                            d.memory_bytes, (d.flags & COMPASS_DEVICE_BF16) != 0,
                            (d.flags & COMPASS_DEVICE_FP16) != 0});
@@ -89,14 +87,15 @@ class HfNativeBackend final : public sdk::Backend {
       }
     }
     r.offload = options.value("offload", false);
-    r.host_memory = AvailableHostMemory();
-    r.max_length = options.value("max_length", int64_t{0});
+    r.host_memory = config.host_memory_bytes;
+    r.max_length = static_cast<int64_t>(config.max_length);
     if (options.contains("cuda_reserve")) {
       r.cuda_reserve = ValueOrThrow(ParseByteSize(options["cuda_reserve"].get<std::string>()));
     }
     r.batch_size = config.max_batch_size;
     threads_ = options.value("threads", 0);
     tokenizer_vocab_ = config.vocab_size;
+    token_bytes_ = sdk::TokenBytes(config);
     plan_ = ValueOrThrow(PlanDeviceMap(r));
     request_ = std::move(r);
   }
@@ -123,9 +122,7 @@ class HfNativeBackend final : public sdk::Backend {
     sink.placement(request_.config.tie_word_embeddings ? "lm_head (tied)" : "lm_head",
                    plan_.head_device, acc.lm_head_bytes());
     for (const auto& u : plan_.devices) {
-      compass_device_plan d{sdk::str(u.device), u.capacity, u.weights, u.cache,
-                            u.activations + u.reserve};
-      sink.device(d);
+      sink.device(u.device, u.capacity, u.weights, u.cache, u.activations + u.reserve);
     }
     const auto figures = sink.figures();
     figures.figure("batch_size", plan_.batch_size, COMPASS_UNIT_COUNT);
@@ -148,22 +145,14 @@ class HfNativeBackend final : public sdk::Backend {
     model_.emplace(PlacedModel::Load(weights, model::ToScalarType(plan_.dtype), plan_.head_device,
                                      plan_.layer_device));
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    engine_.emplace(*model_, host_, plan_.batch_size, plan_.max_length, tokenizer_vocab_);
+    engine_.emplace(*model_, host_, token_bytes_, plan_.batch_size, plan_.max_length,
+                    tokenizer_vocab_);
     host_.info("loaded " + model_path_ + " in " + std::to_string(load_seconds_) + " s (" +
                model::DTypeName(plan_.dtype) + ", batch " + std::to_string(plan_.batch_size) + ")");
   }
 
-  void loglikelihood(const compass_loglikelihood_request* r, uint64_t n,
-                     const sdk::ResponseSink& sink) override {
-    Ready().Loglikelihood(r, n, sink);
-  }
-  void loglikelihood_rolling(const compass_rolling_request* r, uint64_t n,
-                             const sdk::ResponseSink& sink) override {
-    Ready().Rolling(r, n, sink);
-  }
-  void generate_until(const compass_generate_request* r, uint64_t n,
-                      const sdk::ResponseSink& sink) override {
-    Ready().Generate(r, n, sink);
+  void execute(const sdk::Requests& requests, const sdk::ResponseSink& sink) override {
+    Ready().Execute(requests, sink);
   }
 
   void figures(const sdk::FigureSink& sink) override {
@@ -201,6 +190,7 @@ class HfNativeBackend final : public sdk::Backend {
   bool simulated_ = false;
   int threads_ = 0;
   int64_t tokenizer_vocab_ = 0;
+  sdk::TokenBytes token_bytes_;
   double load_seconds_ = 0;
   std::optional<PlacedModel> model_;
   std::optional<Engine> engine_;

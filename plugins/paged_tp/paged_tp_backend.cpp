@@ -10,6 +10,7 @@ class Backend final : public compass::sdk::Backend {
     throw compass::sdk::Error(COMPASS_UNSUPPORTED,
                               "backend 'paged_tp' is not implemented in this version of Compass");
   }
+  void execute(const compass::sdk::Requests&, const compass::sdk::ResponseSink&) override {}
 };
 
 }  // namespace

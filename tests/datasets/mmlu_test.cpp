@@ -308,10 +308,10 @@ TEST(MmluTest, OptionsParsing) {
 
   const auto specs = option_specs();
   ASSERT_EQ(specs.size, 2u);
-  EXPECT_EQ(sdk::view(specs.items[0].key), "subjects");
-  EXPECT_EQ(specs.items[0].type, static_cast<uint32_t>(COMPASS_OPT_STRING_LIST));
-  EXPECT_EQ(sdk::view(specs.items[1].key), "split");
-  EXPECT_EQ(sdk::view(specs.items[1].choices), "test|val|dev");
+  EXPECT_EQ(sdk::view(sdk::option_at(specs, 0).key), "subjects");
+  EXPECT_EQ(sdk::option_at(specs, 0).type, static_cast<uint32_t>(COMPASS_OPT_STRING_LIST));
+  EXPECT_EQ(sdk::view(sdk::option_at(specs, 1).key), "split");
+  EXPECT_EQ(sdk::view(sdk::option_at(specs, 1).choices), "test|val|dev");
 }
 
 TEST(MmluTest, ConfigFromAbi) {

@@ -3,9 +3,9 @@
 #ifndef COMPASS_TESTS_TEST_HOST_H_
 #define COMPASS_TESTS_TEST_HOST_H_
 
-#include <compass/plugin.h>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <compass/plugin.hpp>
 
 #include <string>
 #include <string_view>
@@ -38,10 +38,6 @@ inline const compass_host_api* test_host() {
     h.log = [](void*, int32_t, compass_str) {};
     h.progress = [](void*, uint64_t, uint64_t, uint64_t) {};
     h.is_cancelled = [](void*) { return int32_t{0}; };
-    h.detokenize = [](void*, compass_tokens, char*, uint64_t, uint64_t* needed) {
-      *needed = 0;
-      return static_cast<compass_status*>(nullptr);
-    };
     return h;
   }();
   return &api;
@@ -121,7 +117,7 @@ template <typename Api>
 std::vector<std::string> option_keys(const Api* api) {
   std::vector<std::string> keys;
   for (uint64_t i = 0; i < api->options.size; ++i) {
-    keys.push_back(to_string(api->options.items[i].key));
+    keys.push_back(to_string(compass::sdk::option_at(api->options, i).key));
   }
   return keys;
 }

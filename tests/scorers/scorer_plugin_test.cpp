@@ -77,6 +77,7 @@ TEST(ScorerPluginTest, McqAccuracyScoresAndAggregates) {
 
   const double values[] = {1, 0, 1, 1}, weights[] = {1, 1, 1, 1};
   compass_aggregate agg{};
+  agg.struct_size = sizeof agg;
   ASSERT_EQ(take(api->aggregate(scorer, {"acc", 3}, values, weights, 4, &agg)).code, COMPASS_OK);
   EXPECT_DOUBLE_EQ(agg.value, 0.75);
   EXPECT_DOUBLE_EQ(agg.stderr_value, 0.25);  // sqrt((0.75 / 3) / 4)
@@ -108,6 +109,7 @@ TEST(ScorerPluginTest, ExactMatchThroughTheAbi) {
   EXPECT_EQ(metrics[0].prediction, "paris");
   const double values[] = {1, 0, 0, 1}, weights[] = {1, 1, 1, 1};
   compass_aggregate agg{};
+  agg.struct_size = sizeof agg;
   ASSERT_EQ(take(api->aggregate(scorer, {"exact_match", 11}, values, weights, 4, &agg)).code,
             COMPASS_OK);
   EXPECT_DOUBLE_EQ(agg.value, 0.5);
@@ -145,6 +147,7 @@ TEST(ScorerPluginTest, Gsm8kAnswerThroughTheAbi) {
 
   const double values[] = {1, 0, 0, 0}, weights[] = {1, 1, 1, 1};
   compass_aggregate agg{};
+  agg.struct_size = sizeof agg;
   ASSERT_EQ(take(api->aggregate(scorer, {"unparsed_strict", 15}, values, weights, 4, &agg)).code,
             COMPASS_OK);
   EXPECT_DOUBLE_EQ(agg.value, 0.25);
@@ -182,6 +185,7 @@ TEST(ScorerPluginTest, PerplexityThroughTheAbi) {
   // word_perplexity over two samples: exp((14 + 6) / (3 + 2)).
   const double values[] = {14.0 / 3, 3.0}, weights[] = {3, 2};
   compass_aggregate agg{};
+  agg.struct_size = sizeof agg;
   ASSERT_EQ(take(api->aggregate(scorer, {"word_perplexity", 15}, values, weights, 2, &agg)).code,
             COMPASS_OK);
   EXPECT_NEAR(agg.value, std::exp(4.0), 1e-9);

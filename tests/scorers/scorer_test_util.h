@@ -61,7 +61,8 @@ class ChoiceCase : public ScoringCase {
              std::string id = "t/0")
       : ScoringCase(std::move(id), COMPASS_ITEM_MULTIPLE_CHOICE), choices_(std::move(choices)) {
     for (const auto& c : choices_) views_.push_back(sdk::str(c));
-    for (const double lp : logprobs) outputs_.push_back(compass_choice_output{lp, 0, 1});
+    for (const double lp : logprobs)
+      outputs_.push_back(compass_choice_output{sizeof(compass_choice_output), lp, 0, 1});
     item.choices = views_.data();
     item.num_choices = views_.size();
     item.gold = gold;

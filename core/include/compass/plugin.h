@@ -10,13 +10,16 @@
  *   const compass_scorer_api*  compass_scorer_plugin(void);
  *
  * Each returns a pointer to a static, immutable function table that starts
- * with compass_abi_header. Rules that keep old and new binaries working:
+ * with compass_abi_header. The compatibility promise (docs/plugin-abi.md):
  *   - abi_major changes only when an existing field changes meaning or moves;
  *     the host refuses a table whose major differs from its own, naming both.
  *   - abi_minor grows when fields are appended at the END of a table or of a
- *     struct. struct_size says how many bytes the producer knows about; a
- *     consumer reads a field only if it lies inside struct_size (use
- *     COMPASS_HAS_FIELD). A NULL optional function slot means "not supported".
+ *     struct, never anywhere else. Every struct that may grow starts with
+ *     struct_size: the bytes its producer knows about. A consumer reads a
+ *     field only if it lies inside struct_size (COMPASS_HAS_FIELD), and steps
+ *     through an array of such structs by the elements' struct_size
+ *     (COMPASS_AT), never by its own sizeof. A NULL optional function slot
+ *     means "not supported".
  *
  * Errors: every fallible function returns compass_status*; NULL means success.
  * Status objects are always allocated by the host (compass_host_api.status_new)
@@ -30,7 +33,8 @@
  * only for the duration of the call; copy what you keep.
  *
  * Threading: a plugin object (backend, dataset, scorer instance) is used by
- * one host thread at a time. Host services may be called from any thread.
+ * one host thread at a time. Host services and sinks may be called from any
+ * thread.
  */
 #ifndef COMPASS_PLUGIN_H_
 #define COMPASS_PLUGIN_H_
@@ -42,7 +46,7 @@
 extern "C" {
 #endif
 
-#define COMPASS_ABI_MAJOR 1
+#define COMPASS_ABI_MAJOR 2
 #define COMPASS_ABI_MINOR 0
 
 #if defined(_WIN32)
@@ -59,6 +63,12 @@ extern "C" {
 /* True when a struct produced with struct_size `size` contains `field`. */
 #define COMPASS_HAS_FIELD(type, size, field) \
   ((uint64_t)(offsetof(type, field) + sizeof(((type*)0)->field)) <= (uint64_t)(size))
+
+/* Element `i` of an array of growable structs whose first element is at
+ * `base`: the stride is the producer's struct_size, which may differ from
+ * the consumer's sizeof(type). */
+#define COMPASS_AT(type, base, i) \
+  ((const type*)((const char*)(base) + (uint64_t)(i) * (base)->struct_size))
 
 /* ------------------------------------------------------------------------ */
 /* Basic types                                                              */
@@ -123,6 +133,7 @@ typedef enum compass_option_type {
 } compass_option_type;
 
 typedef struct compass_option_spec {
+  uint64_t struct_size;
   compass_str key;
   uint32_t type;       /* compass_option_type */
   compass_str help;    /* one line, shown by `compass plugins --json` and in errors */
@@ -130,7 +141,7 @@ typedef struct compass_option_spec {
 } compass_option_spec;
 
 typedef struct compass_option_list {
-  const compass_option_spec* items;
+  const compass_option_spec* items; /* step with COMPASS_AT */
   uint64_t size;
 } compass_option_list;
 
@@ -152,20 +163,17 @@ typedef struct compass_host_api {
   /* Logging into the host's log (terminal and --log-file). Thread-safe. */
   void (*log)(void* ctx, int32_t level, compass_str message);
 
-  /* Progress of the current batch call: `done` of `total` requests finished,
-   * `tokens` processed so far in this call. Thread-safe, cheap; call often. */
+  /* Progress of the current long call. Thread-safe, cheap; call often.
+   *   load:    `done` of `total` weight bytes read, `tokens` 0;
+   *   execute: `done` of `total` results delivered (total = the number of
+   *            results the call owes, samples included), `tokens` = useful
+   *            tokens processed so far in this call (prompt tokens computed
+   *            plus tokens generated; padding and finished rows not counted). */
   void (*progress)(void* ctx, uint64_t done, uint64_t total, uint64_t tokens);
 
-  /* Non-zero once the user asked to stop (Ctrl-C). A batch call should then
+  /* Non-zero once the user asked to stop (Ctrl-C). load and execute then
    * return COMPASS_CANCELLED soon; results already delivered are kept. */
   int32_t (*is_cancelled)(void* ctx);
-
-  /* Decodes token ids with the run's tokenizer into `buf` (capacity `cap`
-   * bytes, may be NULL when cap == 0). Always sets *needed to the full byte
-   * length; writes min(cap, needed) bytes. Thread-safe. Used for stop
-   * strings during generation. */
-  compass_status* (*detokenize)(void* ctx, compass_tokens ids, char* buf, uint64_t cap,
-                                uint64_t* needed);
 } compass_host_api;
 
 /* ------------------------------------------------------------------------ */
@@ -182,6 +190,7 @@ typedef enum compass_unit {
 } compass_unit;
 
 typedef struct compass_figure {
+  uint64_t struct_size;
   compass_str name;  /* snake_case, e.g. "prefill_tokens_per_s", "peak_memory" */
   compass_str scope; /* "" for the whole backend, or a device such as "cuda:1" */
   double value;
@@ -207,37 +216,55 @@ typedef enum compass_device_flags {
 } compass_device_flags;
 
 typedef struct compass_device_spec {
+  uint64_t struct_size;
   compass_str name;      /* "cpu", "cpu:N" (virtual CPU device) or "cuda:N" */
   compass_str model;     /* e.g. "NVIDIA A40", "cpu" */
   uint64_t memory_bytes; /* usable capacity (free memory, or user max_memory) */
   uint32_t flags;        /* compass_device_flags */
 } compass_device_spec;
 
+/* Everything a backend is told at create. The host has already applied every
+ * rule that all backends share: the dtype is final (the bf16 -> fp16 policy
+ * is the host's), and every request will fit max_length. All pointers stay
+ * valid until destroy. */
 typedef struct compass_backend_config {
   uint64_t struct_size;
-  compass_str model_path;       /* Hugging Face checkpoint directory */
-  compass_str dtype;            /* "float32" | "float16" | "bfloat16" */
-  int32_t allow_dtype_fallback; /* non-zero: bf16 may become fp16 with a warning */
-  const compass_device_spec* devices;
+  compass_str model_path;             /* Hugging Face checkpoint directory */
+  compass_str dtype;                  /* "float32" | "float16" | "bfloat16": compute in this */
+  const compass_device_spec* devices; /* step with COMPASS_AT */
   uint64_t num_devices;
   /* The [backend.<name>] table, validated against the plugin's option specs,
    * as a JSON object text. "{}" when absent. */
   compass_str options_json;
   uint32_t max_batch_size; /* 0 = backend decides ("auto") */
+  uint32_t vocab_size;     /* tokenizer vocabulary incl. added tokens; 0 when
+                              planning a model folder that has no tokenizer */
   uint64_t seed;
   int32_t bos_token_id; /* -1 when the tokenizer has none */
   int32_t pad_token_id; /* -1 when none */
-  uint32_t vocab_size;  /* tokenizer vocabulary incl. added tokens */
+  /* The context window: no request's input (loglikelihood: context plus
+   * continuation minus its last token; generate: context plus
+   * max_new_tokens) is longer. Plan for it. */
+  uint64_t max_length;
+  /* Bytes of every token id below num_token_bytes as it reads inside a
+   * decoded text: concatenating a generation's token bytes gives its text
+   * (byte-level pieces may split a UTF-8 character across tokens). For
+   * matching stop strings in O(new bytes) per token. */
+  const compass_str* token_bytes;
+  uint64_t num_token_bytes;
+  uint64_t host_memory_bytes; /* RAM available on the host now (offload) */
 } compass_backend_config;
 
 /* Planning output: what would go where, and whether it fits. */
 typedef struct compass_placement {
+  uint64_t struct_size;
   compass_str module; /* e.g. "model.layers.12", "lm_head" */
   compass_str device;
   uint64_t bytes;
 } compass_placement;
 
 typedef struct compass_device_plan {
+  uint64_t struct_size;
   compass_str device;
   uint64_t capacity_bytes;
   uint64_t weight_bytes;
@@ -250,36 +277,46 @@ typedef struct compass_plan_sink {
   void (*placement)(void* ctx, const compass_placement* placement);
   void (*device)(void* ctx, const compass_device_plan* device);
   /* Called once at the end. `fits` non-zero when the plan can run. `message`
-   * explains a refusal with numbers and a suggestion, or notes (e.g. a dtype
-   * fallback). */
+   * explains a refusal with numbers and a suggestion, or notes. */
   void (*verdict)(void* ctx, int32_t fits, compass_str message);
   compass_figure_sink figures; /* extra numbers, e.g. "kv_cache_tokens" */
 } compass_plan_sink;
 
-/* Requests. `index` is the position of the request in the batch; results
- * refer back to it. Token ids come from the host's tokenizer, identical for
- * every backend. */
-typedef struct compass_loglikelihood_request {
-  uint64_t index;
-  compass_tokens context;      /* non-empty (host prepends BOS if needed) */
-  compass_tokens continuation; /* non-empty */
-} compass_loglikelihood_request;
+/* Requests. The host tokenizes, truncates to max_length and splits rolling
+ * log-likelihoods into windows, so every backend receives the same token ids
+ * and each request already fits. */
+typedef enum compass_request_kind {
+  /* Sum of log p(continuation | context), and whether it is the greedy
+   * continuation. Multiple choice and rolling perplexity are built of these. */
+  COMPASS_REQUEST_LOGLIKELIHOOD = 0,
+  /* Continue the context until a stop token, a stop string or
+   * max_new_tokens; num_samples completions. */
+  COMPASS_REQUEST_GENERATE = 1
+} compass_request_kind;
 
-typedef struct compass_rolling_request {
-  uint64_t index;
-  compass_tokens prefix; /* context for the first token, usually [BOS] */
-  compass_tokens tokens; /* the whole text to score */
-} compass_rolling_request;
-
-typedef struct compass_generate_request {
-  uint64_t index;
-  compass_tokens context;
-  const compass_str* stop; /* stop strings; generation ends when the decoded
-                              continuation contains any of them */
+typedef struct compass_request {
+  uint64_t struct_size;
+  uint64_t index;              /* results refer back to it */
+  uint32_t kind;               /* compass_request_kind */
+  uint32_t num_samples;        /* GENERATE: completions wanted, >= 1 */
+  compass_tokens context;      /* non-empty */
+  compass_tokens continuation; /* LOGLIKELIHOOD: non-empty */
+  /* GENERATE: */
+  const compass_str* stop; /* stop strings: generation ends once the
+                              continuation's bytes contain one */
   uint64_t num_stop;
   compass_tokens stop_token_ids; /* e.g. EOS ids; not included in the output */
   uint32_t max_new_tokens;
-} compass_generate_request;
+  /* Sampling. temperature 0 = greedy (top_p, top_k, seed unused). Otherwise
+   * softmax(logits / temperature) restricted to the top_k most likely ids
+   * (0 = all), then to the smallest set whose probability reaches top_p
+   * (1 = all); sample s draws from a generator seeded with seed + s, so the
+   * same request on the same device gives the same tokens. */
+  float temperature;
+  float top_p;
+  int32_t top_k;
+  uint64_t seed;
+} compass_request;
 
 typedef enum compass_finish_reason {
   COMPASS_FINISH_LENGTH = 0, /* max_new_tokens reached */
@@ -287,45 +324,63 @@ typedef enum compass_finish_reason {
   COMPASS_FINISH_STOP_STRING = 2
 } compass_finish_reason;
 
-typedef struct compass_loglikelihood_result {
-  uint64_t index;
-  double logprob;              /* sum over continuation tokens, natural log */
-  int32_t is_greedy;           /* every continuation token was the argmax */
-  const float* token_logprobs; /* per continuation token, may be NULL */
-  uint64_t num_tokens;
-} compass_loglikelihood_result;
-
-typedef struct compass_rolling_result {
-  uint64_t index;
-  double logprob; /* sum over all tokens of the text */
-  uint64_t num_tokens;
-} compass_rolling_result;
-
-typedef struct compass_generate_result {
-  uint64_t index;
-  compass_tokens tokens;  /* generated ids, up to and including the token that
-                             completed a stop string; the host cuts the text */
+/* One answer: one per LOGLIKELIHOOD request, one per sample of a GENERATE
+ * request. */
+typedef struct compass_result {
+  uint64_t struct_size;
+  uint64_t index; /* the request's index */
+  uint32_t kind;  /* the request's kind */
+  /* COMPASS_OK, or why this request alone failed (e.g. COMPASS_INVALID_ARGUMENT
+   * for a token id the model does not know). One bad request must not fail
+   * the call: the backend answers it with an error and goes on. */
+  int32_t error_code;
+  compass_str error_message;
+  uint32_t sample;     /* GENERATE: which completion, 0 .. num_samples - 1 */
+  int32_t is_greedy;   /* LOGLIKELIHOOD: every continuation token was the argmax */
+  double logprob;      /* LOGLIKELIHOOD: sum over the continuation, natural log;
+                          GENERATE: sum over the generated tokens */
+  uint64_t num_tokens; /* continuation tokens / generated tokens */
+  /* Per token (num_tokens entries each), each may be NULL:
+   *   token_logprobs:  log-prob of the continuation / generated token;
+   *   greedy_tokens:   LOGLIKELIHOOD: the argmax id at that position;
+   *   greedy_logprobs: LOGLIKELIHOOD: its log-prob.
+   * For "where do two backends first diverge". */
+  const float* token_logprobs;
+  const int32_t* greedy_tokens;
+  const float* greedy_logprobs;
+  /* GENERATE: generated ids, up to and including the token that completed a
+   * stop string (the host cuts the text); a stop token is not included. */
+  compass_tokens tokens;
   uint32_t finish_reason; /* compass_finish_reason */
-} compass_generate_result;
+} compass_result;
 
 /* Where a backend delivers results, each as soon as it is ready, in any
- * order. Thread-safe; arguments are borrowed for the call. Each request must
- * get exactly one result unless the call fails. */
+ * order. Thread-safe; `result` is borrowed for the call. Returns 0 to go on;
+ * non-zero when the host can take no more (its results store failed, or the
+ * user stopped the run): the backend then stops computing and returns
+ * promptly (COMPASS_CANCELLED). */
 typedef struct compass_response_sink {
   void* ctx;
-  void (*loglikelihood)(void* ctx, const compass_loglikelihood_result* result);
-  void (*rolling)(void* ctx, const compass_rolling_result* result);
-  void (*generate)(void* ctx, const compass_generate_result* result);
+  int32_t (*result)(void* ctx, const compass_result* result);
 } compass_response_sink;
+
+/* What a backend can serve; the host refuses a run that needs more before
+ * any weight is loaded. */
+typedef enum compass_backend_capability {
+  COMPASS_CAN_LOGLIKELIHOOD = 1u << 0,
+  COMPASS_CAN_GENERATE = 1u << 1, /* greedy generation */
+  COMPASS_CAN_SAMPLE = 1u << 2    /* temperature > 0, num_samples > 1 */
+} compass_backend_capability;
 
 typedef struct compass_backend_api {
   compass_abi_header header;
   compass_plugin_info info;
   compass_option_list options; /* keys accepted in [backend.<name>] */
+  uint64_t capabilities;       /* compass_backend_capability flags */
 
   /* Validates `config` and prepares, WITHOUT reading weights (config.json
    * may be read). On success *out is owned by the host, freed with destroy.
-   * `host` outlives the backend. */
+   * `host` and `config` (with everything it points to) outlive the backend. */
   compass_status* (*create)(const compass_host_api* host, const compass_backend_config* config,
                             compass_backend** out);
   void (*destroy)(compass_backend* backend); /* NULL is a no-op */
@@ -336,21 +391,20 @@ typedef struct compass_backend_api {
    * verdict with fits == 0. */
   compass_status* (*plan)(compass_backend* backend, const compass_plan_sink* sink);
 
-  /* Reads the weights onto the devices. Call once, after create. */
+  /* Reads the weights onto the devices. Call once, after create. Reports
+   * progress in bytes and returns COMPASS_CANCELLED soon after the user
+   * asks to stop. */
   compass_status* (*load)(compass_backend* backend);
 
-  /* Batch calls: the whole batch at once so the backend can schedule.
-   * Request arrays are borrowed for the call. Optional: NULL = unsupported. */
-  compass_status* (*loglikelihood)(compass_backend* backend,
-                                   const compass_loglikelihood_request* requests,
-                                   uint64_t num_requests, const compass_response_sink* sink);
-  compass_status* (*loglikelihood_rolling)(compass_backend* backend,
-                                           const compass_rolling_request* requests,
-                                           uint64_t num_requests,
-                                           const compass_response_sink* sink);
-  compass_status* (*generate_until)(compass_backend* backend,
-                                    const compass_generate_request* requests, uint64_t num_requests,
-                                    const compass_response_sink* sink);
+  /* Serves `num_requests` requests of any kinds in one call, so that a
+   * batching backend never drains between tasks or kinds; the host sends
+   * every request of a run it still needs in one call. `requests` is an
+   * array of growable structs (step with COMPASS_AT), borrowed for the call.
+   * Every request gets its results (one, or num_samples) through `sink`,
+   * unless the call returns an error status or the sink asked to stop.
+   * Progress and cancellation as for load. */
+  compass_status* (*execute)(compass_backend* backend, const compass_request* requests,
+                             uint64_t num_requests, const compass_response_sink* sink);
 
   /* Optional. The backend's own figures since load (timings, memory per
    * device, prefix-sharing ratio, pipeline bubble...). */
@@ -426,6 +480,7 @@ typedef struct compass_dataset_api {
 typedef struct compass_scorer compass_scorer; /* opaque, plugin-allocated */
 
 typedef struct compass_choice_output {
+  uint64_t struct_size;
   double logprob;
   int32_t is_greedy;
   uint64_t num_tokens;
@@ -434,14 +489,19 @@ typedef struct compass_choice_output {
 /* What the model produced for one item. */
 typedef struct compass_model_output {
   uint64_t struct_size;
-  const compass_choice_output* choices; /* MULTIPLE_CHOICE: one per choice */
+  const compass_choice_output* choices; /* MULTIPLE_CHOICE: one per choice (COMPASS_AT) */
   uint64_t num_choices;
   compass_str text;    /* GENERATE: continuation, cut before the stop string */
   double logprob;      /* ROLLING: total log-prob of the text */
   uint64_t num_tokens; /* ROLLING and GENERATE: tokens scored / generated */
+  /* GENERATE: every completion's text when the task asked for several
+   * (samples[0] is `text`); num_samples is 1 otherwise. */
+  const compass_str* samples;
+  uint64_t num_samples;
 } compass_model_output;
 
 typedef struct compass_sample_metric {
+  uint64_t struct_size;
   compass_str name; /* e.g. "acc", "acc_norm", "exact_match", "bits_per_byte" */
   double value;
   double weight;          /* aggregate = weighted mean; 1 for plain means */
@@ -453,7 +513,10 @@ typedef struct compass_metric_sink {
   void (*metric)(void* ctx, const compass_sample_metric* metric);
 } compass_metric_sink;
 
+/* Written by the scorer: the host sets struct_size, the scorer fills the
+ * fields that lie inside it. */
 typedef struct compass_aggregate {
+  uint64_t struct_size;
   double value;
   double stderr_value;       /* standard error; NaN when not defined */
   compass_str stderr_method; /* "analytic" | "bootstrap"; static storage */

@@ -18,6 +18,7 @@
 
 #include <compass/plugin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -43,10 +44,16 @@ inline std::vector<int32_t> to_vector(compass_tokens t) {
 // Declares one option spec from string literals (static storage).
 constexpr compass_option_spec option(const char* key, compass_option_type type, const char* help,
                                      const char* choices = "") {
-  return compass_option_spec{{key, std::char_traits<char>::length(key)},
+  return compass_option_spec{sizeof(compass_option_spec),
+                             {key, std::char_traits<char>::length(key)},
                              static_cast<uint32_t>(type),
                              {help, std::char_traits<char>::length(help)},
                              {choices, std::char_traits<char>::length(choices)}};
+}
+
+// Option spec `i` of a list (stepping by the producer's struct_size).
+inline const compass_option_spec& option_at(const compass_option_list& list, uint64_t i) {
+  return *COMPASS_AT(compass_option_spec, list.items, i);
 }
 
 // An error with a compass_code, thrown inside a plugin.
@@ -79,18 +86,6 @@ class Host {
   void check_cancelled() const {
     if (cancelled()) throw Error(COMPASS_CANCELLED, "cancelled");
   }
-  std::string detokenize(const int32_t* ids, uint64_t n) const {
-    uint64_t needed = 0;
-    std::string out(64, '\0');
-    throw_if_error(api_->detokenize(api_->ctx, {ids, n}, out.data(), out.size(), &needed));
-    if (needed > out.size()) {
-      out.resize(needed);
-      throw_if_error(api_->detokenize(api_->ctx, {ids, n}, out.data(), out.size(), &needed));
-    }
-    out.resize(needed);
-    return out;
-  }
-
   // Converts a status returned by a host service into an exception.
   void throw_if_error(compass_status* status) const {
     if (status == nullptr) return;
@@ -148,28 +143,112 @@ constexpr compass_plugin_info info(const char* name, const char* version, const 
 
 // ---------------------------------------------------------------- backends --
 
-// Results go out through this as soon as they are ready. Thread-safe.
+// A read-only view of the request array execute() receives, stepping by the
+// host's struct_size so that a plugin built against an older or newer minor
+// reads it right. Fields appended after ABI 2.0 must be read through
+// has_field().
+class Requests {
+ public:
+  Requests(const compass_request* base, uint64_t size) : base_(base), size_(size) {}
+  uint64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const compass_request& operator[](uint64_t i) const {
+    return *COMPASS_AT(compass_request, base_, i);
+  }
+
+  class iterator {
+   public:
+    iterator(const Requests* r, uint64_t i) : r_(r), i_(i) {}
+    const compass_request& operator*() const { return (*r_)[i_]; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const iterator& o) const { return i_ != o.i_; }
+
+   private:
+    const Requests* r_;
+    uint64_t i_;
+  };
+  iterator begin() const { return {this, 0}; }
+  iterator end() const { return {this, size_}; }
+
+ private:
+  const compass_request* base_;
+  uint64_t size_;
+};
+
+// What one request produced; `deliver` turns it into a compass_result.
+struct LoglikelihoodAnswer {
+  double logprob = 0;
+  bool is_greedy = true;
+  std::vector<float> token_logprobs;   // per continuation token (optional)
+  std::vector<int32_t> greedy_tokens;  // argmax id per position (optional)
+  std::vector<float> greedy_logprobs;  // its log-prob (optional)
+};
+
+struct GenerationAnswer {
+  uint32_t sample = 0;
+  std::vector<int32_t> tokens;
+  std::vector<float> token_logprobs;  // per generated token (optional)
+  compass_finish_reason finish_reason = COMPASS_FINISH_LENGTH;
+};
+
+// Results go out through this as soon as they are ready. Thread-safe. Each
+// method throws Error(COMPASS_CANCELLED) when the host asks to stop (its
+// store failed, or the user pressed Ctrl-C), which ends the call promptly;
+// a plugin that delivers from its own threads must catch it there and stop.
 class ResponseSink {
  public:
   explicit ResponseSink(const compass_response_sink* sink) : sink_(sink) {}
-  void loglikelihood(uint64_t index, double logprob, bool is_greedy,
-                     const std::vector<float>& token_logprobs = {}) const {
-    compass_loglikelihood_result r{index, logprob, is_greedy ? 1 : 0,
-                                   token_logprobs.empty() ? nullptr : token_logprobs.data(),
-                                   token_logprobs.size()};
-    sink_->loglikelihood(sink_->ctx, &r);
+
+  void loglikelihood(const compass_request& request, const LoglikelihoodAnswer& a) const {
+    compass_result r = base(request);
+    r.logprob = a.logprob;
+    r.is_greedy = a.is_greedy ? 1 : 0;
+    r.num_tokens = request.continuation.size;
+    r.token_logprobs = data_or_null(a.token_logprobs);
+    r.greedy_tokens = data_or_null(a.greedy_tokens);
+    r.greedy_logprobs = data_or_null(a.greedy_logprobs);
+    deliver(r);
   }
-  void rolling(uint64_t index, double logprob, uint64_t num_tokens) const {
-    compass_rolling_result r{index, logprob, num_tokens};
-    sink_->rolling(sink_->ctx, &r);
+  void generation(const compass_request& request, const GenerationAnswer& a) const {
+    compass_result r = base(request);
+    r.sample = a.sample;
+    r.tokens = {a.tokens.data(), a.tokens.size()};
+    r.num_tokens = a.tokens.size();
+    r.token_logprobs = data_or_null(a.token_logprobs);
+    double sum = 0;
+    for (float lp : a.token_logprobs) sum += lp;
+    r.logprob = sum;
+    r.finish_reason = static_cast<uint32_t>(a.finish_reason);
+    deliver(r);
   }
-  void generate(uint64_t index, const std::vector<int32_t>& tokens,
-                compass_finish_reason reason) const {
-    compass_generate_result r{index, {tokens.data(), tokens.size()}, static_cast<uint32_t>(reason)};
-    sink_->generate(sink_->ctx, &r);
+  // This request alone failed (every sample of it, for a generation).
+  void error(const compass_request& request, compass_code code, std::string_view message) const {
+    compass_result r = base(request);
+    r.error_code = code;
+    r.error_message = str(message);
+    deliver(r);
+  }
+  void deliver(const compass_result& r) const {
+    if (sink_->result(sink_->ctx, &r) != 0) {
+      throw Error(COMPASS_CANCELLED, "the host asked the backend to stop");
+    }
   }
 
  private:
+  template <typename T>
+  static const T* data_or_null(const std::vector<T>& v) {
+    return v.empty() ? nullptr : v.data();
+  }
+  static compass_result base(const compass_request& request) {
+    compass_result r{};
+    r.struct_size = sizeof r;
+    r.index = request.index;
+    r.kind = request.kind;
+    return r;
+  }
   const compass_response_sink* sink_;
 };
 
@@ -178,7 +257,8 @@ class FigureSink {
   explicit FigureSink(const compass_figure_sink* sink) : sink_(sink) {}
   void figure(std::string_view name, double value, compass_unit unit,
               std::string_view scope = {}) const {
-    compass_figure f{str(name), str(scope), value, static_cast<uint32_t>(unit)};
+    compass_figure f{sizeof(compass_figure), str(name), str(scope), value,
+                     static_cast<uint32_t>(unit)};
     sink_->figure(sink_->ctx, &f);
   }
 
@@ -190,10 +270,15 @@ class PlanSink {
  public:
   explicit PlanSink(const compass_plan_sink* sink) : sink_(sink) {}
   void placement(std::string_view module, std::string_view device, uint64_t bytes) const {
-    compass_placement p{str(module), str(device), bytes};
+    compass_placement p{sizeof(compass_placement), str(module), str(device), bytes};
     sink_->placement(sink_->ctx, &p);
   }
-  void device(const compass_device_plan& plan) const { sink_->device(sink_->ctx, &plan); }
+  void device(std::string_view device, uint64_t capacity, uint64_t weights, uint64_t cache,
+              uint64_t activations) const {
+    compass_device_plan d{
+        sizeof(compass_device_plan), str(device), capacity, weights, cache, activations};
+    sink_->device(sink_->ctx, &d);
+  }
   void verdict(bool fits, std::string_view message) const {
     sink_->verdict(sink_->ctx, fits ? 1 : 0, str(message));
   }
@@ -203,15 +288,16 @@ class PlanSink {
   const compass_plan_sink* sink_;
 };
 
+// A backend. Declare what it serves with a static member
+//   static constexpr uint64_t capabilities = COMPASS_CAN_LOGLIKELIHOOD | ...;
+// (default: loglikelihood and greedy generation).
 class Backend {
  public:
+  static constexpr uint64_t capabilities = COMPASS_CAN_LOGLIKELIHOOD | COMPASS_CAN_GENERATE;
   virtual ~Backend() = default;
   virtual void plan(const PlanSink&) {}
   virtual void load() {}
-  virtual void loglikelihood(const compass_loglikelihood_request*, uint64_t, const ResponseSink&) {}
-  virtual void loglikelihood_rolling(const compass_rolling_request*, uint64_t,
-                                     const ResponseSink&) {}
-  virtual void generate_until(const compass_generate_request*, uint64_t, const ResponseSink&) {}
+  virtual void execute(const Requests& requests, const ResponseSink& sink) = 0;
   virtual void figures(const FigureSink&) {}
 };
 
@@ -275,17 +361,9 @@ struct BackendTrampolines : Owned<T, compass_backend> {
   static compass_status* load(compass_backend* b) noexcept {
     return O::call(b, [&](T& t) { t.load(); });
   }
-  static compass_status* loglikelihood(compass_backend* b, const compass_loglikelihood_request* r,
-                                       uint64_t n, const compass_response_sink* s) noexcept {
-    return O::call(b, [&](T& t) { t.loglikelihood(r, n, ResponseSink(s)); });
-  }
-  static compass_status* rolling(compass_backend* b, const compass_rolling_request* r, uint64_t n,
+  static compass_status* execute(compass_backend* b, const compass_request* r, uint64_t n,
                                  const compass_response_sink* s) noexcept {
-    return O::call(b, [&](T& t) { t.loglikelihood_rolling(r, n, ResponseSink(s)); });
-  }
-  static compass_status* generate(compass_backend* b, const compass_generate_request* r, uint64_t n,
-                                  const compass_response_sink* s) noexcept {
-    return O::call(b, [&](T& t) { t.generate_until(r, n, ResponseSink(s)); });
+    return O::call(b, [&](T& t) { t.execute(Requests(r, n), ResponseSink(s)); });
   }
   static compass_status* figures(compass_backend* b, const compass_figure_sink* s) noexcept {
     return O::call(b, [&](T& t) { t.figures(FigureSink(s)); });
@@ -297,14 +375,12 @@ struct BackendTrampolines : Owned<T, compass_backend> {
     api.header = {COMPASS_ABI_MAJOR, COMPASS_ABI_MINOR, sizeof(compass_backend_api)};
     api.info = info;
     api.options = options_of<T>();
+    api.capabilities = T::capabilities;
     api.create = &create;
     api.destroy = &O::destroy;
     api.plan = COMPASS_SDK_OVERRIDES(T, Backend, plan) ? &plan : nullptr;
     api.load = &load;
-    api.loglikelihood = COMPASS_SDK_OVERRIDES(T, Backend, loglikelihood) ? &loglikelihood : nullptr;
-    api.loglikelihood_rolling =
-        COMPASS_SDK_OVERRIDES(T, Backend, loglikelihood_rolling) ? &rolling : nullptr;
-    api.generate_until = COMPASS_SDK_OVERRIDES(T, Backend, generate_until) ? &generate : nullptr;
+    api.execute = &execute;
     api.figures = COMPASS_SDK_OVERRIDES(T, Backend, figures) ? &figures : nullptr;
     return api;
   }
@@ -428,7 +504,8 @@ class MetricSink {
   explicit MetricSink(const compass_metric_sink* sink) : sink_(sink) {}
   void operator()(std::string_view name, double value, double weight = 1.0,
                   std::string_view prediction = {}) const {
-    compass_sample_metric m{str(name), value, weight, str(prediction)};
+    compass_sample_metric m{sizeof(compass_sample_metric), str(name), value, weight,
+                            str(prediction)};
     sink_->metric(sink_->ctx, &m);
   }
 
@@ -441,6 +518,7 @@ class MetricSink {
 inline compass_aggregate weighted_mean(const double* values, const double* weights, uint64_t count,
                                        bool higher_is_better) {
   compass_aggregate a{};
+  a.struct_size = sizeof a;
   a.count = count;
   a.higher_is_better = higher_is_better ? 1 : 0;
   a.stderr_method = str("analytic");
@@ -494,7 +572,13 @@ struct ScorerTrampolines : Owned<T, compass_scorer> {
   static compass_status* aggregate(compass_scorer* s, compass_str metric, const double* values,
                                    const double* weights, uint64_t count,
                                    compass_aggregate* out) noexcept {
-    return O::call(s, [&](T& t) { *out = t.aggregate(view(metric), values, weights, count); });
+    return O::call(s, [&](T& t) {
+      // Write only what the host's struct has room for.
+      const compass_aggregate a = t.aggregate(view(metric), values, weights, count);
+      const uint64_t host_size = out->struct_size;
+      std::memcpy(out, &a, std::min<uint64_t>(host_size, sizeof a));
+      out->struct_size = host_size;
+    });
   }
   static compass_scorer_api make(compass_plugin_info info) {
     O::name = info.name.data;

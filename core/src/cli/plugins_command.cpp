@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include <compass/plugin.hpp>
+
 #include "cli/commands.h"
 #include "plugin_host/plugin_registry.h"
 
@@ -39,7 +41,7 @@ int PluginsCommand(const GlobalOptions& global, bool json) {
       nlohmann::json options = nlohmann::json::array();
       const auto& list = p.options();
       for (uint64_t i = 0; i < list.size; ++i) {
-        const auto& o = list.items[i];
+        const auto& o = sdk::option_at(list, i);
         options.push_back({{"key", S(o.key)},
                            {"type", OptionTypeName(o.type)},
                            {"help", S(o.help)},

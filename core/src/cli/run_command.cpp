@@ -44,7 +44,9 @@ int ExitCodeFor(const Status& status, RunStage stage) {
 }
 
 void PrintPlan(const PlanReport& r) {
-  std::printf("Plan for backend '%s' on %zu device(s):\n", r.backend.c_str(), r.devices.size());
+  std::printf("Plan for backend '%s' on %zu device(s), dtype %s, context window %lld tokens:\n",
+              r.backend.c_str(), r.devices.size(), r.dtype.c_str(),
+              static_cast<long long>(r.max_length));
   std::printf("  %-10s %-24s %12s %12s %12s %12s\n", "DEVICE", "MODEL", "CAPACITY", "WEIGHTS",
               "CACHE", "ACTIVATIONS");
   for (const auto& d : r.plan.devices) {
@@ -117,7 +119,15 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   }
   spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
                summary->reused, run_options.output_dir);
-  return ReportCommand(global, run_options.output_dir);
+  const int report = ReportCommand(global, run_options.output_dir);
+  if (summary->failed_requests > 0) {
+    spdlog::error(
+        "{} request(s) failed ({} item(s) left unscored; first: {}); the rest is stored, "
+        "and running the same command again retries only them",
+        summary->failed_requests, summary->failed_items, summary->first_failure);
+    return kExitRunFailed;
+  }
+  return report;
 }
 
 int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
@@ -163,6 +173,8 @@ int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool jso
   }
   if (json) {
     nlohmann::json out = {{"backend", result->backend},
+                          {"dtype", result->dtype},
+                          {"max_length", result->max_length},
                           {"fits", result->plan.fits},
                           {"message", result->plan.message}};
     for (const auto& d : result->plan.devices) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -93,7 +94,23 @@ std::string UnknownKey(const std::string& file, const toml::key& key, const toml
     in = "in " + table_path;
   else
     in = "in [" + table_path + "]";
-  return prefix + "unknown key '" + name + "' " + in + DidYouMean(name, allowed) +
+  // Keys users bring from elsewhere (lm-evaluation-harness, an older
+  // Compass, another table) are pointed to where they belong.
+  static const std::map<std::string, std::string> kElsewhere = {
+      {"batch_size", "[backend] batch_size"},
+      {"devices", "[backend] devices"},
+      {"max_length", "[model] max_length"},
+      {"dtype", "[model] dtype"},
+      {"num_fewshot", "[[task]] shots"},
+      {"max_gen_toks", "[[task]] max_new_tokens"},
+      {"device_map", "[backend.hf_native] device_map"},
+      {"temperature", "[[task]] temperature"}};
+  std::string hint = DidYouMean(name, allowed);
+  const auto elsewhere = kElsewhere.find(name);
+  if (hint.empty() && elsewhere != kElsewhere.end()) {
+    hint = " (it is set as " + elsewhere->second + ")";
+  }
+  return prefix + "unknown key '" + name + "' " + in + hint +
          "; allowed: " + (allowed.empty() ? std::string("(none)") : Join(allowed)) +
          std::string(allowed_suffix);
 }
@@ -111,13 +128,13 @@ constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kUint32Max = std::numeric_limits<uint32_t>::max();
 
 const std::vector<std::string> kTopKeys = {"model", "backend", "task", "run"};
-const std::vector<std::string> kModelKeys = {"path", "dtype", "allow_dtype_fallback", "tokenizer",
-                                             "add_bos"};
+const std::vector<std::string> kModelKeys = {"path",      "dtype",   "allow_dtype_fallback",
+                                             "tokenizer", "add_bos", "max_length"};
 const std::vector<std::string> kBackendKeys = {"devices", "batch_size"};
 const std::vector<std::string> kRunKeys = {"output", "seed", "limit"};
-const std::vector<std::string> kTaskKeys = {"dataset", "path",           "name",
-                                            "shots",   "scorer",         "limit",
-                                            "seed",    "max_new_tokens", "scorer_options"};
+const std::vector<std::string> kTaskKeys = {
+    "dataset",        "path",        "name",  "shots", "scorer",      "limit",         "seed",
+    "max_new_tokens", "temperature", "top_p", "top_k", "num_samples", "scorer_options"};
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -231,6 +248,28 @@ class Validator {
     return Error(node, path, range + ", got " + std::to_string(v));
   }
 
+  static std::string FormatNumber(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+
+  StatusOr<double> Float(const toml::node& node, const std::string& path, double min,
+                         double max) const {
+    double v = 0;
+    if (const auto* f = node.as_floating_point()) {
+      v = f->get();
+    } else if (const auto* i = node.as_integer()) {
+      v = static_cast<double>(i->get());
+    } else {
+      return Error(node, path, "expected a number, got " + TypeName(node));
+    }
+    if (v >= min && v <= max) return v;
+    return Error(node, path,
+                 "must be between " + FormatNumber(min) + " and " + FormatNumber(max) + ", got " +
+                     FormatNumber(v));
+  }
+
   // An absolute, normalized path; relative ones are taken from the config's folder.
   std::string Resolve(const std::string& value) const {
     fs::path p(value);
@@ -282,6 +321,9 @@ class Validator {
     if (const toml::node* bos = t->get("add_bos")) {
       COMPASS_ASSIGN_OR_RETURN(bool add, Bool(*bos, "model.add_bos"));
       model.add_bos = add;
+    }
+    if (const toml::node* n = t->get("max_length")) {
+      COMPASS_ASSIGN_OR_RETURN(model.max_length, Integer(*n, "model.max_length", 2, kInt64Max));
     }
     if (const toml::node* tok = t->get("tokenizer")) {
       COMPASS_ASSIGN_OR_RETURN(model.tokenizer, String(*tok, "model.tokenizer"));
@@ -335,10 +377,17 @@ class Validator {
 
     if (const toml::node* bs = t->get("batch_size")) {
       if (const auto* s = bs->as_string()) {
-        if (Lower(s->get()) != "auto")
-          return Error(
-              *bs, "backend.batch_size",
-              "'" + s->get() + "' is not a batch size; allowed: a positive integer or \"auto\"");
+        if (Lower(s->get()) != "auto") {
+          const bool digits =
+              !s->get().empty() && s->get().find_first_not_of("0123456789") == std::string::npos;
+          return Error(*bs, "backend.batch_size",
+                       "'" + s->get() + "' is not a batch size; allowed: a positive integer or " +
+                           "\"auto\"" +
+                           (digits ? "; the value was read as a string: write it without quotes "
+                                     "(with --set in a shell: backend.batch_size=" +
+                                         s->get() + ")"
+                                   : ""));
+        }
         backend.batch_size = 0;
       } else if (!bs->is_integer()) {
         return Error(*bs, "backend.batch_size",
@@ -382,9 +431,7 @@ class Validator {
         "add at least one [[task]] with dataset = \"<plugin name>\" and path = \"<data file or "
         "folder>\"";
     toml::node* node = doc.get("task");
-    if (!node)
-      return InvalidArgument(config_internal::Prefix(file_, doc, "task") + "no [[task]] table; " +
-                             hint);
+    if (!node) return Status::Ok();  // planning needs none; RequireTasks for a run
     toml::array* arr = node->as_array();
     if (!arr) {
       std::string detail = "expected an array of tables ([[task]]), got " + TypeName(*node);
@@ -448,6 +495,27 @@ class Validator {
       if (const toml::node* n = t->get("max_new_tokens")) {
         COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".max_new_tokens", 1, kUint32Max));
         task.max_new_tokens = static_cast<uint32_t>(v);
+      }
+      if (const toml::node* n = t->get("temperature")) {
+        COMPASS_ASSIGN_OR_RETURN(double v, Float(*n, tp + ".temperature", 0, 100));
+        task.generation.temperature = static_cast<float>(v);
+      }
+      if (const toml::node* n = t->get("top_p")) {
+        COMPASS_ASSIGN_OR_RETURN(double v, Float(*n, tp + ".top_p", 1e-6, 1));
+        task.generation.top_p = static_cast<float>(v);
+      }
+      if (const toml::node* n = t->get("top_k")) {
+        COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".top_k", 0, kUint32Max / 2));
+        task.generation.top_k = static_cast<int32_t>(v);
+      }
+      if (const toml::node* n = t->get("num_samples")) {
+        COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".num_samples", 1, 10000));
+        task.generation.num_samples = static_cast<uint32_t>(v);
+        if (v > 1 && !t->get("temperature"))
+          return Error(*n, tp + ".num_samples",
+                       "asks for " + std::to_string(v) +
+                           " samples but greedy decoding gives the same one each time; set " + tp +
+                           ".temperature > 0 too");
       }
       if (toml::node* n = t->get("scorer_options")) {
         toml::table* so = n->as_table();
@@ -532,6 +600,13 @@ StatusOr<EvalConfig> ParseConfig(std::string_view text, const std::string& file,
   } catch (...) {
     return Internal(file + ": unexpected error while reading the config");
   }
+}
+
+Status RequireTasks(const EvalConfig& config) {
+  if (!config.tasks.empty()) return Status::Ok();
+  return InvalidArgument(config.display_file +
+                         ": no [[task]] table; add at least one [[task]] with dataset = \"<plugin "
+                         "name>\" and path = \"<data file or folder>\"");
 }
 
 StatusOr<EvalConfig> LoadConfig(const std::string& path,

@@ -39,6 +39,9 @@ struct ModelConfig {
   // Whether prompts start with BOS; unset: as tokenizer_config.json says
   // (add_bos_token). lm-evaluation-harness adds none unless asked.
   std::optional<bool> add_bos;
+  // The context window every backend is held to; 0 = from config.json
+  // (max_position_embeddings, n_positions or n_ctx), else 2048.
+  int64_t max_length = 0;
   SourcePos where;  // of the [model] table
 };
 
@@ -58,6 +61,13 @@ struct TaskConfig {
   uint64_t limit = 0;    // 0 = all items (run.limit applies when 0)
   uint64_t seed = 1234;  // run.seed when the task sets none
   uint32_t max_new_tokens = 256;
+  // Sampling for generate items: temperature 0 is greedy.
+  struct Generation {
+    float temperature = 0;
+    float top_p = 1;
+    int32_t top_k = 0;
+    uint32_t num_samples = 1;
+  } generation;
   toml::table scorer_options;   // task.scorer_options
   toml::table dataset_options;  // every other key of the [[task]] table
   SourcePos where;              // of this [[task]] table
@@ -86,6 +96,10 @@ struct EvalConfig {
 StatusOr<EvalConfig> ParseConfig(std::string_view text, const std::string& file,
                                  const std::string& base_dir,
                                  const std::vector<std::string>& overrides = {});
+
+// A run needs at least one [[task]] (planning needs none): an error naming
+// the file and what to add otherwise.
+Status RequireTasks(const EvalConfig& config);
 
 // Reads `path` and calls ParseConfig. A missing or unreadable file is an error
 // naming it.

@@ -3,6 +3,8 @@
 #include <sstream>
 #include <tuple>
 
+#include <compass/plugin.hpp>
+
 #include "config/config.h"
 #include "config/config_internal.h"
 #include "util/strings.h"
@@ -116,18 +118,18 @@ StatusOr<std::string> PluginOptionsToJson(const toml::table& table,
                                           const std::string& table_path) {
   try {
     std::vector<std::string> keys;
-    for (uint64_t i = 0; i < specs.size; ++i) keys.emplace_back(View(specs.items[i].key));
+    for (uint64_t i = 0; i < specs.size; ++i) keys.emplace_back(View(sdk::option_at(specs, i).key));
     for (const auto& [key, node] : InSourceOrder(table)) {
       const auto it = std::find(keys.begin(), keys.end(), key->str());
       if (it == keys.end())
         return InvalidArgument(config_internal::UnknownKey(file, *key, *node, table_path, keys));
       COMPASS_RETURN_IF_ERROR(CheckOption(file, *node, JoinPath(table_path, key->str()),
-                                          specs.items[it - keys.begin()]));
+                                          sdk::option_at(specs, it - keys.begin())));
     }
     nlohmann::json json = ToJson(table);
     // Integers given for float options are passed on as floats.
     for (uint64_t i = 0; i < specs.size; ++i) {
-      if (specs.items[i].type != COMPASS_OPT_FLOAT) continue;
+      if (sdk::option_at(specs, i).type != COMPASS_OPT_FLOAT) continue;
       const auto it = json.find(keys[i]);
       if (it != json.end() && it->is_number_integer()) *it = it->get<double>();
     }

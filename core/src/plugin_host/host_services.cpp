@@ -63,18 +63,12 @@ const compass_host_api* PluginHost::ServicesFor(const std::string& plugin_name) 
   api.log = &Log;
   api.progress = &Progress;
   api.is_cancelled = &IsCancelled;
-  api.detokenize = &Detokenize;
   return &api;
 }
 
 void PluginHost::SetProgress(ProgressFn fn) {
   std::lock_guard<std::mutex> lock(mu_);
   progress_ = std::move(fn);
-}
-
-void PluginHost::SetDetokenizer(DetokenizeFn fn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  detokenize_ = std::move(fn);
 }
 
 void PluginHost::Log(void* ctx, int32_t level, compass_str message) {
@@ -100,26 +94,6 @@ void PluginHost::Progress(void* ctx, uint64_t done, uint64_t total, uint64_t tok
 
 int32_t PluginHost::IsCancelled(void* ctx) {
   return static_cast<Context*>(ctx)->host->cancelled() ? 1 : 0;
-}
-
-compass_status* PluginHost::Detokenize(void* ctx, compass_tokens ids, char* buf, uint64_t cap,
-                                       uint64_t* needed) {
-  auto* host = static_cast<Context*>(ctx)->host;
-  DetokenizeFn fn;
-  {
-    std::lock_guard<std::mutex> lock(host->mu_);
-    fn = host->detokenize_;
-  }
-  if (!fn) return ToAbiStatus(Unsupported("no tokenizer is set up for this run"));
-  try {
-    StatusOr<std::string> text = fn(ids.ids, ids.size);
-    if (!text.ok()) return ToAbiStatus(text.status());
-    if (needed) *needed = text->size();
-    if (buf && cap) std::memcpy(buf, text->data(), std::min<uint64_t>(cap, text->size()));
-    return nullptr;
-  } catch (const std::exception& e) {
-    return ToAbiStatus(Internal(std::string("detokenize failed: ") + e.what()));
-  }
 }
 
 }  // namespace compass

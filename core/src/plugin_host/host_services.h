@@ -1,5 +1,5 @@
 // The host side of the plugin ABI: status objects, and the services table
-// (logging, progress, cancellation, detokenize) handed to each plugin.
+// (logging, progress, cancellation) handed to each plugin.
 //
 // Threading: every service is thread-safe. A PluginHost must outlive every
 // plugin object created with one of its tables.
@@ -28,7 +28,6 @@ Status FromAbiStatus(compass_status* status);
 class PluginHost {
  public:
   using ProgressFn = std::function<void(uint64_t done, uint64_t total, uint64_t tokens)>;
-  using DetokenizeFn = std::function<StatusOr<std::string>(const int32_t* ids, uint64_t n)>;
 
   PluginHost();
   PluginHost(const PluginHost&) = delete;
@@ -39,7 +38,6 @@ class PluginHost {
   const compass_host_api* ServicesFor(const std::string& plugin_name);
 
   void SetProgress(ProgressFn fn);
-  void SetDetokenizer(DetokenizeFn fn);
 
   // Asks plugins to stop; async-signal-safe (only sets an atomic flag).
   void RequestCancel() { cancelled_.store(true); }
@@ -54,13 +52,10 @@ class PluginHost {
   static void Log(void* ctx, int32_t level, compass_str message);
   static void Progress(void* ctx, uint64_t done, uint64_t total, uint64_t tokens);
   static int32_t IsCancelled(void* ctx);
-  static compass_status* Detokenize(void* ctx, compass_tokens ids, char* buf, uint64_t cap,
-                                    uint64_t* needed);
 
   std::mutex mu_;
   std::list<Context> contexts_;  // stable addresses
   ProgressFn progress_;
-  DetokenizeFn detokenize_;
   std::atomic<bool> cancelled_{false};
 };
 

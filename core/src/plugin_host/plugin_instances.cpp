@@ -1,6 +1,8 @@
 #include "plugin_host/plugin_instances.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "util/strings.h"
@@ -115,46 +117,60 @@ Status BackendInstance::Load() {
   return FromPlugin(record_.backend.load(handle_), record_, "load");
 }
 
-template <typename Request, typename Result, typename Slot, typename SinkSlot>
-static Status RunBatch(const PluginRecord& record, compass_backend* handle, Slot slot,
-                       SinkSlot sink_slot, const std::vector<Request>& requests,
-                       const std::function<void(const Result&)>& on_result, const char* call) {
+uint64_t BackendInstance::capabilities() const {
+  return COMPASS_HAS_FIELD(compass_backend_api, record_.backend.header.struct_size, capabilities)
+             ? record_.backend.capabilities
+             : 0;
+}
+
+Status BackendInstance::Execute(const std::vector<compass_request>& requests,
+                                const std::function<Status(const compass_result&)>& on_result) {
+  if (!record_.backend.execute) return Unsupported("execute");
+  if (requests.empty()) return Status::Ok();
   struct Ctx {
-    SinkState state;
-    const std::function<void(const Result&)>* fn;
-  } ctx{{}, &on_result};
+    std::mutex mu;
+    Status error = Status::Ok();
+    const std::vector<compass_request>* requests;
+    const std::function<Status(const compass_result&)>* fn;
+  } ctx;
+  ctx.requests = &requests;
+  ctx.fn = &on_result;
   compass_response_sink sink{};
   sink.ctx = &ctx;
-  sink.*sink_slot = [](void* c, const Result* r) {
+  sink.result = [](void* c, const compass_result* in) -> int32_t {
     auto* x = static_cast<Ctx*>(c);
-    x->state.Run([&] { (*x->fn)(*r); });
+    std::lock_guard<std::mutex> lock(x->mu);
+    if (!x->error.ok()) return 1;
+    // Read only what the plugin's struct holds; the rest stays zero.
+    compass_result r{};
+    std::memcpy(&r, in, std::min<uint64_t>(in->struct_size, sizeof r));
+    r.struct_size = sizeof r;
+    if (r.index >= x->requests->size()) {
+      x->error = Internal("returned a result for request index " + std::to_string(r.index) +
+                          " of a call with " + std::to_string(x->requests->size()) + " requests");
+      return 1;
+    }
+    const compass_request& q = (*x->requests)[r.index];
+    if (r.kind != q.kind ||
+        (q.kind == COMPASS_REQUEST_GENERATE && r.sample >= std::max(1u, q.num_samples))) {
+      x->error = Internal("returned a result whose kind or sample does not match request " +
+                          std::to_string(r.index));
+      return 1;
+    }
+    try {
+      x->error = (*x->fn)(r);
+    } catch (const std::exception& e) {
+      x->error = Internal(std::string("while storing a result: ") + e.what());
+    }
+    return x->error.ok() ? 0 : 1;
   };
-  Status s = FromPlugin(slot(handle, requests.data(), requests.size(), &sink), record, call);
-  return ctx.state.Finish(s);
-}
-
-Status BackendInstance::Loglikelihood(
-    const std::vector<compass_loglikelihood_request>& requests,
-    const std::function<void(const compass_loglikelihood_result&)>& on_result) {
-  if (!record_.backend.loglikelihood) return Unsupported("loglikelihood requests");
-  return RunBatch(record_, handle_, record_.backend.loglikelihood,
-                  &compass_response_sink::loglikelihood, requests, on_result, "loglikelihood");
-}
-
-Status BackendInstance::Rolling(
-    const std::vector<compass_rolling_request>& requests,
-    const std::function<void(const compass_rolling_result&)>& on_result) {
-  if (!record_.backend.loglikelihood_rolling) return Unsupported("loglikelihood_rolling requests");
-  return RunBatch(record_, handle_, record_.backend.loglikelihood_rolling,
-                  &compass_response_sink::rolling, requests, on_result, "loglikelihood_rolling");
-}
-
-Status BackendInstance::Generate(
-    const std::vector<compass_generate_request>& requests,
-    const std::function<void(const compass_generate_result&)>& on_result) {
-  if (!record_.backend.generate_until) return Unsupported("generate_until requests");
-  return RunBatch(record_, handle_, record_.backend.generate_until,
-                  &compass_response_sink::generate, requests, on_result, "generate_until");
+  Status s = FromPlugin(record_.backend.execute(handle_, requests.data(), requests.size(), &sink),
+                        record_, "execute");
+  // The host's own failure (e.g. the store) explains a CANCELLED return.
+  if (!ctx.error.ok()) {
+    return ctx.error.WithContext("backend '" + record_.name + "' execute");
+  }
+  return s;
 }
 
 StatusOr<std::vector<Figure>> BackendInstance::Figures() {
@@ -228,6 +244,7 @@ StatusOr<compass_aggregate> ScorerInstance::Aggregate(const std::string& metric,
                                                       const std::vector<double>& values,
                                                       const std::vector<double>& weights) {
   compass_aggregate out{};
+  out.struct_size = sizeof out;
   COMPASS_RETURN_IF_ERROR(
       FromPlugin(record_.scorer.aggregate(handle_, {metric.data(), metric.size()}, values.data(),
                                           weights.data(), values.size(), &out),

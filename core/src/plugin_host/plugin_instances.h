@@ -59,12 +59,14 @@ class BackendInstance {
 
   StatusOr<PlanResult> Plan();
   Status Load();
-  Status Loglikelihood(const std::vector<compass_loglikelihood_request>& requests,
-                       const std::function<void(const compass_loglikelihood_result&)>& on_result);
-  Status Rolling(const std::vector<compass_rolling_request>& requests,
-                 const std::function<void(const compass_rolling_result&)>& on_result);
-  Status Generate(const std::vector<compass_generate_request>& requests,
-                  const std::function<void(const compass_generate_result&)>& on_result);
+  // compass_backend_capability flags (0 for a table without the field).
+  uint64_t capabilities() const;
+  // Calls execute with every request at once. `on_result` sees each result
+  // (borrowed, with struct_size widened to the host's) one at a time; a
+  // non-OK status from it stops the backend and is returned. Results with
+  // an unknown index, kind or sample are an error too.
+  Status Execute(const std::vector<compass_request>& requests,
+                 const std::function<Status(const compass_result&)>& on_result);
   StatusOr<std::vector<Figure>> Figures();
 
  private:

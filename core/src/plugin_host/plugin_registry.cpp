@@ -155,7 +155,8 @@ void PluginRegistry::LoadFile(const std::string& path) {
         [](const compass_backend_api& a) {
           return Slots{{(const void*)a.create, "create"},
                        {(const void*)a.destroy, "destroy"},
-                       {(const void*)a.load, "load"}};
+                       {(const void*)a.load, "load"},
+                       {(const void*)a.execute, "execute"}};
         },
         [](PluginRecord& r, const compass_backend_api& a) { r.backend = a; });
     read_entry(

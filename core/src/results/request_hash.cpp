@@ -1,6 +1,7 @@
 #include "results/request_hash.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace compass {
 
@@ -38,22 +39,31 @@ std::string Hasher::Hex() const {
   return buf;
 }
 
-std::string HashLoglikelihood(const compass_loglikelihood_request& r) {
-  return Hasher().Add("loglikelihood").Add(r.context).Add(r.continuation).Hex();
-}
-
-std::string HashRolling(const compass_rolling_request& r) {
-  return Hasher().Add("rolling").Add(r.prefix).Add(r.tokens).Hex();
-}
-
-std::string HashGenerate(const compass_generate_request& r) {
+std::string HashRequest(const compass_request& r) {
   Hasher h;
+  if (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD) {
+    return h.Add("loglikelihood").Add(r.context).Add(r.continuation).Hex();
+  }
   h.Add("generate").Add(r.context).Add(r.stop_token_ids).Add(uint64_t{r.max_new_tokens});
   h.Add(r.num_stop);
   for (uint64_t i = 0; i < r.num_stop; ++i) {
     h.Add(std::string_view(r.stop[i].data ? r.stop[i].data : "", r.stop[i].size));
   }
+  // Greedy requests hash as they always did; sampling adds its parameters.
+  if (r.temperature > 0.0f || r.num_samples > 1) {
+    h.Add("sampling").Add(uint64_t{r.num_samples});
+    for (float f : {r.temperature, r.top_p}) {
+      uint32_t bits;
+      std::memcpy(&bits, &f, sizeof bits);
+      h.Add(uint64_t{bits});
+    }
+    h.Add(static_cast<uint64_t>(static_cast<int64_t>(r.top_k))).Add(r.seed);
+  }
   return h.Hex();
+}
+
+std::string SampleKey(const std::string& hash, uint32_t sample) {
+  return sample == 0 ? hash : hash + "#" + std::to_string(sample);
 }
 
 }  // namespace compass

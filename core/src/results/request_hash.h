@@ -25,9 +25,12 @@ class Hasher {
       (static_cast<unsigned __int128>(0x6c62272e07bb0142ULL) << 64) | 0x62b821756295c58dULL;
 };
 
-std::string HashLoglikelihood(const compass_loglikelihood_request& r);
-std::string HashRolling(const compass_rolling_request& r);
-std::string HashGenerate(const compass_generate_request& r);
+// The content hash of a request: its kind, token ids and every parameter
+// that can change the answer (never its index).
+std::string HashRequest(const compass_request& r);
+// The store key of sample `sample` of a request: the hash itself for the
+// first (and usually only) sample, "hash#N" for the others.
+std::string SampleKey(const std::string& hash, uint32_t sample);
 
 }  // namespace compass
 

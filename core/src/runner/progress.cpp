@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+
+#include "util/strings.h"
 
 namespace compass {
 namespace {
@@ -22,10 +25,11 @@ std::string Eta(double seconds) {
 
 }  // namespace
 
-Progress::Progress(std::string task, uint64_t total, uint64_t already_done)
+Progress::Progress(std::string task, uint64_t total, uint64_t already_done, Unit unit)
     : task_(std::move(task)),
       total_(total),
       already_done_(already_done),
+      unit_(unit),
       tty_(isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {}
 
@@ -43,19 +47,22 @@ void Progress::Update(uint64_t done, uint64_t batch_total, uint64_t tokens) {
   const double rate = elapsed > 0 ? static_cast<double>(tokens) / elapsed : 0;
   const double eta = done > 0 ? elapsed * static_cast<double>(batch_total - done) / done : -1;
   const uint64_t shown = already_done_ + done;
+  const uint64_t total = total_ ? total_ : batch_total;
+  const std::string count =
+      unit_ == Unit::kBytes ? FormatBytes(shown) + "/" + FormatBytes(total)
+                            : std::to_string(shown) + "/" + std::to_string(total) + " requests  " +
+                                  std::to_string(static_cast<long long>(rate)) + " tok/s";
   if (tty_) {
     constexpr int kWidth = 28;
-    const int filled = total_ ? static_cast<int>(kWidth * shown / total_) : kWidth;
+    const int filled = total ? static_cast<int>(kWidth * std::min(shown, total) / total) : kWidth;
     std::string bar(filled, '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %llu/%llu requests  %.0f tok/s  ETA %s ", task_.c_str(),
-                 bar.c_str(), static_cast<unsigned long long>(shown),
-                 static_cast<unsigned long long>(total_), rate, Eta(eta).c_str());
+    std::fprintf(stderr, "\r%s [%s] %s  ETA %s ", task_.c_str(), bar.c_str(), count.c_str(),
+                 Eta(eta).c_str());
     std::fflush(stderr);
     drawn_ = true;
   } else {
-    spdlog::info("{}: {}/{} requests, {:.0f} tokens/s, ETA {}", task_, shown, total_, rate,
-                 Eta(eta));
+    spdlog::info("{}: {}, ETA {}", task_, count, Eta(eta));
   }
 }
 

@@ -1,6 +1,9 @@
 #include "runner/request_builder.h"
 
+#include <algorithm>
 #include <cctype>
+
+#include "results/request_hash.h"
 
 namespace compass {
 
@@ -36,66 +39,137 @@ EncodedPair EncodePair(const Tokenizer& tokenizer, std::string_view context,
   return out;
 }
 
-RequestBatch BuildRequests(const Tokenizer& tokenizer, const std::vector<sdk::Item>& items,
-                           uint32_t default_max_new_tokens, bool add_bos) {
-  RequestBatch batch;
-  batch.eos_ids = tokenizer.eos_ids();
+void FitLoglikelihood(std::vector<int32_t>& context, std::vector<int32_t>& continuation,
+                      int64_t max_length) {
+  const size_t window = static_cast<size_t>(std::max<int64_t>(1, max_length));
+  if (continuation.size() > window) {
+    // Only the last max_length continuation tokens can be predicted; the
+    // token before them becomes the context.
+    const size_t cut = continuation.size() - window;
+    context.assign(continuation.begin() + static_cast<std::ptrdiff_t>(cut - 1),
+                   continuation.begin() + static_cast<std::ptrdiff_t>(cut));
+    continuation.erase(continuation.begin(),
+                       continuation.begin() + static_cast<std::ptrdiff_t>(cut));
+    return;
+  }
+  const size_t keep = window + 1 - continuation.size();
+  if (context.size() > keep) {
+    context.erase(context.begin(), context.end() - static_cast<std::ptrdiff_t>(keep));
+  }
+}
+
+std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> RollingWindows(
+    const std::vector<int32_t>& tokens, int32_t prefix_token, int64_t max_length) {
+  std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>> out;
+  if (tokens.empty()) return out;
+  const size_t n = tokens.size(), max_len = static_cast<size_t>(std::max<int64_t>(1, max_length));
+  const size_t first = std::min(max_len, n);
+  // The first window: [prefix] + tokens[:first-1] predicts tokens[:first];
+  // made disjoint, its context is the prefix alone.
+  out.push_back({{prefix_token}, std::vector<int32_t>(tokens.begin(), tokens.begin() + first)});
+  size_t predicted = first;
+  while (predicted < n) {
+    const size_t pred_len = std::min(n - predicted, max_len);
+    const size_t end = predicted + pred_len;
+    // Context tokens[end - max_len - 1 : end - 1], of which the last
+    // pred_len - 1 overlap the continuation: keep the disjoint part.
+    const size_t ctx_begin = end - max_len - 1;
+    const size_t ctx_end = end - 1 - (pred_len - 1);
+    out.push_back({std::vector<int32_t>(tokens.begin() + ctx_begin, tokens.begin() + ctx_end),
+                   std::vector<int32_t>(tokens.begin() + (end - pred_len), tokens.begin() + end)});
+    predicted = end;
+  }
+  return out;
+}
+
+StatusOr<TaskRequests> BuildRequests(const Tokenizer& tokenizer,
+                                     const std::vector<sdk::Item>& items,
+                                     const RequestRules& rules) {
+  TaskRequests out;
+  out.eos_ids = tokenizer.eos_ids();
+  out.windows.assign(items.size(), 0);
+  const int64_t max_length = std::max<int64_t>(2, rules.max_length);
   auto keep = [&](std::vector<int32_t> ids) -> compass_tokens {
-    batch.buffers.push_back(std::move(ids));
-    return {batch.buffers.back().data(), batch.buffers.back().size()};
+    out.buffers.push_back(std::move(ids));
+    return {out.buffers.back().data(), out.buffers.back().size()};
   };
-  // Reserve so that pointers into buffers stay valid.
-  size_t needed = 0;
-  for (const auto& item : items) needed += 2 * std::max<size_t>(1, item.choices.size());
-  batch.buffers.reserve(needed);
-  batch.stop_strings.reserve(items.size());
+  auto add = [&](compass_request r, size_t item, size_t part) {
+    r.struct_size = sizeof r;
+    r.index = out.requests.size();
+    out.requests.push_back(r);
+    out.owner.push_back({item, part});
+  };
+  auto loglikelihood = [&](std::vector<int32_t> context, std::vector<int32_t> continuation,
+                           size_t item, size_t part) {
+    FitLoglikelihood(context, continuation, max_length);
+    compass_request r{};
+    r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
+    r.context = keep(std::move(context));
+    r.continuation = keep(std::move(continuation));
+    add(r, item, part);
+  };
+  const int32_t prefix_token = tokenizer.bos_id() >= 0
+                                   ? tokenizer.bos_id()
+                                   : (out.eos_ids.empty() ? -1 : out.eos_ids.front());
 
   for (size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i];
     switch (item.kind) {
       case COMPASS_ITEM_MULTIPLE_CHOICE:
         for (size_t c = 0; c < item.choices.size(); ++c) {
-          EncodedPair pair = EncodePair(tokenizer, item.context, item.choices[c], add_bos);
-          compass_loglikelihood_request r{};
-          r.index = batch.loglikelihood.size();
-          r.context = keep(std::move(pair.context));
-          r.continuation = keep(std::move(pair.continuation));
-          batch.loglikelihood.push_back(r);
-          batch.loglikelihood_owner.emplace_back(i, c);
+          EncodedPair pair = EncodePair(tokenizer, item.context, item.choices[c], rules.add_bos);
+          loglikelihood(std::move(pair.context), std::move(pair.continuation), i, c);
         }
         break;
       case COMPASS_ITEM_ROLLING: {
-        compass_rolling_request r{};
-        r.index = batch.rolling.size();
-        std::vector<int32_t> prefix;
-        if (tokenizer.bos_id() >= 0) prefix.push_back(tokenizer.bos_id());
-        r.prefix = keep(std::move(prefix));
-        r.tokens = keep(tokenizer.Encode(item.context));
-        batch.rolling.push_back(r);
-        batch.rolling_owner.emplace_back(i, 0);
+        const std::vector<int32_t> tokens = tokenizer.Encode(item.context);
+        if (tokens.empty()) break;
+        if (prefix_token < 0) {
+          return InvalidArgument("item '" + item.id +
+                                 "': a rolling log-likelihood needs a prefix token, and the "
+                                 "tokenizer has neither BOS nor EOS");
+        }
+        auto windows = RollingWindows(tokens, prefix_token, max_length);
+        out.windows[i] = windows.size();
+        for (size_t w = 0; w < windows.size(); ++w) {
+          loglikelihood(std::move(windows[w].first), std::move(windows[w].second), i, w);
+        }
         break;
       }
       case COMPASS_ITEM_GENERATE: {
-        compass_generate_request r{};
-        r.index = batch.generate.size();
+        compass_request r{};
+        r.kind = COMPASS_REQUEST_GENERATE;
+        uint32_t max_new = item.max_new_tokens ? item.max_new_tokens : rules.default_max_new_tokens;
+        max_new = static_cast<uint32_t>(std::min<int64_t>(max_new, max_length - 1));
         std::vector<int32_t> ctx;
-        if (add_bos && tokenizer.bos_id() >= 0) ctx.push_back(tokenizer.bos_id());
+        if (rules.add_bos && tokenizer.bos_id() >= 0) ctx.push_back(tokenizer.bos_id());
         const auto enc = tokenizer.Encode(item.context);
         ctx.insert(ctx.end(), enc.begin(), enc.end());
+        if (ctx.empty() && prefix_token >= 0) ctx.push_back(prefix_token);
+        const size_t keep_ctx = static_cast<size_t>(std::max<int64_t>(1, max_length - max_new));
+        if (ctx.size() > keep_ctx)
+          ctx.erase(ctx.begin(), ctx.end() - static_cast<std::ptrdiff_t>(keep_ctx));
         r.context = keep(std::move(ctx));
-        auto& stops = batch.stop_strings.emplace_back();
-        for (const auto& s : item.stop) stops.push_back(sdk::str(s));
-        r.stop = stops.data();
-        r.num_stop = stops.size();
-        r.stop_token_ids = {batch.eos_ids.data(), batch.eos_ids.size()};
-        r.max_new_tokens = item.max_new_tokens ? item.max_new_tokens : default_max_new_tokens;
-        batch.generate.push_back(r);
-        batch.generate_owner.emplace_back(i, 0);
+        auto& texts = out.stop_text.emplace_back(item.stop);
+        auto& views = out.stop_views.emplace_back();
+        for (const auto& s : texts) views.push_back(sdk::str(s));
+        r.stop = views.data();
+        r.num_stop = views.size();
+        r.stop_token_ids = {out.eos_ids.data(), out.eos_ids.size()};
+        r.max_new_tokens = max_new;
+        r.num_samples = std::max<uint32_t>(1, rules.generation.num_samples);
+        r.temperature = rules.generation.temperature;
+        r.top_p = rules.generation.top_p;
+        r.top_k = rules.generation.top_k;
+        r.seed = rules.generation.seed;
+        add(r, i, 0);
         break;
       }
     }
   }
-  return batch;
+  out.hash.reserve(out.requests.size());
+  for (const auto& r : out.requests) out.hash.push_back(HashRequest(r));
+  return out;
 }
 
 }  // namespace compass

@@ -6,14 +6,18 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "results/request_hash.h"
 #include "results/results_store.h"
+#include "runner/backend_session.h"
 #include "runner/progress.h"
 #include "runner/request_builder.h"
+#include "runner/run_rules.h"
+#include "runner/task_scoring.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef COMPASS_VERSION
@@ -111,49 +115,12 @@ StatusOr<std::vector<sdk::Item>> ReadItems(PluginHost& host, const EvalConfig& c
   return items;
 }
 
-// Cuts a generation before the first stop string.
-std::string CutAtStop(std::string text, const std::vector<std::string>& stops) {
-  size_t cut = text.size();
-  for (const auto& s : stops) {
-    if (s.empty()) continue;
-    const size_t pos = text.find(s);
-    if (pos != std::string::npos) cut = std::min(cut, pos);
-  }
-  text.resize(cut);
-  return text;
-}
-
-StatusOr<std::unique_ptr<BackendInstance>> CreateBackend(PluginHost& host, const EvalConfig& config,
-                                                         const PluginRecord& record,
-                                                         const std::vector<Device>& devices,
-                                                         const std::string& options_json,
-                                                         const Tokenizer& tokenizer) {
-  std::vector<compass_device_spec> specs;
-  for (const auto& d : devices) {
-    specs.push_back({sdk::str(d.name), sdk::str(d.model), d.memory_bytes, d.Flags()});
-  }
-  compass_backend_config bc{};
-  bc.struct_size = sizeof bc;
-  bc.model_path = sdk::str(config.model.path);
-  bc.dtype = sdk::str(config.model.dtype);
-  bc.allow_dtype_fallback = config.model.allow_dtype_fallback ? 1 : 0;
-  bc.devices = specs.data();
-  bc.num_devices = specs.size();
-  bc.options_json = sdk::str(options_json);
-  bc.max_batch_size = config.backend.batch_size;
-  bc.seed = config.run.seed;
-  bc.bos_token_id = tokenizer.bos_id();
-  bc.pad_token_id = tokenizer.pad_id();
-  bc.vocab_size = tokenizer.vocab_size();
-  return BackendInstance::Create(record, host, bc);
-}
-
-// One task's items, requests and their hashes.
+// One task's items, scorer and requests.
 struct TaskWork {
   const TaskPlan* plan = nullptr;
   std::vector<sdk::Item> items;
-  RequestBatch batch;
-  std::vector<std::string> ll_hash, rolling_hash, generate_hash;
+  std::unique_ptr<ScorerInstance> scorer;
+  TaskRequests requests;
 };
 
 std::string ConfigText(const EvalConfig& config) {
@@ -171,32 +138,61 @@ json DevicesJson(const std::vector<Device>& devices) {
   return out;
 }
 
-// Sends the requests of `all` whose hash is not in `stored`, each distinct
-// hash once, and stores every result as it arrives.
-template <typename Request, typename Result, typename Call, typename ToStored>
-Status ComputeMissing(const std::vector<Request>& all, const std::vector<std::string>& hashes,
-                      std::map<std::string, StoredResponse>& stored, ResultsStore& store, Call call,
-                      ToStored to_stored, uint64_t& computed) {
-  std::vector<Request> pending;
-  std::vector<std::string> pending_hash;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < all.size(); ++i) {
-    if (stored.count(hashes[i]) || !seen.insert(hashes[i]).second) continue;
-    Request r = all[i];
-    r.index = pending.size();
-    pending.push_back(r);
-    pending_hash.push_back(hashes[i]);
+// What a run asks every backend to respect, decided from the config, the
+// devices and config.json before any backend exists.
+StatusOr<BackendRules> DecideRules(const EvalConfig& config, const std::vector<Device>& devices,
+                                   std::string* note) {
+  BackendRules rules;
+  COMPASS_ASSIGN_OR_RETURN(
+      DtypeDecision d, DecideDtype(config.model.dtype, config.model.allow_dtype_fallback, devices));
+  rules.dtype = d.dtype;
+  *note = d.note;
+  COMPASS_ASSIGN_OR_RETURN(rules.max_length,
+                           ContextWindow(config.model.max_length, config.model.path));
+  return rules;
+}
+
+// Refuses, before any weight is read, requests the backend cannot serve.
+Status CheckCapabilities(const PluginRecord& backend, uint64_t caps,
+                         const std::vector<TaskWork>& work) {
+  for (const TaskWork& w : work) {
+    for (const compass_request& r : w.requests.requests) {
+      const char* missing = nullptr;
+      if (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD && !(caps & COMPASS_CAN_LOGLIKELIHOOD)) {
+        missing = "log-likelihood requests";
+      } else if (r.kind == COMPASS_REQUEST_GENERATE && !(caps & COMPASS_CAN_GENERATE)) {
+        missing = "generation requests";
+      } else if (r.kind == COMPASS_REQUEST_GENERATE &&
+                 (r.temperature > 0.0f || r.num_samples > 1) && !(caps & COMPASS_CAN_SAMPLE)) {
+        missing = "sampling (temperature > 0 or num_samples > 1)";
+      }
+      if (missing != nullptr) {
+        return Unsupported("backend '" + backend.name + "' cannot serve " + missing +
+                           ", which task '" + w.plan->config->name +
+                           "' needs; choose another backend or change the task");
+      }
+    }
   }
-  if (pending.empty()) return Status::Ok();
-  return call(pending, [&](const Result& r) {
-    if (r.index >= pending.size()) throw std::runtime_error("result for an unknown request index");
-    StoredResponse s = to_stored(r);
-    s.hash = pending_hash[r.index];
-    Status st = store.PutResponse(s);
-    if (!st.ok()) throw std::runtime_error(st.message());
-    stored[s.hash] = std::move(s);
-    ++computed;
-  });
+  return Status::Ok();
+}
+
+uint32_t SamplesOf(const compass_request& r) {
+  return r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1;
+}
+
+StoredResponse ToStored(const compass_result& r, const std::string& hash) {
+  StoredResponse s;
+  s.hash = SampleKey(hash, r.sample);
+  s.kind = r.kind == COMPASS_REQUEST_GENERATE ? "generate" : "loglikelihood";
+  s.logprob = r.logprob;
+  s.is_greedy = r.is_greedy != 0;
+  s.num_tokens = r.num_tokens;
+  if (r.kind == COMPASS_REQUEST_GENERATE && r.tokens.size > 0) {
+    s.tokens.assign(r.tokens.ids, r.tokens.ids + r.tokens.size);
+    s.num_tokens = r.tokens.size;
+  }
+  s.finish_reason = r.finish_reason;
+  return s;
 }
 
 }  // namespace
@@ -205,6 +201,11 @@ StatusOr<PlanReport> Runner::Plan(const EvalConfig& config, const std::string& b
                                   const std::vector<Device>& simulated) {
   stage_ = RunStage::kValidate;
   COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, backend_name, stage_));
+  // A plan must not promise what the run would refuse: the tasks' data is
+  // read too (cheap beside weights), but no tokenizer is needed.
+  for (const TaskPlan& t : v.tasks) {
+    COMPASS_RETURN_IF_ERROR(ReadItems(host_, config, t).status());
+  }
   PlanReport report;
   report.backend = v.backend->name;
   report.backend_version = v.backend->version;
@@ -213,12 +214,29 @@ StatusOr<PlanReport> Runner::Plan(const EvalConfig& config, const std::string& b
   } else {
     report.devices = simulated;
   }
-  COMPASS_ASSIGN_OR_RETURN(auto tokenizer,
-                           LoadTokenizer(config.model.tokenizer, config.model.path));
   stage_ = RunStage::kPlan;
-  COMPASS_ASSIGN_OR_RETURN(auto backend, CreateBackend(host_, config, *v.backend, report.devices,
-                                                       v.backend_options, *tokenizer));
-  COMPASS_ASSIGN_OR_RETURN(report.plan, backend->Plan());
+  std::string dtype_note;
+  COMPASS_ASSIGN_OR_RETURN(BackendRules rules, DecideRules(config, report.devices, &dtype_note));
+  report.dtype = rules.dtype;
+  report.max_length = rules.max_length;
+  // A folder holding only config.json is enough; a tokenizer that is there
+  // must load, as the run would need it.
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::error_code ec;
+  if (config.model.tokenizer != "auto" ||
+      std::filesystem::exists(std::filesystem::path(config.model.path) / "tokenizer.json", ec)) {
+    stage_ = RunStage::kValidate;
+    COMPASS_ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(config.model.tokenizer, config.model.path));
+    stage_ = RunStage::kPlan;
+  }
+  COMPASS_ASSIGN_OR_RETURN(auto session,
+                           BackendSession::Create(host_, *v.backend, config, report.devices,
+                                                  v.backend_options, rules, tokenizer.get()));
+  COMPASS_ASSIGN_OR_RETURN(report.plan, session->backend().Plan());
+  if (!dtype_note.empty()) {
+    report.plan.message =
+        dtype_note + (report.plan.message.empty() ? "" : "; ") + report.plan.message;
+  }
   stage_ = RunStage::kDone;
   return report;
 }
@@ -227,6 +245,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
                                  const RunOptions& options) {
   const auto run_start = Clock::now();
   stage_ = RunStage::kValidate;
+  COMPASS_RETURN_IF_ERROR(RequireTasks(config));
   COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, backend_name, stage_));
   RunSummary summary;
   summary.output_dir = options.output_dir;
@@ -235,32 +254,48 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   COMPASS_ASSIGN_OR_RETURN(std::vector<Device> devices, ResolveDevices(config.backend.devices));
   COMPASS_ASSIGN_OR_RETURN(auto tokenizer,
                            LoadTokenizer(config.model.tokenizer, config.model.path));
-  host_.SetDetokenizer(
-      [t = tokenizer.get()](const int32_t* ids, uint64_t n) { return t->Decode(ids, n); });
+  json notes = json::array();
+  std::string dtype_note;
+  stage_ = RunStage::kPlan;
+  COMPASS_ASSIGN_OR_RETURN(BackendRules rules, DecideRules(config, devices, &dtype_note));
+  if (!dtype_note.empty()) {
+    spdlog::warn("{}", dtype_note);
+    notes.push_back(dtype_note);
+  }
+  stage_ = RunStage::kValidate;
 
-  // Data, scorers and the results store before any weight: a malformed file
-  // or an unwritable folder must stop the run first.
+  // Data, scorers, requests and the results store before any weight: a
+  // malformed file or an unwritable folder must stop the run first.
   std::vector<TaskWork> work(v.tasks.size());
-  std::vector<std::unique_ptr<ScorerInstance>> scorers;
-  std::set<std::string> all_hashes;
+  std::set<std::string> all_keys;
   for (size_t i = 0; i < v.tasks.size(); ++i) {
     const TaskPlan& t = v.tasks[i];
     TaskWork& w = work[i];
     w.plan = &t;
     COMPASS_ASSIGN_OR_RETURN(w.items, ReadItems(host_, config, t));
     spdlog::info("task '{}': {} items from {}", t.config->name, w.items.size(), t.config->path);
-    COMPASS_ASSIGN_OR_RETURN(auto scorer,
-                             ScorerInstance::Create(*t.scorer, host_, t.scorer_options));
-    scorers.push_back(std::move(scorer));
-    w.batch = BuildRequests(*tokenizer, w.items, t.config->max_new_tokens,
-                            config.model.add_bos.value_or(tokenizer->add_bos()));
-    for (const auto& r : w.batch.loglikelihood) w.ll_hash.push_back(HashLoglikelihood(r));
-    for (const auto& r : w.batch.rolling) w.rolling_hash.push_back(HashRolling(r));
-    for (const auto& r : w.batch.generate) w.generate_hash.push_back(HashGenerate(r));
-    for (const auto* hashes : {&w.ll_hash, &w.rolling_hash, &w.generate_hash}) {
-      all_hashes.insert(hashes->begin(), hashes->end());
+    COMPASS_ASSIGN_OR_RETURN(w.scorer, ScorerInstance::Create(*t.scorer, host_, t.scorer_options));
+    RequestRules request_rules;
+    request_rules.max_length = rules.max_length;
+    request_rules.default_max_new_tokens = t.config->max_new_tokens;
+    request_rules.add_bos = config.model.add_bos.value_or(tokenizer->add_bos());
+    const auto& g = t.config->generation;
+    request_rules.generation = {g.temperature, g.top_p, g.top_k, g.num_samples, t.config->seed};
+    COMPASS_ASSIGN_OR_RETURN(w.requests, BuildRequests(*tokenizer, w.items, request_rules));
+    for (size_t r = 0; r < w.requests.requests.size(); ++r) {
+      for (uint32_t s = 0; s < SamplesOf(w.requests.requests[r]); ++s) {
+        all_keys.insert(SampleKey(w.requests.hash[r], s));
+      }
     }
   }
+  stage_ = RunStage::kPlugin;
+  COMPASS_RETURN_IF_ERROR(CheckCapabilities(
+      *v.backend,
+      COMPASS_HAS_FIELD(compass_backend_api, v.backend->backend.header.struct_size, capabilities)
+          ? v.backend->backend.capabilities
+          : 0,
+      work));
+  stage_ = RunStage::kValidate;
 
   COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir));
   RunMetadata meta;
@@ -271,226 +306,130 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   meta.backend = v.backend->name;
   meta.backend_version = v.backend->version;
   meta.model_path = config.model.path;
-  meta.dtype = config.model.dtype;
+  meta.dtype = rules.dtype;
   meta.devices_json = DevicesJson(devices).dump();
   meta.backend_options_json = v.backend_options;
   meta.started_at = IsoNow();
   COMPASS_RETURN_IF_ERROR(store->BeginRun(meta, options.restart));
-  COMPASS_ASSIGN_OR_RETURN(auto stored, store->Responses(all_hashes));
-  summary.requests = all_hashes.size();
-  summary.reused = stored.size();
+  COMPASS_ASSIGN_OR_RETURN(auto stored, store->Responses(all_keys));
+
+  // Every request still missing a sample, once per distinct hash, all tasks
+  // in one call so that the backend can batch across them.
+  std::vector<compass_request> pending;
+  std::vector<std::string> pending_hash;
+  std::set<std::string> seen;
+  std::map<std::string, uint64_t> computed_per_task;
+  for (TaskWork& w : work) {
+    for (size_t r = 0; r < w.requests.requests.size(); ++r) {
+      const std::string& h = w.requests.hash[r];
+      bool complete = true;
+      for (uint32_t s = 0; s < SamplesOf(w.requests.requests[r]); ++s) {
+        complete = complete && stored.count(SampleKey(h, s)) > 0;
+      }
+      ++summary.requests;
+      if (complete) ++summary.reused;
+      if (complete || !seen.insert(h).second) continue;
+      compass_request q = w.requests.requests[r];
+      q.index = pending.size();
+      pending.push_back(q);
+      pending_hash.push_back(h);
+      ++computed_per_task[w.plan->config->name];
+    }
+  }
   if (summary.reused > 0) {
     spdlog::info("resuming: {} of {} requests already in {}", summary.reused, summary.requests,
                  store->path());
   }
 
-  json notes = json::array();
-  std::unique_ptr<BackendInstance> backend;
-  if (stored.size() < all_hashes.size()) {
+  std::unique_ptr<BackendSession> session;
+  std::map<std::string, std::string> failures;  // request hash -> error
+  double compute_seconds = 0;
+  if (!pending.empty()) {
     stage_ = RunStage::kPlan;
     COMPASS_ASSIGN_OR_RETURN(
-        backend, CreateBackend(host_, config, *v.backend, devices, v.backend_options, *tokenizer));
-    if (backend->supports_plan()) {
-      COMPASS_ASSIGN_OR_RETURN(PlanResult plan, backend->Plan());
-      if (!plan.fits) {
-        return OutOfMemory("backend '" + backend_name + "' plan does not fit: " + plan.message);
-      }
-      if (!plan.message.empty()) {
-        spdlog::warn("plan: {}", plan.message);
-        notes.push_back(plan.message);
-      }
+        session, BackendSession::Create(host_, *v.backend, config, devices, v.backend_options,
+                                        rules, tokenizer.get()));
+    COMPASS_ASSIGN_OR_RETURN(std::string plan_note, session->CheckPlan());
+    if (!plan_note.empty()) {
+      spdlog::warn("plan: {}", plan_note);
+      notes.push_back(plan_note);
     }
     stage_ = RunStage::kExecute;
-    COMPASS_RETURN_IF_ERROR(backend->Load());
+    if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
+    COMPASS_RETURN_IF_ERROR(session->Load(host_));
     summary.loaded = true;
+
+    uint64_t owed = 0, delivered = 0;
+    for (const auto& q : pending) owed += SamplesOf(q);
+    const auto start = Clock::now();
+    Progress progress("evaluating", owed + stored.size(), stored.size());
+    host_.SetProgress([&](uint64_t done, uint64_t total, uint64_t tokens) {
+      progress.Update(done, total, tokens);
+    });
+    Status s = session->backend().Execute(pending, [&](const compass_result& r) -> Status {
+      ++delivered;
+      const std::string& h = pending_hash[r.index];
+      if (r.error_code != COMPASS_OK) {
+        std::string message(sdk::view(r.error_message));
+        if (message.empty()) message = "failed with code " + std::to_string(r.error_code);
+        failures.emplace(h, message);
+        return Status::Ok();
+      }
+      StoredResponse resp = ToStored(r, h);
+      COMPASS_RETURN_IF_ERROR(store->PutResponse(resp));
+      stored[resp.hash] = std::move(resp);
+      ++summary.computed;
+      return Status::Ok();
+    });
+    host_.SetProgress(nullptr);
+    compute_seconds = SecondsSince(start);
+    if (!s.ok()) {
+      if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
+      return s;
+    }
+    if (delivered < owed && failures.empty()) {
+      return Internal("backend '" + backend_name + "' returned " + std::to_string(delivered) +
+                      " of " + std::to_string(owed) + " results");
+    }
   }
   stage_ = RunStage::kExecute;
 
+  uint64_t pending_total = 0;
+  for (const auto& [task, n] : computed_per_task) pending_total += n;
   for (size_t ti = 0; ti < work.size(); ++ti) {
-    if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
     TaskWork& w = work[ti];
     const TaskConfig& task = *w.plan->config;
-    const auto task_start = Clock::now();
-    const uint64_t before = summary.computed;
-    std::set<std::string> task_hashes;
-    for (const auto* hashes : {&w.ll_hash, &w.rolling_hash, &w.generate_hash}) {
-      task_hashes.insert(hashes->begin(), hashes->end());
-    }
-    uint64_t task_stored = 0;
-    for (const auto& h : task_hashes) task_stored += stored.count(h);
-
-    if (task_stored < task_hashes.size()) {
-      Progress progress(task.name, task_hashes.size(), task_stored);
-      host_.SetProgress([&](uint64_t done, uint64_t total, uint64_t tokens) {
-        progress.Update(done, total, tokens);
-      });
-      Status s = ComputeMissing<compass_loglikelihood_request, compass_loglikelihood_result>(
-          w.batch.loglikelihood, w.ll_hash, stored, *store,
-          [&](const auto& reqs, const auto& fn) { return backend->Loglikelihood(reqs, fn); },
-          [](const compass_loglikelihood_result& r) {
-            StoredResponse s;
-            s.kind = "loglikelihood";
-            s.logprob = r.logprob;
-            s.is_greedy = r.is_greedy != 0;
-            s.num_tokens = r.num_tokens;
-            return s;
-          },
-          summary.computed);
-      if (s.ok()) {
-        s = ComputeMissing<compass_rolling_request, compass_rolling_result>(
-            w.batch.rolling, w.rolling_hash, stored, *store,
-            [&](const auto& reqs, const auto& fn) { return backend->Rolling(reqs, fn); },
-            [](const compass_rolling_result& r) {
-              StoredResponse s;
-              s.kind = "rolling";
-              s.logprob = r.logprob;
-              s.num_tokens = r.num_tokens;
-              return s;
-            },
-            summary.computed);
-      }
-      if (s.ok()) {
-        s = ComputeMissing<compass_generate_request, compass_generate_result>(
-            w.batch.generate, w.generate_hash, stored, *store,
-            [&](const auto& reqs, const auto& fn) { return backend->Generate(reqs, fn); },
-            [](const compass_generate_result& r) {
-              StoredResponse s;
-              s.kind = "generate";
-              s.tokens.assign(r.tokens.ids, r.tokens.ids + r.tokens.size);
-              s.num_tokens = r.tokens.size;
-              s.finish_reason = r.finish_reason;
-              return s;
-            },
-            summary.computed);
-      }
-      host_.SetProgress(nullptr);
-      if (!s.ok()) {
-        if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
-        return s;
-      }
-    }
-    for (const auto& h : task_hashes) {
-      if (!stored.count(h)) {
-        return Internal("backend '" + backend_name +
-                        "' returned no result for a request of task '" + task.name + "'");
-      }
-    }
-
-    // Score every item from the stored responses, then aggregate per metric
-    // over the task and over each group.
-    std::vector<StoredSample> samples;
-    std::map<std::pair<std::string, std::string>,
-             std::pair<std::vector<double>, std::vector<double>>>
-        series;
-    std::vector<std::vector<size_t>> ll_of_item(w.items.size());
-    for (size_t r = 0; r < w.batch.loglikelihood_owner.size(); ++r) {
-      ll_of_item[w.batch.loglikelihood_owner[r].first].push_back(r);
-    }
-    std::vector<int64_t> rolling_of_item(w.items.size(), -1), generate_of_item(w.items.size(), -1);
-    for (size_t r = 0; r < w.batch.rolling_owner.size(); ++r) {
-      rolling_of_item[w.batch.rolling_owner[r].first] = static_cast<int64_t>(r);
-    }
-    for (size_t r = 0; r < w.batch.generate_owner.size(); ++r) {
-      generate_of_item[w.batch.generate_owner[r].first] = static_cast<int64_t>(r);
-    }
-    for (size_t i = 0; i < w.items.size(); ++i) {
-      const sdk::Item& item = w.items[i];
-      compass_model_output out{};
-      out.struct_size = sizeof out;
-      std::vector<compass_choice_output> choices(item.choices.size());
-      json sample = {
-          {"task", task.name}, {"id", item.id}, {"group", item.group}, {"prompt", item.context}};
-      std::string text;
-      if (item.kind == COMPASS_ITEM_MULTIPLE_CHOICE) {
-        json logprobs = json::array(), greedy = json::array();
-        for (size_t r : ll_of_item[i]) {
-          const StoredResponse& resp = stored.at(w.ll_hash[r]);
-          const size_t c = w.batch.loglikelihood_owner[r].second;
-          choices[c] = {resp.logprob, resp.is_greedy ? 1 : 0, resp.num_tokens};
-        }
-        for (const auto& c : choices) {
-          logprobs.push_back(c.logprob);
-          greedy.push_back(c.is_greedy != 0);
-        }
-        sample["choices"] = item.choices;
-        sample["logprobs"] = logprobs;
-        sample["is_greedy"] = greedy;
-        sample["gold"] = item.gold;
-        if (item.gold >= 0 && static_cast<size_t>(item.gold) < item.choices.size()) {
-          sample["reference"] = item.choices[item.gold];
-        }
-      } else if (item.kind == COMPASS_ITEM_ROLLING) {
-        const StoredResponse& resp = stored.at(w.rolling_hash[rolling_of_item[i]]);
-        out.logprob = resp.logprob;
-        out.num_tokens = resp.num_tokens;
-        sample["logprob"] = resp.logprob;
-        sample["num_tokens"] = resp.num_tokens;
-      } else {
-        const StoredResponse& resp = stored.at(w.generate_hash[generate_of_item[i]]);
-        COMPASS_ASSIGN_OR_RETURN(std::string decoded,
-                                 tokenizer->Decode(resp.tokens.data(), resp.tokens.size()));
-        text = CutAtStop(decoded, item.stop);
-        out.num_tokens = resp.num_tokens;
-        sample["generation"] = text;
-        sample["references"] = item.references;
-        if (!item.references.empty()) sample["reference"] = item.references[0];
-      }
-      out.choices = choices.data();
-      out.num_choices = choices.size();
-      out.text = sdk::str(text);
-      const sdk::ItemView view(item);
-      COMPASS_ASSIGN_OR_RETURN(auto metrics, scorers[ti]->Score(view.item, out));
-      StoredSample stored_sample{task.name, item.id, item.group, i, "", {}};
-      json metric_values = json::object();
-      for (size_t m = 0; m < metrics.size(); ++m) {
-        const auto& metric = metrics[m];
-        metric_values[metric.name] = metric.value;
-        stored_sample.metrics[metric.name] = metric.value;
-        if (m == 0) {
-          if (!metric.prediction.empty()) sample["prediction"] = metric.prediction;
-          if (metric.value == 0.0 || metric.value == 1.0) sample["correct"] = metric.value == 1.0;
-        }
-        for (const std::string& group : {std::string(), item.group}) {
-          auto& s = series[{metric.name, group}];
-          s.first.push_back(metric.value);
-          s.second.push_back(metric.weight);
-          if (item.group.empty()) break;
-        }
-      }
-      sample["metrics"] = metric_values;
-      sample["doc"] = json::parse(item.doc_json, nullptr, false);
-      // Generations may hold invalid UTF-8 (a model can emit any bytes).
-      stored_sample.sample_json = sample.dump(-1, ' ', false, json::error_handler_t::replace);
-      samples.push_back(std::move(stored_sample));
-    }
-    std::vector<StoredAggregate> aggregates;
-    for (const auto& [key, s] : series) {
-      COMPASS_ASSIGN_OR_RETURN(compass_aggregate a,
-                               scorers[ti]->Aggregate(key.first, s.first, s.second));
-      StoredAggregate agg;
-      agg.task = task.name;
-      agg.group = key.second;
-      agg.metric = key.first;
-      agg.value = a.value;
-      agg.stderr_value = a.stderr_value;
-      agg.stderr_method = std::string(sdk::view(a.stderr_method));
-      agg.count = a.count;
-      agg.higher_is_better = a.higher_is_better != 0;
-      aggregates.push_back(std::move(agg));
-    }
+    COMPASS_ASSIGN_OR_RETURN(ScoredTask scored, ScoreTask(task.name, w.items, w.requests, stored,
+                                                          failures, *tokenizer, *w.scorer));
+    summary.failed_items += scored.failed_items;
+    const uint64_t computed = computed_per_task[task.name];
+    const std::set<std::string> distinct(w.requests.hash.begin(), w.requests.hash.end());
+    // One call served every task: each gets the share of its requests.
+    const double seconds =
+        pending_total ? compute_seconds * static_cast<double>(computed) / pending_total : 0;
     StoredTask stored_task{task.name,
                            task.dataset,
                            w.plan->scorer->name,
                            w.items.size(),
-                           task_hashes.size(),
-                           summary.computed - before,
-                           SecondsSince(task_start),
+                           distinct.size(),
+                           computed,
+                           seconds,
                            ti};
-    COMPASS_RETURN_IF_ERROR(store->PutTask(stored_task, samples, aggregates));
+    COMPASS_RETURN_IF_ERROR(store->PutTask(stored_task, scored.samples, scored.aggregates));
+  }
+  if (!failures.empty()) {
+    summary.failed_requests = failures.size();
+    summary.first_failure = failures.begin()->second;
+    const std::string note =
+        std::to_string(failures.size()) +
+        " request(s) failed and were not stored (first: " + summary.first_failure +
+        "); running again retries them";
+    spdlog::error("{}", note);
+    notes.push_back(note);
   }
 
-  if (backend) {
-    COMPASS_ASSIGN_OR_RETURN(auto figures, backend->Figures());
+  if (session) {
+    COMPASS_ASSIGN_OR_RETURN(auto figures, session->backend().Figures());
     std::vector<StoredFigure> stored_figures;
     for (const auto& f : figures) stored_figures.push_back({f.name, f.scope, f.value, f.unit});
     COMPASS_RETURN_IF_ERROR(store->PutFigures(stored_figures));

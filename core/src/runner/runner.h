@@ -30,10 +30,13 @@ struct RunOptions {
 struct RunSummary {
   std::string output_dir;
   std::string backend, backend_version;
-  uint64_t requests = 0;  // over all tasks, after de-duplication
-  uint64_t reused = 0;    // found in the results store
-  uint64_t computed = 0;  // sent to the backend and stored
-  bool loaded = false;    // whether the backend had to load the model
+  uint64_t requests = 0;         // over all tasks, after de-duplication
+  uint64_t reused = 0;           // found in the results store
+  uint64_t computed = 0;         // sent to the backend and stored
+  bool loaded = false;           // whether the backend had to load the model
+  uint64_t failed_requests = 0;  // answered with an error: not stored, retried next run
+  uint64_t failed_items = 0;     // items left unscored because of them
+  std::string first_failure;
   double seconds = 0;
 };
 
@@ -41,6 +44,8 @@ struct RunSummary {
 struct PlanReport {
   std::string backend, backend_version;
   std::vector<Device> devices;
+  std::string dtype;       // the compute dtype the run would use
+  int64_t max_length = 0;  // the context window
   PlanResult plan;
 };
 
@@ -53,8 +58,10 @@ class Runner {
 
   StatusOr<RunSummary> Run(const EvalConfig& config, const std::string& backend_name,
                            const RunOptions& options);
-  // Validates and plans only (no data read, no weights). `devices` replaces
-  // the config's devices when non-empty (simulation).
+  // Validates and plans only: no tokenizer or weights are needed (config.json
+  // alone), and tasks are optional; those given are validated with their
+  // data. `devices` replaces the config's devices when non-empty
+  // (simulation).
   StatusOr<PlanReport> Plan(const EvalConfig& config, const std::string& backend_name,
                             const std::vector<Device>& devices);
 

@@ -30,4 +30,27 @@ std::string ByteTokenizer::TokenText(int32_t id) const {
   return std::string(1, static_cast<char>(id));
 }
 
+std::string ByteTokenizer::TokenBytes(int32_t id) const {
+  if (id < 0 || id > 255) return "";  // BOS and EOS decode to nothing
+  return std::string(1, static_cast<char>(id));
+}
+
+std::string Tokenizer::TokenBytes(int32_t id) const {
+  // The difference between decoding [id, id] and [id]: what the token adds
+  // after another token, clear of start-of-text rules.
+  const int32_t twice[] = {id, id};
+  auto one = Decode(twice, 1);
+  auto two = Decode(twice, 2);
+  if (!one.ok() || !two.ok() || two->size() < one->size()) return "";
+  return two->substr(one->size());
+}
+
+std::vector<std::string> TokenByteTable(const Tokenizer& tokenizer) {
+  std::vector<std::string> table(tokenizer.vocab_size());
+  for (uint32_t id = 0; id < table.size(); ++id) {
+    table[id] = tokenizer.TokenBytes(static_cast<int32_t>(id));
+  }
+  return table;
+}
+
 }  // namespace compass

@@ -1,8 +1,10 @@
 #include "tokenizer/hf_tokenizer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
+#include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
 
 namespace compass::hf {
@@ -226,6 +228,22 @@ void HfTokenizer::EncodeNormalized(std::string_view text, bool at_start, bool pa
       pre_tokenize(text.substr(seg.begin, seg.end - seg.begin), at_start && seg.begin == 0);
     }
   }
+}
+
+std::string HfTokenizer::TokenBytes(int32_t id) const {
+  std::string bytes = Tokenizer::TokenBytes(id);
+  // Decoding replaces a lone piece of a multi-byte character with U+FFFD;
+  // the raw bytes of such a piece are its byte-fallback byte or its
+  // byte-level characters' bytes.
+  if (bytes.find("\xEF\xBF\xBD") == std::string::npos || added_->Find(id) != nullptr) return bytes;
+  const std::string* piece = model_->IdToToken(id);
+  if (piece == nullptr) return bytes;
+  unsigned byte = 0;
+  if (piece->size() == 6 && std::sscanf(piece->c_str(), "<0x%2X>", &byte) == 1) {
+    return std::string(1, static_cast<char>(byte));
+  }
+  if (auto raw = FromByteLevel(*piece)) return *raw;
+  return bytes;
 }
 
 StatusOr<std::string> HfTokenizer::Decode(const int32_t* ids, size_t n) const {

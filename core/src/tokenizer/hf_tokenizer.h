@@ -31,6 +31,7 @@ class HfTokenizer final : public Tokenizer {
   std::string name() const override { return name_; }
   StatusOr<std::string> Decode(const int32_t* ids, size_t n) const override;
   std::string TokenText(int32_t id) const override;
+  std::string TokenBytes(int32_t id) const override;
   int32_t bos_id() const override { return bos_id_; }
   std::vector<int32_t> eos_ids() const override { return eos_ids_; }
   int32_t pad_id() const override { return pad_id_; }

@@ -38,6 +38,14 @@ class Tokenizer {
   // showing pieces; "" when there is no such token.
   virtual std::string TokenText(int32_t id) const = 0;
 
+  // The bytes token `id` adds inside a decoded text (a leading-space strip
+  // that applies only at the start of a text does not apply), raw: a piece
+  // of a multi-byte character stays that piece, so the bytes of a token
+  // sequence concatenated equal its decoded text whenever that text is valid
+  // UTF-8. "" for ids outside the vocabulary. Backends match stop strings on
+  // these (compass_backend_config.token_bytes).
+  virtual std::string TokenBytes(int32_t id) const;
+
   virtual int32_t bos_id() const = 0;  // -1 when none
   virtual std::vector<int32_t> eos_ids() const = 0;
   virtual int32_t pad_id() const { return -1; }
@@ -61,6 +69,7 @@ class ByteTokenizer : public Tokenizer {
   StatusOr<std::string> Decode(const int32_t* ids, size_t n) const override;
   // The byte itself; "<bos>" and "<eos>" for 256 and 257.
   std::string TokenText(int32_t id) const override;
+  std::string TokenBytes(int32_t id) const override;
   int32_t bos_id() const override { return kBos; }
   std::vector<int32_t> eos_ids() const override { return {kEos}; }
   uint32_t vocab_size() const override { return 258; }
@@ -69,6 +78,9 @@ class ByteTokenizer : public Tokenizer {
  protected:
   std::vector<int32_t> DoEncode(std::string_view text, bool parse_special) const override;
 };
+
+// TokenBytes of every id below vocab_size().
+std::vector<std::string> TokenByteTable(const Tokenizer& tokenizer);
 
 // The tokenizer named by the config: "bytes", or "auto" (the model folder's
 // tokenizer.json, with tokenizer_config.json when present).

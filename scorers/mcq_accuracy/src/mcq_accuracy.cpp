@@ -59,7 +59,7 @@ std::vector<Metric> score(const compass_item& item, const compass_model_output& 
   }
   std::vector<double> raw(item.num_choices), normed(item.num_choices);
   for (uint64_t i = 0; i < item.num_choices; ++i) {
-    raw[i] = output.choices[i].logprob;
+    raw[i] = COMPASS_AT(compass_choice_output, output.choices, i)->logprob;
     normed[i] = raw[i] / static_cast<double>(norm_length(sdk::view(item.choices[i])));
   }
   const size_t pred = argmax(raw), pred_norm = argmax(normed);

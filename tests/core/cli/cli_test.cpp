@@ -162,8 +162,8 @@ TEST(Cli, PluginBuiltForNextMajorIsRefusedWithBothVersions) {
   EXPECT_EQ(o.exit_code, 3);
   EXPECT_EQ(Lines(o.err), 1u) << o.err;
   EXPECT_NE(o.err.find("libtest_next_major.so"), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("built for plugin ABI 2.0"), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("speaks ABI 1.0"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("built for plugin ABI 3.0"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("speaks ABI 2.0"), std::string::npos) << o.err;
 }
 
 TEST(Cli, UnimplementedBackendSaysSo) {

@@ -25,24 +25,6 @@ TEST(HostServices, OutOfRangeCodeBecomesInternal) {
   EXPECT_EQ(s.message(), "weird");
 }
 
-TEST(HostServices, DetokenizeReportsNeededSizeAndTruncates) {
-  PluginHost host;
-  const compass_host_api* api = host.ServicesFor("x");
-  host.SetDetokenizer([](const int32_t* ids, uint64_t n) -> StatusOr<std::string> {
-    std::string s;
-    for (uint64_t i = 0; i < n; ++i) s += static_cast<char>('a' + ids[i]);
-    return s;
-  });
-  const int32_t ids[] = {0, 1, 2, 3};
-  char buf[2];
-  uint64_t needed = 0;
-  ASSERT_EQ(api->detokenize(api->ctx, {ids, 4}, buf, sizeof buf, &needed), nullptr);
-  EXPECT_EQ(needed, 4u);
-  EXPECT_EQ(std::string(buf, 2), "ab");
-  // The C++ helper retries with the needed size.
-  EXPECT_EQ(sdk::Host(api).detokenize(ids, 4), "abcd");
-}
-
 TEST(HostServices, CancellationIsVisibleToPlugins) {
   PluginHost host;
   const compass_host_api* api = host.ServicesFor("x");

@@ -24,6 +24,16 @@ std::string Fixture(const std::string& folder) {
   return std::string(COMPASS_TEST_PLUGIN_ROOT) + "/" + folder;
 }
 
+compass_request Loglikelihood(uint64_t index, compass_tokens context, compass_tokens continuation) {
+  compass_request r{};
+  r.struct_size = sizeof r;
+  r.index = index;
+  r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
+  r.context = context;
+  r.continuation = continuation;
+  return r;
+}
+
 compass_backend_config BackendConfig() {
   compass_backend_config c{};
   c.struct_size = sizeof c;
@@ -40,11 +50,83 @@ TEST(PluginRegistry, LoadsWellFormedBackend) {
   EXPECT_EQ(p.name, "good");
   EXPECT_EQ(p.version, "1.0.0");
   EXPECT_EQ(p.abi_major, static_cast<uint32_t>(COMPASS_ABI_MAJOR));
-  // Only overridden optional slots are set.
-  EXPECT_NE(p.backend.loglikelihood, nullptr);
+  // Only overridden optional slots are set; capabilities as declared.
+  EXPECT_NE(p.backend.execute, nullptr);
   EXPECT_NE(p.backend.figures, nullptr);
   EXPECT_EQ(p.backend.plan, nullptr);
-  EXPECT_EQ(p.backend.generate_until, nullptr);
+  EXPECT_EQ(p.backend.capabilities, static_cast<uint64_t>(COMPASS_CAN_LOGLIKELIHOOD));
+}
+
+TEST(PluginRegistry, RefusesAbiV1PluginNamingBothVersions) {
+  const auto reg = PluginRegistry::Discover({Fixture("abi_v1")});
+  EXPECT_TRUE(reg.plugins().empty());
+  ASSERT_EQ(reg.refused().size(), 1u);
+  const std::string& reason = reg.refused()[0].reason;
+  EXPECT_NE(reason.find("built for plugin ABI 1."), std::string::npos) << reason;
+  EXPECT_NE(reason.find("this compass speaks ABI 2."), std::string::npos) << reason;
+  EXPECT_NE(reason.find("rebuild the plugin"), std::string::npos) << reason;
+}
+
+TEST(PluginRegistry, PluginBuiltWithAppendedFieldsLoadsAndWorks) {
+  const auto reg = PluginRegistry::Discover({Fixture("appended")});
+  ASSERT_EQ(reg.plugins().size(), 1u) << (reg.refused().empty() ? "" : reg.refused()[0].reason);
+  const auto& p = reg.plugins()[0];
+  EXPECT_EQ(p.abi_minor, static_cast<uint32_t>(COMPASS_ABI_MINOR + 1));
+  EXPECT_GT(p.backend.header.struct_size, sizeof(compass_backend_api));
+  PluginHost host;
+  const auto cfg = BackendConfig();
+  auto backend = BackendInstance::Create(p, host, cfg);
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  // Several requests: the plugin must step through them by the host's
+  // struct_size, and its larger results must be read by the host's.
+  const int32_t ctx[] = {1, 2}, c1[] = {3}, c2[] = {4, 5}, c3[] = {6, 7, 8};
+  std::vector<compass_request> reqs = {Loglikelihood(0, {ctx, 2}, {c1, 1}),
+                                       Loglikelihood(1, {ctx, 2}, {c2, 2}),
+                                       Loglikelihood(2, {ctx, 2}, {c3, 3})};
+  std::vector<double> got(3, 0);
+  Status s = (*backend)->Execute(reqs, [&](const compass_result& r) {
+    EXPECT_EQ(r.struct_size, sizeof(compass_result));
+    EXPECT_EQ(r.num_tokens, reqs[r.index].continuation.size);
+    EXPECT_EQ(r.token_logprobs[r.num_tokens - 1], -1.0f);
+    got[r.index] = r.logprob;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(got, (std::vector<double>{-1, -2, -3}));
+}
+
+TEST(PluginRegistry, PerRequestErrorsAndAStoppingSink) {
+  const auto reg = PluginRegistry::Discover({Fixture("good")});
+  PluginHost host;
+  const auto cfg = BackendConfig();
+  auto backend = BackendInstance::Create(reg.plugins()[0], host, cfg);
+  ASSERT_TRUE(backend.ok());
+  const int32_t ok_ctx[] = {1}, bad_ctx[] = {666}, cont[] = {2};
+  std::vector<compass_request> reqs = {Loglikelihood(0, {ok_ctx, 1}, {cont, 1}),
+                                       Loglikelihood(1, {bad_ctx, 1}, {cont, 1}),
+                                       Loglikelihood(2, {ok_ctx, 1}, {cont, 1})};
+  std::vector<int32_t> codes;
+  Status s = (*backend)->Execute(reqs, [&](const compass_result& r) {
+    codes.push_back(r.error_code);
+    if (r.error_code != COMPASS_OK) {
+      EXPECT_EQ(sdk::view(r.error_message), "token 666 is not allowed");
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  // One bad request is answered with its error; the call goes on.
+  EXPECT_EQ(codes, (std::vector<int32_t>{COMPASS_OK, COMPASS_INVALID_ARGUMENT, COMPASS_OK}));
+
+  // The host's own failure stops the backend at once and is what Execute
+  // returns.
+  int seen = 0;
+  s = (*backend)->Execute(reqs, [&](const compass_result&) {
+    ++seen;
+    return IoError("disk full");
+  });
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(s.code(), COMPASS_IO);
+  EXPECT_NE(s.message().find("disk full"), std::string::npos) << s.message();
 }
 
 TEST(PluginRegistry, RefusesNextMajorNamingBothVersionsAndFile) {
@@ -80,7 +162,7 @@ TEST(PluginRegistry, OlderMinorLacksLaterSlots) {
   ASSERT_EQ(reg.plugins().size(), 1u);
   // The plugin set `figures`, but its table ends before it: read as NULL.
   EXPECT_EQ(reg.plugins()[0].backend.figures, nullptr);
-  EXPECT_NE(reg.plugins()[0].backend.loglikelihood, nullptr);
+  EXPECT_NE(reg.plugins()[0].backend.execute, nullptr);
   PluginHost host;
   const auto cfg = BackendConfig();
   auto backend = BackendInstance::Create(reg.plugins()[0], host, cfg);
@@ -143,11 +225,15 @@ TEST(PluginRegistry, LibraryStaysLoadedWhileAnInstanceLives) {
     backend = std::move(*created);
   }  // registry gone: only the instance holds the library now
   const int32_t ctx[] = {1, 2}, cont[] = {3, 4, 5};
-  std::vector<compass_loglikelihood_request> reqs = {{0, {ctx, 2}, {cont, 3}}};
+  std::vector<compass_request> reqs = {Loglikelihood(0, {ctx, 2}, {cont, 3})};
   double got = 0;
-  ASSERT_TRUE(
-      backend->Loglikelihood(reqs, [&](const compass_loglikelihood_result& r) { got = r.logprob; })
-          .ok());
+  ASSERT_TRUE(backend
+                  ->Execute(reqs,
+                            [&](const compass_result& r) {
+                              got = r.logprob;
+                              return Status::Ok();
+                            })
+                  .ok());
   EXPECT_EQ(got, -3.0);
 }
 
@@ -161,11 +247,11 @@ TEST(PluginRegistry, ExceptionsInPluginsBecomeStatuses) {
       BackendInstance::Create(*reg.Find(PluginKind::kBackend, "good").value(), host, cfg);
   ASSERT_TRUE(backend.ok());
   const int32_t ctx[] = {1};
-  std::vector<compass_loglikelihood_request> reqs = {{0, {ctx, 1}, {nullptr, 0}}};
-  Status s = (*backend)->Loglikelihood(reqs, [](const compass_loglikelihood_result&) {});
+  std::vector<compass_request> reqs = {Loglikelihood(0, {ctx, 1}, {nullptr, 0})};
+  Status s = (*backend)->Execute(reqs, [](const compass_result&) { return Status::Ok(); });
   EXPECT_EQ(s.code(), COMPASS_INTERNAL);
   EXPECT_NE(s.message().find("boom: empty continuation"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("backend 'good' loglikelihood"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("backend 'good' execute"), std::string::npos) << s.message();
 
   // sdk::Error keeps its code; the item delivered before the throw arrived.
   const PluginRecord* ds = reg.Find(PluginKind::kDataset, "throwing").value();

@@ -81,10 +81,12 @@ std::set<std::string> Computed(const fs::path& log) {
     std::istringstream a(line.substr(0, bar)), b(line.substr(bar + 1));
     for (int32_t x; a >> x;) ctx.push_back(x);
     for (int32_t x; b >> x;) cont.push_back(x);
-    compass_loglikelihood_request r{};
+    compass_request r{};
+    r.struct_size = sizeof r;
+    r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
     r.context = {ctx.data(), ctx.size()};
     r.continuation = {cont.data(), cont.size()};
-    out.insert(HashLoglikelihood(r));
+    out.insert(HashRequest(r));
   }
   return out;
 }

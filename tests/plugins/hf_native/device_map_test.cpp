@@ -105,27 +105,6 @@ TEST(HfNativePlan, Qwen2_72B_On2x80GBFitsAndOn2x40GBIsRefused) {
   EXPECT_NE(p->message.find("offload = true"), std::string::npos);  // and suggestions
 }
 
-TEST(HfNativePlan, BF16OnDevicesWithoutBF16) {
-  PlanRequest r;
-  r.config = Config("yi-9b");
-  r.dtype = model::DType::kBF16;
-  r.devices = Gpus(4, 8, false, "T4");
-  auto refused = PlanDeviceMap(r);
-  ASSERT_FALSE(refused.ok());
-  std::printf("== Yi-9B bf16 on 4 x 8 GB without bf16: %s\n", refused.status().message().c_str());
-  EXPECT_EQ(refused.status().code(), COMPASS_UNSUPPORTED);
-  EXPECT_NE(refused.status().message().find("allow_dtype_fallback"), std::string::npos);
-
-  r.allow_dtype_fallback = true;
-  auto p = PlanDeviceMap(r);
-  ASSERT_TRUE(p.ok());
-  Print("Yi-9B bf16 -> fp16 on 4 x 8 GB", *p);
-  EXPECT_TRUE(p->fits) << p->message;
-  EXPECT_EQ(p->dtype, model::DType::kF16);
-  ASSERT_EQ(p->notes.size(), 1u);
-  EXPECT_NE(p->notes[0].find("float16"), std::string::npos);
-}
-
 TEST(HfNativePlan, SequentialFillsTheFirstDeviceFirst) {
   PlanRequest r;
   r.config = Config("llama2-13b");

@@ -33,8 +33,9 @@ class SlowBackend final : public compass::sdk::Backend {
     delay_ms_ = delay.empty() ? 0 : std::stoi(delay);
     log_file_ = value("log_file");
   }
-  void loglikelihood(const compass_loglikelihood_request* r, uint64_t n,
-                     const compass::sdk::ResponseSink& sink) override {
+  static constexpr uint64_t capabilities = COMPASS_CAN_LOGLIKELIHOOD;
+  void execute(const compass::sdk::Requests& r, const compass::sdk::ResponseSink& sink) override {
+    const uint64_t n = r.size();
     for (uint64_t i = 0; i < n; ++i) {
       host_.check_cancelled();
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
@@ -56,7 +57,10 @@ class SlowBackend final : public compass::sdk::Backend {
         fsync(fileno(f));
         std::fclose(f);
       }
-      sink.loglikelihood(r[i].index, lp - ctx / 1e4, false);
+      compass::sdk::LoglikelihoodAnswer a;
+      a.logprob = lp - ctx / 1e4;
+      a.is_greedy = false;
+      sink.loglikelihood(r[i], a);
       host_.progress(i + 1, n, i + 1);
     }
   }
