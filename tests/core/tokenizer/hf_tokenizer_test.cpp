@@ -108,6 +108,28 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
     if (byte_level()) EXPECT_EQ(lossless, corpus.size());
   }
 
+  // Token bytes concatenate to the decoded text after the first token (the
+  // stop-string contract of compass_backend_config.token_bytes), also where
+  // byte-level pieces split a character.
+  void CheckTokenBytes() {
+    const Tokenizer& t = tokenizer();
+    const hf::Json& corpus = Corpus();
+    size_t checked = 0;
+    for (size_t i = 0; i < corpus.size(); ++i) {
+      const auto ids = t.Encode(corpus[i].get<std::string>());
+      if (ids.size() < 2) continue;
+      const std::string whole = *t.Decode(ids.data(), ids.size());
+      const std::string head = *t.Decode(ids.data(), 1);
+      if (whole.find("\xEF\xBF\xBD") != std::string::npos || whole.rfind(head, 0) != 0) continue;
+      std::string bytes;
+      for (size_t k = 1; k < ids.size(); ++k) bytes += t.TokenBytes(ids[k]);
+      EXPECT_EQ(bytes, whole.substr(head.size())) << GetParam() << " string " << i;
+      ++checked;
+    }
+    EXPECT_GT(checked, 0u) << GetParam();
+    EXPECT_EQ(TokenByteTable(t).size(), t.vocab_size());
+  }
+
   // What the reference's post-processor adds is what the core adds: BOS when
   // add_bos().
   void CheckVocabularyAndBos() {
@@ -146,6 +168,24 @@ TEST_P(GoldenTest, MatchesReference) {
     SCOPED_TRACE("vocabulary size and BOS");
     CheckVocabularyAndBos();
   }
+  {
+    SCOPED_TRACE("token bytes");
+    CheckTokenBytes();
+  }
+}
+
+TEST(HfTokenizer, TokenBytesKeepPiecesOfACharacterRaw) {
+  // GPT-2 has no token for this character: its three UTF-8 bytes are split
+  // over byte-level tokens, each of which decodes alone to U+FFFD; their raw
+  // bytes join up to the character.
+  const Tokenizer& t = GetTokenizer("gpt2");
+  const std::string text = "\xE9\xBE\x98";  // U+9F98
+  const auto ids = t.Encode(text);
+  ASSERT_GE(ids.size(), 2u);
+  std::string bytes;
+  for (int32_t id : ids) bytes += t.TokenBytes(id);
+  EXPECT_EQ(bytes, text);
+  EXPECT_EQ(t.TokenBytes(static_cast<int32_t>(t.vocab_size()) + 5), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, GoldenTest,
