@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "model/kv_cache.h"
-#include "model/layers.h"
-#include "model/model_config.h"
-#include "model/weights.h"
+#include "models/kv_cache.h"
+#include "models/layers.h"
+#include "models/model_config.h"
+#include "models/weights.h"
 
 namespace compass::hf_native {
 

@@ -1,4 +1,4 @@
-#include "model/causal_lm.h"
+#include "models/causal_lm.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>

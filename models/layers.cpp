@@ -1,4 +1,4 @@
-#include "model/layers.h"
+#include "models/layers.h"
 
 #include <ATen/ATen.h>
 

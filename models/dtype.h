@@ -1,7 +1,7 @@
 // Floating-point element types of checkpoints and runs: F32, F16, BF16.
 // Other safetensors dtypes are refused where a file is read.
-#ifndef COMPASS_MODEL_DTYPE_H_
-#define COMPASS_MODEL_DTYPE_H_
+#ifndef COMPASS_MODELS_DTYPE_H_
+#define COMPASS_MODELS_DTYPE_H_
 
 #include <cstdint>
 #include <string>
@@ -31,4 +31,4 @@ float F16ToFloat(uint16_t bits);
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_DTYPE_H_
+#endif  // COMPASS_MODELS_DTYPE_H_

@@ -1,4 +1,4 @@
-#include "model/weights.h"
+#include "models/weights.h"
 
 #include <ATen/ATen.h>
 

@@ -3,8 +3,8 @@
 // The weights depend only on the spec: they come from std::mt19937_64 (whose
 // output the standard fixes) through a Box-Muller transform written here, so
 // every machine writes the same files; WeightsChecksum notices a change.
-#ifndef COMPASS_MODEL_TINY_MODEL_H_
-#define COMPASS_MODEL_TINY_MODEL_H_
+#ifndef COMPASS_MODELS_TINY_MODEL_H_
+#define COMPASS_MODELS_TINY_MODEL_H_
 
 #include <cstdint>
 #include <optional>
@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "model/checkpoint.h"
-#include "model/dtype.h"
-#include "model/model_config.h"
+#include "models/checkpoint.h"
+#include "models/dtype.h"
+#include "models/model_config.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -70,4 +70,4 @@ std::string WeightsChecksum(const Checkpoint& checkpoint);
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_TINY_MODEL_H_
+#endif  // COMPASS_MODELS_TINY_MODEL_H_

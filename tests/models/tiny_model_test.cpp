@@ -1,6 +1,6 @@
 // The tiny model generator: deterministic, the real layout, and parameter
 // accounting that agrees with the bytes it writes.
-#include "model/tiny_model.h"
+#include "models/tiny_model.h"
 
 #include <gtest/gtest.h>
 

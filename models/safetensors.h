@@ -4,8 +4,8 @@
 // Format: 8-byte little-endian header length N, N bytes of JSON
 // ({"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
 // {...}}), then the data section; offsets are relative to its start.
-#ifndef COMPASS_MODEL_SAFETENSORS_H_
-#define COMPASS_MODEL_SAFETENSORS_H_
+#ifndef COMPASS_MODELS_SAFETENSORS_H_
+#define COMPASS_MODELS_SAFETENSORS_H_
 
 #include <cstdint>
 #include <map>
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/dtype.h"
+#include "models/dtype.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -82,4 +82,4 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorData>& 
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_SAFETENSORS_H_
+#endif  // COMPASS_MODELS_SAFETENSORS_H_

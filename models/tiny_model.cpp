@@ -1,4 +1,4 @@
-#include "model/tiny_model.h"
+#include "models/tiny_model.h"
 
 #include <cmath>
 #include <cstring>

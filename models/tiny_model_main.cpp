@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "model/tiny_model.h"
+#include "models/tiny_model.h"
 #include "util/strings.h"
 
 int main(int argc, char** argv) {

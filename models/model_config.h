@@ -5,8 +5,8 @@
 // Errors are InvalidArgument (bad or inconsistent values), Unsupported
 // (architecture, rope type, activation this library does not implement) or
 // IoError; each message starts with the config file's path.
-#ifndef COMPASS_MODEL_MODEL_CONFIG_H_
-#define COMPASS_MODEL_MODEL_CONFIG_H_
+#ifndef COMPASS_MODELS_MODEL_CONFIG_H_
+#define COMPASS_MODELS_MODEL_CONFIG_H_
 
 #include <cstdint>
 #include <optional>
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/dtype.h"
+#include "models/dtype.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -124,4 +124,4 @@ ParameterAccounting AccountParameters(const ModelConfig& config, DType dtype);
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_MODEL_CONFIG_H_
+#endif  // COMPASS_MODELS_MODEL_CONFIG_H_

@@ -1,4 +1,4 @@
-#include "model/checkpoint.h"
+#include "models/checkpoint.h"
 
 #include <sys/stat.h>
 

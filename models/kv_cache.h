@@ -7,8 +7,8 @@
 // a row for left or right padding alike), and, for sliding-window layers,
 // q_pos - k_pos < window. Positions are per token (RoPE positions), so rows
 // may hold prompts of different lengths.
-#ifndef COMPASS_MODEL_KV_CACHE_H_
-#define COMPASS_MODEL_KV_CACHE_H_
+#ifndef COMPASS_MODELS_KV_CACHE_H_
+#define COMPASS_MODELS_KV_CACHE_H_
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -97,4 +97,4 @@ class ContiguousKvCache : public KvCache {
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_KV_CACHE_H_
+#endif  // COMPASS_MODELS_KV_CACHE_H_

@@ -1,6 +1,6 @@
 // Helpers shared by the model tests: scratch directories and tiny models.
-#ifndef COMPASS_TESTS_CORE_MODEL_MODEL_TEST_UTIL_H_
-#define COMPASS_TESTS_CORE_MODEL_MODEL_TEST_UTIL_H_
+#ifndef COMPASS_TESTS_MODELS_MODEL_TEST_UTIL_H_
+#define COMPASS_TESTS_MODELS_MODEL_TEST_UTIL_H_
 
 #include <ftw.h>
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "model/tiny_model.h"
+#include "models/tiny_model.h"
 
 namespace compass::model::testing {
 
@@ -77,4 +77,4 @@ inline std::string FixtureDir(const std::string& variant) {
 
 }  // namespace compass::model::testing
 
-#endif  // COMPASS_TESTS_CORE_MODEL_MODEL_TEST_UTIL_H_
+#endif  // COMPASS_TESTS_MODELS_MODEL_TEST_UTIL_H_

@@ -1,6 +1,6 @@
 // Safetensors files and checkpoints: round trips, and every malformed input
 // refused with a Status naming the file and the tensor.
-#include "model/safetensors.h"
+#include "models/safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <functional>
 
-#include "model/checkpoint.h"
-#include "model/tiny_model.h"
 #include "model_test_util.h"
+#include "models/checkpoint.h"
+#include "models/tiny_model.h"
 
 namespace compass::model {
 namespace {

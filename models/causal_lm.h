@@ -2,8 +2,8 @@
 // final norm and head, loaded from a checkpoint directory. Backends that
 // place or shard the model compose the modules of layers.h themselves; this
 // class is the single-device composition and the reference for them.
-#ifndef COMPASS_MODEL_CAUSAL_LM_H_
-#define COMPASS_MODEL_CAUSAL_LM_H_
+#ifndef COMPASS_MODELS_CAUSAL_LM_H_
+#define COMPASS_MODELS_CAUSAL_LM_H_
 
 #include <ATen/core/Tensor.h>
 
@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "model/kv_cache.h"
-#include "model/layers.h"
-#include "model/model_config.h"
-#include "model/weights.h"
+#include "models/kv_cache.h"
+#include "models/layers.h"
+#include "models/model_config.h"
+#include "models/weights.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -84,4 +84,4 @@ class CausalLM {
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_CAUSAL_LM_H_
+#endif  // COMPASS_MODELS_CAUSAL_LM_H_

@@ -1,7 +1,7 @@
 // Building blocks on their own: sharded layers against whole ones, rotary
 // embedding, KV cache, loading (sharded and F16/BF16 checkpoints), and the
 // errors of the Status-returning entry points.
-#include "model/layers.h"
+#include "models/layers.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -10,10 +10,10 @@
 #include <barrier>
 #include <thread>
 
-#include "model/causal_lm.h"
-#include "model/kv_cache.h"
-#include "model/weights.h"
 #include "model_test_util.h"
+#include "models/causal_lm.h"
+#include "models/kv_cache.h"
+#include "models/weights.h"
 
 namespace compass::model {
 namespace {

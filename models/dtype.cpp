@@ -1,4 +1,4 @@
-#include "model/dtype.h"
+#include "models/dtype.h"
 
 #include <algorithm>
 #include <bit>

@@ -10,17 +10,17 @@
 // or dtype) throws c10::Error, as libtorch does: these are programming
 // errors, and the Status-returning entry points (loading, CausalLM) catch
 // and report them. Loaders return Status for bad checkpoints or shardings.
-#ifndef COMPASS_MODEL_LAYERS_H_
-#define COMPASS_MODEL_LAYERS_H_
+#ifndef COMPASS_MODELS_LAYERS_H_
+#define COMPASS_MODELS_LAYERS_H_
 
 #include <ATen/core/Tensor.h>
 
 #include <functional>
 #include <utility>
 
-#include "model/kv_cache.h"
-#include "model/model_config.h"
-#include "model/weights.h"
+#include "models/kv_cache.h"
+#include "models/model_config.h"
+#include "models/weights.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -215,4 +215,4 @@ class LMHead {
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_LAYERS_H_
+#endif  // COMPASS_MODELS_LAYERS_H_

@@ -1,4 +1,4 @@
-#include "model/model_config.h"
+#include "models/model_config.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,5 +1,5 @@
 // config.json parsing and parameter accounting, without weights.
-#include "model/model_config.h"
+#include "models/model_config.h"
 
 #include <gtest/gtest.h>
 

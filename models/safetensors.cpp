@@ -1,4 +1,4 @@
-#include "model/safetensors.h"
+#include "models/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/model_config.h"
+#include "models/model_config.h"
 
 namespace compass::model {
 namespace {

@@ -2,8 +2,8 @@
 // with model.safetensors.index.json and the shards its weight_map names.
 // Opening maps every file and checks each header (see SafetensorsFile) and
 // the index; ValidateCheckpoint then checks the tensors against the config.
-#ifndef COMPASS_MODEL_CHECKPOINT_H_
-#define COMPASS_MODEL_CHECKPOINT_H_
+#ifndef COMPASS_MODELS_CHECKPOINT_H_
+#define COMPASS_MODELS_CHECKPOINT_H_
 
 #include <map>
 #include <memory>
@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/model_config.h"
-#include "model/safetensors.h"
+#include "models/model_config.h"
+#include "models/safetensors.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -68,4 +68,4 @@ Status ValidateCheckpoint(const Checkpoint& checkpoint, const ModelConfig& confi
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_CHECKPOINT_H_
+#endif  // COMPASS_MODELS_CHECKPOINT_H_

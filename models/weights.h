@@ -2,8 +2,8 @@
 // tensors are read on demand, converted to the run's dtype (F32/F16/BF16 in
 // any combination) and copied to the device that needs them, whole or as a
 // slice (for tensor-parallel shards).
-#ifndef COMPASS_MODEL_WEIGHTS_H_
-#define COMPASS_MODEL_WEIGHTS_H_
+#ifndef COMPASS_MODELS_WEIGHTS_H_
+#define COMPASS_MODELS_WEIGHTS_H_
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -12,9 +12,9 @@
 #include <memory>
 #include <string>
 
-#include "model/checkpoint.h"
-#include "model/dtype.h"
-#include "model/model_config.h"
+#include "models/checkpoint.h"
+#include "models/dtype.h"
+#include "models/model_config.h"
 #include "util/status.h"
 
 namespace compass::model {
@@ -66,4 +66,4 @@ at::Tensor CopyTo(const at::Tensor& t, const Placement& placement);
 
 }  // namespace compass::model
 
-#endif  // COMPASS_MODEL_WEIGHTS_H_
+#endif  // COMPASS_MODELS_WEIGHTS_H_

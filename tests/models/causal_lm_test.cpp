@@ -1,6 +1,6 @@
 // The model against transformers' outputs (tests/fixtures/models, made by
 // scripts/goldens/make_model_goldens.py) for every tiny variant.
-#include "model/causal_lm.h"
+#include "models/causal_lm.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "model/safetensors.h"
-#include "model/tiny_model.h"
-#include "model/weights.h"
 #include "model_test_util.h"
+#include "models/safetensors.h"
+#include "models/tiny_model.h"
+#include "models/weights.h"
 
 namespace compass::model {
 namespace {
