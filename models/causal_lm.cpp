@@ -3,22 +3,10 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include "models/guarded.h"
+
 namespace compass::model {
 namespace {
-
-// Runs `f`, turning libtorch exceptions into a Status.
-template <typename F>
-auto Guarded(const std::string& what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const c10::OutOfMemoryError& e) {
-    return OutOfMemory(what + ": " + e.what_without_backtrace());
-  } catch (const c10::Error& e) {
-    return Internal(what + ": " + e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return Internal(what + ": " + e.what());
-  }
-}
 
 at::Tensor ToCpuLong(const std::vector<int64_t>& values, std::vector<int64_t> shape) {
   return at::tensor(values, at::kLong).reshape(shape);
@@ -64,79 +52,90 @@ StatusOr<PaddedBatch> MakePaddedBatch(const std::vector<std::vector<int64_t>>& s
   });
 }
 
-StatusOr<CausalLM> CausalLM::Load(const std::string& dir, const Placement& placement) {
+StatusOr<CausalLM> CausalLM::Load(const std::string& dir, const Placement& placement,
+                                  AttentionImpl attention) {
   COMPASS_ASSIGN_OR_RETURN(ModelWeights weights, ModelWeights::Open(dir));
-  return Load(weights, placement);
+  return Load(weights, placement, attention);
 }
 
-StatusOr<CausalLM> CausalLM::Load(const ModelWeights& weights, const Placement& placement) {
-  COMPASS_RETURN_IF_ERROR(FromScalarType(placement.dtype).status());
-  return Guarded("loading " + weights.checkpoint().dir(), [&]() -> StatusOr<CausalLM> {
-    const ModelConfig& c = weights.config();
-    CausalLM m;
-    m.config_ = std::make_shared<const ModelConfig>(c);
-    m.placement_ = placement;
-    COMPASS_ASSIGN_OR_RETURN(at::Tensor embed, weights.View("model.embed_tokens.weight"));
-    m.embed_ = Embedding::Create(embed, placement);
-    m.rotary_ = RotaryEmbedding::Create(c, placement.device);
-    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-      COMPASS_ASSIGN_OR_RETURN(DecoderLayer layer, DecoderLayer::Load(weights, i, placement));
-      m.layers_.push_back(std::move(layer));
+StatusOr<CausalLM> CausalLM::Load(const ModelWeights& weights, const Placement& placement,
+                                  AttentionImpl attention) {
+  StageSpec spec;
+  spec.begin = 0;
+  spec.end = weights.config().num_hidden_layers;
+  spec.embedding = spec.head = true;
+  spec.placement = placement;
+  COMPASS_ASSIGN_OR_RETURN(Stage stage, Stage::Load(weights, spec));
+  std::vector<Stage> stages;
+  stages.push_back(std::move(stage));
+  return FromStages(std::move(stages), attention);
+}
+
+StatusOr<CausalLM> CausalLM::FromStages(std::vector<Stage> stages, AttentionImpl attention) {
+  if (stages.empty()) return InvalidArgument("a model needs at least one stage");
+  const ModelConfig& c = stages.front().config();
+  auto where = [](const Stage& s) {
+    return "stage on " + s.device_name() + " (layers [" + std::to_string(s.spec().begin) + ", " +
+           std::to_string(s.spec().end) + "))";
+  };
+  if (!stages.front().spec().embedding) {
+    return InvalidArgument("the first " + where(stages.front()) + " has no embedding");
+  }
+  if (!stages.back().spec().head) {
+    return InvalidArgument("the last " + where(stages.back()) + " has no head");
+  }
+  int64_t next = 0;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const Stage& s = stages[i];
+    if (s.config().source != c.source || s.config().num_hidden_layers != c.num_hidden_layers) {
+      return InvalidArgument(where(s) + " is of another model (" + s.config().source + ")");
     }
-    COMPASS_ASSIGN_OR_RETURN(at::Tensor norm, weights.View("model.norm.weight"));
-    m.norm_ = RMSNorm::Create(norm, c.rms_norm_eps, placement);
-    COMPASS_ASSIGN_OR_RETURN(m.head_, LMHead::Load(weights, placement));
-    return m;
-  });
+    if (s.spec().begin != next) {
+      return InvalidArgument(where(s) + " does not follow layer " + std::to_string(next - 1));
+    }
+    if ((i > 0 && s.spec().embedding) || (i + 1 < stages.size() && s.spec().head)) {
+      return InvalidArgument(where(s) + " has the embedding or head inside the chain");
+    }
+    next = s.spec().end;
+  }
+  if (next != c.num_hidden_layers) {
+    return InvalidArgument("the stages end at layer " + std::to_string(next) + " of " +
+                           std::to_string(c.num_hidden_layers));
+  }
+  CausalLM m;
+  m.stages_ = std::move(stages);
+  m.attention_ = attention;
+  return m;
+}
+
+CausalLM CausalLM::WithAttention(AttentionImpl attention) const {
+  CausalLM m = *this;
+  m.attention_ = attention;
+  return m;
 }
 
 StatusOr<at::Tensor> CausalLM::Hidden(const at::Tensor& input_ids, const at::Tensor& positions,
                                       const at::Tensor& valid, KvCache* cache) const {
-  if (!input_ids.defined() || input_ids.dim() != 2 || input_ids.scalar_type() != at::kLong) {
-    return InvalidArgument("input_ids must be an int64 tensor [batch, tokens]");
-  }
-  if (!positions.defined() || positions.sizes() != input_ids.sizes() ||
-      positions.scalar_type() != at::kLong) {
-    return InvalidArgument("positions must be an int64 tensor shaped like input_ids " +
-                           c10::str(input_ids.sizes()));
-  }
-  if (valid.defined() && valid.sizes() != input_ids.sizes()) {
-    return InvalidArgument("valid must be shaped like input_ids " + c10::str(input_ids.sizes()));
-  }
-  if (input_ids.numel() == 0) return InvalidArgument("input_ids is empty");
+  if (!input_ids.defined()) return InvalidArgument("input_ids must be an int64 tensor");
+  COMPASS_ASSIGN_OR_RETURN(Step step, Step::Begin(config(), input_ids, positions, valid, cache,
+                                                  attention_, placement().device));
   return Guarded("forward", [&]() -> StatusOr<at::Tensor> {
-    const c10::Device device = placement_.device;
-    at::Tensor ids = input_ids.to(device);
-    const at::Tensor pos = positions.to(device);
-    at::Tensor mask;
-    if (valid.defined()) {
-      mask = valid.to(device, at::kBool);
-      ids = ids.masked_fill(mask.logical_not(), 0);
+    at::Tensor h = stages_.front().Embed(step);
+    const Stage* previous = &stages_.front();
+    for (const Stage& stage : stages_) {
+      if (stage.device_name() != previous->device_name()) {
+        h = h.to(stage.device());
+        ++*transfers_;
+      }
+      h = stage.Forward(h, step, cache);
+      previous = &stage;
     }
-    // Checked here: an out-of-range id would otherwise fail deep inside the
-    // embedding lookup (a device-side assert on CUDA).
-    const at::Tensor range = at::stack({ids.min(), ids.max()}).cpu();
-    const int64_t lo = range[0].item<int64_t>(), hi = range[1].item<int64_t>();
-    if (lo < 0 || hi >= config_->vocab_size) {
-      return InvalidArgument("token id " + std::to_string(lo < 0 ? lo : hi) +
-                             " is out of range (vocab_size " + std::to_string(config_->vocab_size) +
-                             ")");
-    }
-    AttentionBatch batch;
-    if (cache) {
-      COMPASS_ASSIGN_OR_RETURN(batch, cache->BeginStep(mask, pos));
-    } else {
-      batch = StepBatch(mask, pos);
-    }
-    at::Tensor h = embed_.Forward(ids);
-    auto [cos, sin] = rotary_.CosSin(pos, mask, placement_.dtype);
-    for (const DecoderLayer& layer : layers_) h = layer.Forward(h, cos, sin, batch, cache);
-    return norm_.Forward(h);
+    return h;
   });
 }
 
 at::Tensor CausalLM::Logits(const at::Tensor& hidden) const {
-  return head_.Forward(hidden);
+  return stages_.back().Logits(hidden);
 }
 
 StatusOr<at::Tensor> CausalLM::Forward(const at::Tensor& input_ids, const at::Tensor& positions,
@@ -146,7 +145,10 @@ StatusOr<at::Tensor> CausalLM::Forward(const at::Tensor& input_ids, const at::Te
 }
 
 std::unique_ptr<ContiguousKvCache> CausalLM::NewCache(int64_t batch_size, int64_t capacity) const {
-  return std::make_unique<ContiguousKvCache>(batch_size, capacity, config_->num_hidden_layers);
+  auto cache =
+      std::make_unique<ContiguousKvCache>(batch_size, capacity, config().num_hidden_layers);
+  for (const Stage& stage : stages_) stage.AllocateCache(*cache);
+  return cache;
 }
 
 StatusOr<std::vector<std::vector<int64_t>>> CausalLM::Generate(
@@ -154,9 +156,14 @@ StatusOr<std::vector<std::vector<int64_t>>> CausalLM::Generate(
     Padding padding) const {
   std::vector<std::vector<int64_t>> out(prompts.size());
   if (max_new_tokens <= 0) return out;
-  COMPASS_ASSIGN_OR_RETURN(PaddedBatch batch, MakePaddedBatch(prompts, padding, placement_.device));
+  COMPASS_ASSIGN_OR_RETURN(PaddedBatch batch,
+                           MakePaddedBatch(prompts, padding, placement().device));
   const int64_t rows = batch.input_ids.size(0);
-  auto cache = NewCache(rows, batch.input_ids.size(1) + max_new_tokens);
+  std::unique_ptr<ContiguousKvCache> cache;
+  COMPASS_RETURN_IF_ERROR(Guarded("generate", [&]() -> Status {
+    cache = NewCache(rows, batch.input_ids.size(1) + max_new_tokens);
+    return Status::Ok();
+  }));
   COMPASS_ASSIGN_OR_RETURN(at::Tensor hidden,
                            Hidden(batch.input_ids, batch.positions, batch.valid, cache.get()));
   return Guarded("generate", [&]() -> StatusOr<std::vector<std::vector<int64_t>>> {
@@ -165,10 +172,11 @@ StatusOr<std::vector<std::vector<int64_t>>> CausalLM::Generate(
       last[b] = batch.LastSlot(b);
       next_pos[b] = batch.lengths[b];
     }
-    const auto long_options = at::TensorOptions().dtype(at::kLong).device(placement_.device);
-    at::Tensor h = hidden.index(
-        {at::arange(rows, long_options), at::tensor(last, at::kLong).to(placement_.device)});
-    at::Tensor position = at::tensor(next_pos, at::kLong).to(placement_.device).unsqueeze(1);
+    const c10::Device last_device = hidden.device();  // the last stage's
+    at::Tensor h =
+        hidden.index({at::arange(rows, at::TensorOptions().dtype(at::kLong).device(last_device)),
+                      at::tensor(last, at::kLong).to(last_device)});
+    at::Tensor position = at::tensor(next_pos, at::kLong).to(placement().device).unsqueeze(1);
     for (int64_t step = 0;; ++step) {
       const at::Tensor next = Logits(h).argmax(-1);  // [B]
       const at::Tensor cpu = next.cpu();

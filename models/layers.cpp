@@ -42,12 +42,6 @@ StatusOr<std::pair<at::Tensor, at::Tensor>> Projection(const ModelWeights& weigh
   return std::make_pair(w, b);
 }
 
-at::Tensor RepeatKv(const at::Tensor& x, int64_t n_rep) {
-  if (n_rep == 1) return x;
-  const int64_t b = x.size(0), kv = x.size(1), s = x.size(2), d = x.size(3);
-  return x.unsqueeze(2).expand({b, kv, n_rep, s, d}).reshape({b, kv * n_rep, s, d});
-}
-
 // 1 / theta^(2i / dim), as transformers computes it (float32, on the CPU).
 at::Tensor DefaultInvFreq(double theta, int64_t dim) {
   const at::Tensor exponents = at::arange(0, dim, 2, at::kLong).to(at::kFloat) / dim;
@@ -315,15 +309,10 @@ at::Tensor Attention::Forward(const at::Tensor& hidden, const at::Tensor& cos,
   at::Tensor v = v_.Forward(hidden).view({b, t, -1, d}).transpose(1, 2);
   q = RotaryEmbedding::Apply(q, cos, sin);
   k = RotaryEmbedding::Apply(k, cos, sin);
-  if (cache) std::tie(k, v) = cache->Update(layer_, k, v);
-  const int64_t n_rep = shape_.num_heads / shape_.num_kv_heads;
-  k = RepeatKv(k, n_rep);
-  v = RepeatKv(v, n_rep);
-  at::Tensor scores = at::matmul(q, k.transpose(2, 3)) * std::pow(static_cast<double>(d), -0.5);
-  scores = scores + batch.Mask(shape_.sliding_window, scores.device(), scores.scalar_type());
-  const at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-  const at::Tensor out = at::matmul(probs, v).transpose(1, 2).contiguous().reshape({b, t, -1});
-  return o_.Forward(out);
+  const at::Tensor attended =
+      cache ? cache->Attend(layer_, q, k, v, batch, shape_.sliding_window)
+            : DenseAttention(q, k, v, batch, shape_.sliding_window);  // [B, heads, T, D]
+  return o_.Forward(attended.transpose(1, 2).contiguous().reshape({b, t, -1}));
 }
 
 // ---------------------------------------------------------------- DecoderLayer

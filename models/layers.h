@@ -138,9 +138,10 @@ class MLP {
   Linear gate_, up_, down_;
 };
 
-// Self-attention with RoPE, grouped-query heads (repeat_kv), an optional
-// sliding window, eager scaled dot product (softmax in float32, cast back),
-// and an optional KV cache.
+// Self-attention with RoPE, grouped-query heads and an optional sliding
+// window. The attention itself is the KV cache's (KvCache::Attend), or
+// DenseAttention over the step's own keys without a cache, computed as the
+// batch's impl says (eager or SDPA).
 class Attention {
  public:
   struct Shape {
@@ -160,7 +161,8 @@ class Attention {
 
   // hidden [B, T, hidden]; cos/sin from RotaryEmbedding::CosSin in hidden's
   // dtype; `batch` from the cache's BeginStep (or StepBatch without a
-  // cache). Returns [B, T, hidden] (this rank's partial sum under TP).
+  // cache), whose impl chooses eager or SDPA attention. Returns
+  // [B, T, hidden] (this rank's partial sum under TP).
   at::Tensor Forward(const at::Tensor& hidden, const at::Tensor& cos, const at::Tensor& sin,
                      const AttentionBatch& batch, KvCache* cache) const;
   const Shape& shape() const { return shape_; }

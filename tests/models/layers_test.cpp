@@ -257,15 +257,20 @@ TEST_F(LayersTest, DynamicRopeScalesEachRowByItsOwnLength) {
 TEST_F(LayersTest, KvCacheRefusesOverflowAndAnotherBatchSize) {
   ContiguousKvCache cache(2, 5, 1);
   const at::Tensor positions = at::arange(3, at::kLong).repeat({2, 1});
-  ASSERT_TRUE(cache.BeginStep({}, positions).ok());
+  auto batch = cache.BeginStep({}, positions);
+  ASSERT_TRUE(batch.ok());
   const at::Tensor kv = at::randn({2, 1, 3, 4});
-  auto [k, v] = cache.Update(0, kv, kv);
-  EXPECT_EQ(k.size(2), 3);
+  const at::Tensor out = cache.Attend(0, at::randn({2, 2, 3, 4}), kv, kv, *batch, 0);
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 2, 3, 4}));
+  EXPECT_EQ(cache.Stored(0).first.size(2), 3);
+  EXPECT_TRUE(at::equal(cache.Stored(0).second, kv));
   EXPECT_EQ(cache.length(), 3);
   auto overflow = cache.BeginStep({}, positions + 3);
   ASSERT_FALSE(overflow.ok());
   EXPECT_EQ(overflow.status().code(), COMPASS_OUT_OF_MEMORY);
   EXPECT_EQ(cache.BeginStep({}, at::zeros({3, 1}, at::kLong)).status().code(),
+            COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(cache.BeginStep({}, at::zeros({2, 0}, at::kLong)).status().code(),
             COMPASS_INVALID_ARGUMENT);
   EXPECT_EQ(cache.allocated_bytes(), 2u * 2 * 1 * 5 * 4 * 4);
 }
@@ -275,7 +280,8 @@ TEST_F(LayersTest, MaskHidesPaddingFutureAndKeysOutsideTheWindow) {
   const at::Tensor positions = at::tensor({0, 0, 1, 2, 3}, at::kLong).unsqueeze(0);
   const at::Tensor valid = at::tensor({0, 1, 1, 1, 1}, at::kLong).to(at::kBool).unsqueeze(0);
   const AttentionBatch batch = StepBatch(valid, positions);
-  const at::Tensor allowed = batch.Mask(2, c10::kCPU, at::kFloat)[0][0] == 0;
+  const at::Tensor allowed = batch.AdditiveMask(2, c10::kCPU, at::kFloat)[0][0] == 0;
+  EXPECT_TRUE(at::equal(allowed, batch.AllowedMask(2, c10::kCPU)[0][0]));
   const int expected[5][5] = {{1, 0, 0, 0, 0},  // padding query: only itself
                               {0, 1, 0, 0, 0},
                               {0, 1, 1, 0, 0},
