@@ -7,11 +7,11 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
-#include <barrier>
-#include <thread>
+#include <stdexcept>
 
 #include "model_test_util.h"
 #include "models/causal_lm.h"
+#include "models/communicator.h"
 #include "models/kv_cache.h"
 #include "models/weights.h"
 
@@ -154,28 +154,19 @@ TEST_F(LayersTest, TensorParallelDecoderLayerWithAnInProcessAllReduce) {
   auto full = DecoderLayer::Load(weights, 0, {});
   ASSERT_TRUE(full.ok());
   const at::Tensor expected = full->Forward(hidden, cos, sin, StepBatch({}, positions), nullptr);
-
-  constexpr int64_t kRanks = 2;
-  std::barrier sync(kRanks);
-  std::vector<at::Tensor> slots(kRanks), outputs(kRanks);
-  std::vector<std::thread> threads;
-  for (int64_t rank = 0; rank < kRanks; ++rank) {
-    threads.emplace_back([&, rank] {
-      auto layer = DecoderLayer::Load(weights, 0, {}, {rank, kRanks});
-      ASSERT_TRUE(layer.ok());
-      const AllReduce reduce = [&, rank](const at::Tensor& partial) {
-        slots[rank] = partial;
-        sync.arrive_and_wait();
-        at::Tensor sum = slots[0] + slots[1];
-        sync.arrive_and_wait();
-        return sum;
-      };
+  for (int64_t ranks : {2, 4}) {
+    std::vector<at::Tensor> outputs(ranks);
+    RunRanks(ranks, [&](Communicator& comm) {
+      auto layer = DecoderLayer::Load(weights, 0, {}, {comm.rank(), comm.size()});
+      if (!layer.ok()) throw std::runtime_error(layer.status().message());
       const AttentionBatch batch = StepBatch({}, positions);
-      outputs[rank] = layer->Forward(hidden, cos, sin, batch, nullptr, reduce);
+      outputs[comm.rank()] =
+          layer->Forward(hidden, cos, sin, batch, nullptr, AllReduceSumOver(comm));
     });
+    for (const at::Tensor& out : outputs) EXPECT_LE(MaxDiff(out, expected), 1e-5) << ranks;
+    // Summed in rank order: every rank holds the same bits.
+    for (const at::Tensor& out : outputs) EXPECT_TRUE(at::equal(out, outputs[0]));
   }
-  for (auto& t : threads) t.join();
-  for (const at::Tensor& out : outputs) EXPECT_LE(MaxDiff(out, expected), 1e-5);
 }
 
 TEST_F(LayersTest, TensorParallelShardingsThatDoNotFitAreRefused) {
