@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "model/model_config.h"
+#include "models/model_config.h"
 #include "util/status.h"
 
 namespace compass::hf_native {

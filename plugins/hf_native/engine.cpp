@@ -8,7 +8,7 @@
 #include <map>
 #include <numeric>
 
-#include "model/causal_lm.h"
+#include "models/causal_lm.h"
 #include "util/status_throw.h"
 
 namespace compass::hf_native {

@@ -11,7 +11,7 @@
 
 #include "device_map.h"
 #include "engine.h"
-#include "model/weights.h"
+#include "models/weights.h"
 #include "placed_model.h"
 #include "util/status_throw.h"
 #include "util/strings.h"

@@ -3,16 +3,10 @@
 #include <ATen/ATen.h>
 #include <compass/plugin.hpp>
 
+#include "models/stage.h"
 #include "util/status_throw.h"
 
 namespace compass::hf_native {
-namespace {
-
-at::Tensor Get(const model::ModelWeights& w, const std::string& name) {
-  return ValueOrThrow(w.View(name));
-}
-
-}  // namespace
 
 LogicalDevice ToLogical(const std::string& name) {
   LogicalDevice d;
@@ -25,85 +19,56 @@ LogicalDevice ToLogical(const std::string& name) {
 
 PlacedModel PlacedModel::Load(const model::ModelWeights& weights, c10::ScalarType dtype,
                               const std::string& head_device,
-                              const std::vector<std::string>& layer_device) {
+                              const std::vector<std::string>& layer_device,
+                              model::AttentionImpl attention) {
   const model::ModelConfig& c = weights.config();
-  if (static_cast<int64_t>(layer_device.size()) != c.num_hidden_layers) {
+  const int64_t n = c.num_hidden_layers;
+  if (static_cast<int64_t>(layer_device.size()) != n) {
     throw sdk::Error(COMPASS_INTERNAL, "device map has " + std::to_string(layer_device.size()) +
-                                           " layers, the model " +
-                                           std::to_string(c.num_hidden_layers));
+                                           " layers, the model " + std::to_string(n));
+  }
+  auto spec_on = [&](const std::string& name, int64_t begin, int64_t end) {
+    model::StageSpec spec;
+    spec.begin = begin;
+    spec.end = end;
+    spec.placement = {ToLogical(name).device, dtype};
+    spec.device_name = name;
+    return spec;
+  };
+  // One stage per run of layers on one device; embedding and head on the
+  // head device, in stages of their own when the runs there do not hold them.
+  std::vector<model::StageSpec> specs;
+  for (int64_t begin = 0; begin < n;) {
+    int64_t end = begin + 1;
+    while (end < n && layer_device[end] == layer_device[begin]) ++end;
+    specs.push_back(spec_on(layer_device[begin], begin, end));
+    begin = end;
+  }
+  if (specs.empty() || specs.front().device_name != head_device) {
+    specs.insert(specs.begin(), spec_on(head_device, 0, 0));
+  }
+  if (specs.back().device_name != head_device) specs.push_back(spec_on(head_device, n, n));
+  specs.front().embedding = true;
+  specs.back().head = true;
+
+  std::vector<model::Stage> stages;
+  for (const model::StageSpec& spec : specs) {
+    stages.push_back(ValueOrThrow(model::Stage::Load(weights, spec)));
   }
   PlacedModel m;
-  m.config_ = std::make_shared<const model::ModelConfig>(c);
+  m.model_ = ValueOrThrow(model::CausalLM::FromStages(std::move(stages), attention));
   m.dtype_ = dtype;
   m.head_ = ToLogical(head_device);
-  const model::Placement head{m.head_.device, dtype};
-  m.embed_ = model::Embedding::Create(Get(weights, "model.embed_tokens.weight"), head);
-  m.norm_ = model::RMSNorm::Create(Get(weights, "model.norm.weight"), c.rms_norm_eps, head);
-  m.lm_head_ = ValueOrThrow(model::LMHead::Load(weights, head));
-  m.rotary_.emplace(head_device, model::RotaryEmbedding::Create(c, m.head_.device));
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
-    const LogicalDevice d = ToLogical(layer_device[i]);
-    m.layers_.push_back(
-        {d, ValueOrThrow(model::DecoderLayer::Load(weights, i, {d.device, dtype}))});
-    if (!m.rotary_.count(d.name))
-      m.rotary_.emplace(d.name, model::RotaryEmbedding::Create(c, d.device));
-  }
   return m;
 }
 
-at::Tensor PlacedModel::Hidden(const at::Tensor& ids_in, const at::Tensor& positions_in,
-                               const at::Tensor& valid_in, model::KvCache* cache) const {
-  // Inputs start on the head device, with the embeddings.
-  at::Tensor ids = ids_in.to(head_.device);
-  at::Tensor positions = positions_in.to(head_.device);
-  at::Tensor valid = valid_in.defined() ? valid_in.to(head_.device, at::kBool) : valid_in;
-  if (valid.defined()) ids = ids.masked_fill(valid.logical_not(), 0);
-  const at::Tensor range = at::stack({ids.min(), ids.max()}).cpu();
-  const int64_t lo = range[0].item<int64_t>(), hi = range[1].item<int64_t>();
-  if (lo < 0 || hi >= config_->vocab_size) {
-    throw sdk::Error(COMPASS_INVALID_ARGUMENT,
-                     "token id " + std::to_string(lo < 0 ? lo : hi) +
-                         " is out of range for the model (vocab_size " +
-                         std::to_string(config_->vocab_size) +
-                         "); the tokenizer does not match the checkpoint");
-  }
-  model::AttentionBatch batch;
-  if (cache) {
-    batch = ValueOrThrow(cache->BeginStep(valid, positions));
-  } else {
-    batch = model::StepBatch(valid, positions);
-  }
-  at::Tensor h = embed_.Forward(ids);
-  std::string where = head_.name;
-  // cos/sin and the batch's tensors per logical device, made once.
-  std::map<std::string, std::pair<at::Tensor, at::Tensor>> cos_sin;
-  auto cos_sin_on = [&](const LogicalDevice& d) -> const std::pair<at::Tensor, at::Tensor>& {
-    auto it = cos_sin.find(d.name);
-    if (it == cos_sin.end()) {
-      const at::Tensor v = valid.defined() ? valid.to(d.device) : valid;
-      it = cos_sin.emplace(d.name, rotary_.at(d.name).CosSin(positions.to(d.device), v, dtype_))
-               .first;
-    }
-    return it->second;
-  };
-  for (const Layer& l : layers_) {
-    if (l.device.name != where) {
-      h = h.to(l.device.device);
-      where = l.device.name;
-      ++*transfers_;
-    }
-    const auto& [cos, sin] = cos_sin_on(l.device);
-    h = l.layer.Forward(h, cos, sin, batch, cache);
-  }
-  if (where != head_.name) {
-    h = h.to(head_.device);
-    ++*transfers_;
-  }
-  return norm_.Forward(h);
+at::Tensor PlacedModel::Hidden(const at::Tensor& ids, const at::Tensor& positions,
+                               const at::Tensor& valid, model::KvCache* cache) const {
+  return ValueOrThrow(model_.Hidden(ids, positions, valid, cache));
 }
 
 at::Tensor PlacedModel::Logits(const at::Tensor& hidden) const {
-  return lm_head_.Forward(hidden);
+  return model_.Logits(hidden);
 }
 
 }  // namespace compass::hf_native

@@ -1,28 +1,27 @@
 // The model as hf_native runs it: whole decoder layers on the devices the
 // plan chose, embeddings + final norm + LM head together on the head device.
-// Hidden states move between devices only at layer boundaries, and every
-// module checks that its input is on its own device, so a "tensors on
-// different devices" mistake is caught here with the module's name even on
-// virtual CPU devices.
+// It is a model::CausalLM built from stages (models/stage.h): one stage per
+// run of consecutive layers on the same logical device, the embedding joined
+// to the first and the final norm and head to the last when those runs sit
+// on the head device, else in stages of their own there. Hidden states move
+// between devices only at stage boundaries; each move between different
+// logical devices counts as a transfer, also between virtual CPU devices.
 //
-// Immutable after Load; Forward may run concurrently with separate caches.
-// Errors are thrown (compass::sdk::Error or c10::Error) and become statuses
-// at the plugin boundary.
+// Immutable after Load; Hidden may run concurrently with separate caches.
+// Errors are thrown (compass::sdk::Error with the model library's status
+// code and message) and become statuses at the plugin boundary.
 #ifndef COMPASS_HF_NATIVE_PLACED_MODEL_H_
 #define COMPASS_HF_NATIVE_PLACED_MODEL_H_
 
 #include <ATen/core/Tensor.h>
 
-#include <atomic>
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "model/kv_cache.h"
-#include "model/layers.h"
-#include "model/model_config.h"
-#include "model/weights.h"
+#include "models/causal_lm.h"
+#include "models/kv_cache.h"
+#include "models/model_config.h"
+#include "models/weights.h"
 
 namespace compass::hf_native {
 
@@ -40,11 +39,14 @@ class PlacedModel {
   // entry per decoder layer.
   static PlacedModel Load(const model::ModelWeights& weights, c10::ScalarType dtype,
                           const std::string& head_device,
-                          const std::vector<std::string>& layer_device);
+                          const std::vector<std::string>& layer_device,
+                          model::AttentionImpl attention = model::AttentionImpl::kSdpa);
 
-  const model::ModelConfig& config() const { return *config_; }
+  const model::ModelConfig& config() const { return model_.config(); }
   const LogicalDevice& head() const { return head_; }
   c10::ScalarType dtype() const { return dtype_; }
+  // The stages and the forward loop behind this placement.
+  const model::CausalLM& model() const { return model_; }
 
   // Final-norm hidden states [B, T, hidden] on the head device. ids,
   // positions [B, T] int64, valid [B, T] bool (undefined: all tokens).
@@ -54,22 +56,12 @@ class PlacedModel {
   at::Tensor Logits(const at::Tensor& hidden) const;
 
   // Hidden-state moves between devices in the forwards so far.
-  uint64_t transfers() const { return *transfers_; }
+  uint64_t transfers() const { return model_.transfers(); }
 
  private:
-  struct Layer {
-    LogicalDevice device;
-    model::DecoderLayer layer;
-  };
-  std::shared_ptr<const model::ModelConfig> config_;
+  model::CausalLM model_;
   c10::ScalarType dtype_ = c10::kFloat;
   LogicalDevice head_;
-  model::Embedding embed_;
-  model::RMSNorm norm_;
-  model::LMHead lm_head_;
-  std::vector<Layer> layers_;
-  std::map<std::string, model::RotaryEmbedding> rotary_;  // per logical device
-  std::shared_ptr<std::atomic<uint64_t>> transfers_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 }  // namespace compass::hf_native

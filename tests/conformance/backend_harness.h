@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "model/model_config.h"
-#include "model/safetensors.h"
-#include "model/tiny_model.h"
+#include "models/model_config.h"
+#include "models/safetensors.h"
+#include "models/tiny_model.h"
 #include "plugin_host/host_services.h"
 #include "plugin_host/plugin_instances.h"
 #include "plugin_host/plugin_registry.h"

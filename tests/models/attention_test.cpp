@@ -1,0 +1,165 @@
+// The attention paths behind the KV cache: which mask SDPA gets, SDPA
+// against eager on random inputs (padding, grouped heads, sliding windows),
+// and the contiguous cache's steps against one step without a cache.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include "models/kv_cache.h"
+
+namespace compass::model {
+namespace {
+
+class AttentionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    at::set_num_threads(2);
+    at::manual_seed(11);
+  }
+  static double MaxDiff(const at::Tensor& a, const at::Tensor& b) {
+    return (a.to(at::kFloat) - b.to(at::kFloat)).abs().max().item<double>();
+  }
+  static AttentionBatch WithImpl(AttentionBatch batch, AttentionImpl impl) {
+    batch.impl = impl;
+    return batch;
+  }
+};
+
+TEST_F(AttentionTest, ImplNamesParse) {
+  EXPECT_EQ(*ParseAttentionImpl("eager"), AttentionImpl::kEager);
+  EXPECT_EQ(*ParseAttentionImpl("sdpa"), AttentionImpl::kSdpa);
+  EXPECT_STREQ(AttentionImplName(AttentionImpl::kSdpa), "sdpa");
+  EXPECT_EQ(ParseAttentionImpl("flash").status().code(), COMPASS_INVALID_ARGUMENT);
+}
+
+TEST_F(AttentionTest, SdpaGetsTheLeastMaskThatIsExact) {
+  const at::Tensor positions = at::arange(6, at::kLong).repeat({2, 1});
+  // A fresh step of tokens only: causal, no mask; also when the window
+  // cannot bind (distance 5 < 6).
+  const AttentionBatch fresh = StepBatch({}, positions);
+  EXPECT_TRUE(fresh.all_tokens);
+  EXPECT_EQ(fresh.max_distance, 5);
+  for (int64_t window : {0, 6}) {
+    const SdpaMask m = fresh.ForSdpa(window, c10::kCPU);
+    EXPECT_TRUE(m.is_causal && !m.mask.defined()) << window;
+  }
+  // A window that binds needs the mask.
+  const SdpaMask windowed = fresh.ForSdpa(5, c10::kCPU);
+  EXPECT_FALSE(windowed.is_causal);
+  ASSERT_TRUE(windowed.mask.defined());
+  EXPECT_EQ(windowed.mask.scalar_type(), at::kBool);
+  EXPECT_EQ(windowed.mask.sizes(), (std::vector<int64_t>{2, 1, 6, 6}));
+  // Padding needs the mask.
+  at::Tensor valid = at::ones({2, 6}, at::kBool);
+  valid[1][0] = false;
+  const AttentionBatch padded = StepBatch(valid, positions);
+  EXPECT_FALSE(padded.all_tokens);
+  EXPECT_TRUE(padded.ForSdpa(0, c10::kCPU).mask.defined());
+
+  // Through a cache: a decode step of tokens sees every key, no mask; a
+  // chunk of two needs one (the causal corner is at the bottom right).
+  ContiguousKvCache cache(2, 16, 1);
+  ASSERT_TRUE(cache.BeginStep({}, positions).ok());
+  auto decode = cache.BeginStep({}, at::full({2, 1}, 6, at::kLong));
+  ASSERT_TRUE(decode.ok());
+  EXPECT_EQ(decode->query_offset, 6);
+  EXPECT_EQ(decode->max_distance, 6);
+  const SdpaMask d = decode->ForSdpa(0, c10::kCPU);
+  EXPECT_TRUE(!d.is_causal && !d.mask.defined());
+  EXPECT_TRUE(decode->ForSdpa(4, c10::kCPU).mask.defined());
+  auto chunk = cache.BeginStep({}, at::arange(7, 9, at::kLong).repeat({2, 1}));
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->ForSdpa(0, c10::kCPU).mask.sizes(), (std::vector<int64_t>{2, 1, 2, 9}));
+  // Padding in the history keeps the mask for later steps.
+  ContiguousKvCache padded_cache(2, 16, 1);
+  ASSERT_TRUE(padded_cache.BeginStep(valid, positions).ok());
+  auto later = padded_cache.BeginStep({}, at::full({2, 1}, 6, at::kLong));
+  ASSERT_TRUE(later.ok());
+  EXPECT_FALSE(later->all_tokens);
+  EXPECT_TRUE(later->ForSdpa(0, c10::kCPU).mask.defined());
+}
+
+// Random q, k, v with grouped heads; rows padded left and right, a padding
+// query, positions with a gap; full attention and windows that bind.
+TEST_F(AttentionTest, SdpaMatchesEagerOnPaddedGroupedWindowedBatches) {
+  const int64_t b = 3, heads = 4, t = 9, d = 16;
+  at::Tensor positions = at::zeros({b, t}, at::kLong);
+  at::Tensor valid = at::ones({b, t}, at::kBool);
+  positions[0].copy_(at::arange(t, at::kLong));
+  valid[1].narrow(0, 0, 3).fill_(false);  // left padding
+  positions[1].narrow(0, 3, 6).copy_(at::arange(6, at::kLong));
+  valid[2].narrow(0, 7, 2).fill_(false);  // right padding, positions with a gap
+  positions[2].narrow(0, 0, 7).copy_(at::tensor({0, 1, 2, 10, 11, 12, 13}, at::kLong));
+  for (int64_t kv_heads : {1, 2, 4}) {
+    const at::Tensor q = at::randn({b, heads, t, d});
+    const at::Tensor k = at::randn({b, kv_heads, t, d});
+    const at::Tensor v = at::randn({b, kv_heads, t, d});
+    for (const at::Tensor& step_valid : {at::Tensor(), valid}) {
+      const AttentionBatch batch = StepBatch(step_valid, positions);
+      for (int64_t window : {0, 3, 100}) {
+        const at::Tensor eager =
+            DenseAttention(q, k, v, WithImpl(batch, AttentionImpl::kEager), window);
+        const at::Tensor sdpa =
+            DenseAttention(q, k, v, WithImpl(batch, AttentionImpl::kSdpa), window);
+        EXPECT_EQ(sdpa.sizes(), eager.sizes());
+        EXPECT_LE(MaxDiff(sdpa, eager), 1e-5) << kv_heads << " window " << window;
+        EXPECT_FALSE(sdpa.isnan().any().item<bool>());
+      }
+    }
+  }
+}
+
+// Prefill in chunks, then decode steps, through the cache: the same as one
+// step over the whole sequence, on both paths.
+TEST_F(AttentionTest, CacheStepsMatchOneStepWithoutCache) {
+  const int64_t b = 2, heads = 4, kv_heads = 2, t = 12, d = 8;
+  const at::Tensor q = at::randn({b, heads, t, d});
+  const at::Tensor k = at::randn({b, kv_heads, t, d});
+  const at::Tensor v = at::randn({b, kv_heads, t, d});
+  at::Tensor valid = at::ones({b, t}, at::kBool);
+  valid[1].narrow(0, 0, 2).fill_(false);
+  at::Tensor positions = at::arange(t, at::kLong).repeat({b, 1});
+  positions[1] = (positions[1] - 2).clamp_min(0);
+  for (AttentionImpl impl : {AttentionImpl::kEager, AttentionImpl::kSdpa}) {
+    for (const at::Tensor& rows_valid : {at::Tensor(), valid}) {
+      for (int64_t window : {0, 4}) {
+        const at::Tensor whole =
+            DenseAttention(q, k, v, WithImpl(StepBatch(rows_valid, positions), impl), window);
+        ContiguousKvCache cache(b, t, 1);
+        cache.Allocate(0, kv_heads, d, q.options());
+        const uint64_t bytes = cache.allocated_bytes();
+        std::vector<at::Tensor> parts;
+        for (auto [start, n] :
+             {std::pair<int64_t, int64_t>{0, 5}, {5, 4}, {9, 1}, {10, 1}, {11, 1}}) {
+          const at::Tensor step_valid =
+              rows_valid.defined() ? rows_valid.narrow(1, start, n) : at::Tensor();
+          auto batch = cache.BeginStep(step_valid, positions.narrow(1, start, n));
+          ASSERT_TRUE(batch.ok()) << batch.status().message();
+          parts.push_back(cache.Attend(0, q.narrow(2, start, n), k.narrow(2, start, n),
+                                       v.narrow(2, start, n), WithImpl(*batch, impl), window));
+        }
+        EXPECT_EQ(cache.allocated_bytes(), bytes);  // nothing reallocated
+        EXPECT_LE(MaxDiff(at::cat(parts, 2), whole), 1e-5)
+            << AttentionImplName(impl) << " window " << window;
+      }
+    }
+  }
+}
+
+TEST_F(AttentionTest, MisuseThrows) {
+  const at::Tensor positions = at::arange(4, at::kLong).unsqueeze(0);
+  const AttentionBatch batch = StepBatch({}, positions);
+  const at::Tensor q = at::randn({1, 3, 4, 8}), kv = at::randn({1, 2, 4, 8});
+  EXPECT_THROW(DenseAttention(q, kv, kv, batch, 0), c10::Error);  // 3 heads over 2
+  const at::Tensor k5 = at::randn({1, 1, 5, 8});
+  EXPECT_THROW(DenseAttention(q, k5, k5, batch, 0), c10::Error);  // 5 keys, batch has 4
+  ContiguousKvCache cache(1, 8, 1);
+  auto step = cache.BeginStep({}, positions);
+  ASSERT_TRUE(step.ok());
+  cache.Allocate(0, 2, 8, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor wrong = at::randn({1, 1, 4, 8});  // one KV head, the buffer has 2
+  EXPECT_THROW(cache.Attend(0, at::randn({1, 2, 4, 8}), wrong, wrong, *step, 0), c10::Error);
+}
+
+}  // namespace
+}  // namespace compass::model
