@@ -200,6 +200,41 @@ TEST(Cli, DeviceThatDoesNotExistIsRefusedBeforeLoading) {
   EXPECT_NE(o.err.find("device 'cuda:99' does not exist"), std::string::npos) << o.err;
 }
 
+TEST(Cli, PlanNeedsOnlyConfigJsonAndNoTask) {
+  // A user checks whether a model fits before downloading it: the folder
+  // holds config.json alone, and the config has no [[task]].
+  const auto dir = TempDir("planonly");
+  fs::create_directories(dir / "llama2-13b");
+  fs::copy_file(fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/configs/llama2-13b/config.json",
+                dir / "llama2-13b" / "config.json", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "plan.toml") << "[model]\npath = \"llama2-13b\"\ndtype = \"bf16\"\n";
+  auto o = RunCompass("plan --backend hf_native --config " + (dir / "plan.toml").string() +
+                      " --devices 4xA40-48GB");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("dtype bfloat16"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("context window 4096"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("FITS"), std::string::npos) << o.out;
+  // bf16 on GPUs without it: the plan says float16 would be used, and why.
+  o = RunCompass("plan --backend hf_native --config " + (dir / "plan.toml").string() +
+                 " --devices 4xT4-16GB-nobf16 --set model.allow_dtype_fallback=true");
+  EXPECT_NE(o.out.find("dtype float16"), std::string::npos) << o.out << o.err;
+  EXPECT_NE(o.out.find("computing in float16"), std::string::npos) << o.out;
+  // A run of the same config says what is missing.
+  o = RunCompass("--backend hf_native --config " + (dir / "plan.toml").string());
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("no [[task]] table"), std::string::npos) << o.err;
+}
+
+TEST(Cli, PlanValidatesTheTasksItIsGiven) {
+  // A misspelt MMLU subject is refused by the plan as by the run.
+  const auto dir = TempDir("plantasks");
+  const auto cfg = WriteConfig(dir, kModel, "subjects = [\"anatomyy\"]\n");
+  auto o = RunCompass("plan --backend hf_native --config " + cfg.string());
+  EXPECT_EQ(o.exit_code, 2) << o.out;
+  EXPECT_NE(o.err.find("anatomyy"), std::string::npos) << o.err;
+  EXPECT_EQ(o.out.find("FITS"), std::string::npos) << o.out;
+}
+
 TEST(Cli, TokenizeShowsIdsAndPieces) {
   auto o = RunCompass(std::string("tokenize --json --model ") + COMPASS_SOURCE_DIR +
                       "/tests/fixtures/tokenizers/llama2 \"I believe the meaning of life is\"");

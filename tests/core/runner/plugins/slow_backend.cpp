@@ -73,4 +73,9 @@ class SlowBackend final : public compass::sdk::Backend {
 
 }  // namespace
 
-COMPASS_EXPORT_BACKEND(SlowBackend, "slow", "1.0.0", "slow deterministic backend for tests")
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "slow"
+#endif
+
+COMPASS_EXPORT_BACKEND(SlowBackend, PLUGIN_NAME, "1.0.0",
+                       "deterministic backend for tests that logs what it computed")
