@@ -186,12 +186,16 @@ TEST(MmluTest, UnknownSubjectSuggestsAndLists) {
   EXPECT_EQ(twice.code(), COMPASS_INVALID_ARGUMENT);
 }
 
-TEST(MmluTest, LimitCountsItemsAcrossSubjects) {
-  const Mmlu data(config({}, 0, 13));
+TEST(MmluTest, LimitAppliesPerSubjectAsLmEvaluationHarness) {
+  // --limit 3 on a group: the first 3 items of every subject, not the
+  // first 3 of the file order (which would all be abstract algebra).
+  const Mmlu data(config({}, 0, 3));
   const auto items = all_items(data);
-  ASSERT_EQ(items.size(), 13u);
-  EXPECT_EQ(data.size(), 13u);
-  EXPECT_EQ(items[9].id, "abstract_algebra/test/9");
+  ASSERT_EQ(items.size(), 6u);
+  EXPECT_EQ(data.size(), 6u);
+  EXPECT_EQ(items[0].id, "abstract_algebra/test/0");
+  EXPECT_EQ(items[2].id, "abstract_algebra/test/2");
+  EXPECT_EQ(items[3].id, "college_computer_science/test/0");
   EXPECT_EQ(items.back().id, "college_computer_science/test/2");
   EXPECT_EQ(all_items(Mmlu(config({}, 0, 1000))).size(), 20u);
 }

@@ -23,7 +23,7 @@ devices = ["cpu"]
 dataset = "mmlu"
 path = "$SRC/examples/default/data/mmlu"
 shots = 5
-limit = 10
+limit = 5  # per subject: 2 subjects x 5
 TOML
 "$COMPASS" --backend hf_native --config "$WORK/eval.toml" --output "$WORK/run" -q >/dev/null
 python3 - "$WORK/run" <<'PY'

@@ -428,7 +428,9 @@ typedef struct compass_dataset_config {
   compass_str path; /* the task's `path`: a file or folder */
   uint32_t num_shots;
   uint64_t seed;  /* few-shot selection */
-  uint64_t limit; /* 0 = all items */
+  uint64_t limit; /* 0 = all items; else the dataset delivers at most `limit`
+                     items of each group (subject) it has, or in all when it
+                     has none, as lm-evaluation-harness applies --limit */
   /* Dataset-specific keys of the [[task]] table, validated against the
    * plugin's option specs, as a JSON object text. */
   compass_str options_json;

@@ -279,7 +279,7 @@ class Validator {
     return s;
   }
 
-  Status Model(toml::table& doc, ModelConfig& model) {
+  Status Model(toml::table& doc, ModelSettings& model) {
     toml::node* node = doc.get("model");
     if (!node)
       return InvalidArgument(config_internal::Prefix(file_, doc, "model") +

@@ -31,7 +31,9 @@ struct SourcePos {
   std::string ToString() const;  // "file:line:column", or "file" when line == 0
 };
 
-struct ModelConfig {
+// The [model] table (the checkpoint itself is described by
+// compass::model::ModelConfig, read from its config.json).
+struct ModelSettings {
   std::string path;                   // absolute; an existing directory
   std::string dtype = "float32";      // "float32" | "float16" | "bfloat16"
   bool allow_dtype_fallback = false;  // bf16 -> fp16 on devices without bf16
@@ -82,7 +84,7 @@ struct RunConfig {
 struct EvalConfig {
   std::string file;          // the config file; absolute when read by LoadConfig
   std::string display_file;  // the file as named in messages ("eval.toml")
-  ModelConfig model;
+  ModelSettings model;
   BackendConfig backend;
   std::vector<TaskConfig> tasks;
   RunConfig run;

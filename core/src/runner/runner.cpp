@@ -104,9 +104,10 @@ StatusOr<std::vector<sdk::Item>> ReadItems(PluginHost& host, const EvalConfig& c
   dc.options_json = sdk::str(t.dataset_options);
   COMPASS_ASSIGN_OR_RETURN(auto dataset, DatasetInstance::Create(*t.dataset, host, dc));
   std::vector<sdk::Item> items;
+  // The dataset applies the limit (per subject where it has subjects).
   COMPASS_RETURN_IF_ERROR(dataset->Items([&](const compass_item& item) {
     items.push_back(sdk::to_item(item));
-    return dc.limit == 0 || items.size() < dc.limit;
+    return true;
   }));
   if (items.empty()) {
     return InvalidArgument("task '" + task.name + "': dataset '" + task.dataset +

@@ -217,10 +217,15 @@ Mmlu::Mmlu(Config config) : config_(std::move(config)) {
   }
 }
 
+// `limit` applies per subject, as lm-evaluation-harness applies it to each
+// subtask of a group: a limited multi-subject run still covers every subject.
 uint64_t Mmlu::size() const {
   uint64_t total = 0;
-  for (const auto& subject : subjects_) total += subject.rows.size();
-  return config_.limit > 0 ? std::min(total, config_.limit) : total;
+  for (const auto& subject : subjects_) {
+    total += config_.limit > 0 ? std::min<uint64_t>(subject.rows.size(), config_.limit)
+                               : subject.rows.size();
+  }
+  return total;
 }
 
 std::vector<const Question*> Mmlu::shots_for(const Subject& subject, const Question& doc) const {
@@ -238,10 +243,9 @@ std::vector<const Question*> Mmlu::shots_for(const Subject& subject, const Quest
 
 void Mmlu::for_each_item(const std::function<bool(const sdk::Item&)>& fn) const {
   const std::string& split = config_.options.split;
-  uint64_t delivered = 0;
   for (const auto& subject : subjects_) {
     for (size_t index = 0; index < subject.rows.size(); ++index) {
-      if (config_.limit > 0 && delivered >= config_.limit) return;
+      if (config_.limit > 0 && index >= config_.limit) break;
       const Question& q = subject.rows[index];
       sdk::Item item;
       item.id = subject.name + "/" + split + "/" + std::to_string(index);
@@ -251,7 +255,6 @@ void Mmlu::for_each_item(const std::function<bool(const sdk::Item&)>& fn) const 
       item.choices = {" A", " B", " C", " D"};
       item.gold = q.answer;
       item.doc_json = doc_json(subject.name, q);
-      ++delivered;
       if (!fn(item)) return;
     }
   }

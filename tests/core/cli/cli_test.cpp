@@ -185,8 +185,9 @@ TEST(Cli, SetOverridesAndLogFile) {
                  log.string() + " --output " + (dir / "out").string());
   ASSERT_EQ(o.exit_code, 0) << o.err;
   EXPECT_EQ(o.err, "");  // -q: nothing below warnings
-  EXPECT_NE(Slurp(dir / "out" / "results.json").find("\"items\": 3"), std::string::npos);
-  EXPECT_NE(Slurp(log).find("3 items"), std::string::npos);
+  // limit applies per subject: 3 of each of the fixture's 2 subjects.
+  EXPECT_NE(Slurp(dir / "out" / "results.json").find("\"items\": 6"), std::string::npos);
+  EXPECT_NE(Slurp(log).find("6 items"), std::string::npos);
 }
 
 TEST(Cli, DeviceThatDoesNotExistIsRefusedBeforeLoading) {
