@@ -105,11 +105,10 @@ std::string UnknownKey(const std::string& file, const toml::key& key, const toml
       {"max_gen_toks", "[[task]] max_new_tokens"},
       {"device_map", "[backend.hf_native] device_map"},
       {"temperature", "[[task]] temperature"}};
-  std::string hint = DidYouMean(name, allowed);
   const auto elsewhere = kElsewhere.find(name);
-  if (hint.empty() && elsewhere != kElsewhere.end()) {
-    hint = " (it is set as " + elsewhere->second + ")";
-  }
+  const std::string hint = elsewhere != kElsewhere.end()
+                               ? " (it is set as " + elsewhere->second + ")"
+                               : DidYouMean(name, allowed);
   return prefix + "unknown key '" + name + "' " + in + hint +
          "; allowed: " + (allowed.empty() ? std::string("(none)") : Join(allowed)) +
          std::string(allowed_suffix);

@@ -14,6 +14,17 @@
 namespace compass {
 namespace {
 
+// The run's notes (dtype fallback, failed requests), as strings.
+std::vector<std::string> Notes(const RunMetadata& run) {
+  std::vector<std::string> out;
+  const nlohmann::json notes = nlohmann::json::parse(run.notes_json, nullptr, false);
+  if (!notes.is_array()) return out;
+  for (const auto& n : notes) {
+    if (n.is_string()) out.push_back(n.get<std::string>());
+  }
+  return out;
+}
+
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -143,8 +154,9 @@ std::string Markdown(const RunMetadata& run, const std::vector<TaskData>& tasks,
   md << "- backend: `" << run.backend << "` " << run.backend_version << "\n";
   md << "- model: `" << run.model_path << "` (" << run.dtype << ")\n";
   md << "- compass " << run.compass_version << " (" << run.git_hash << "), " << run.started_at
-     << " to " << run.finished_at << ", " << Fixed(run.seconds, 1) << " s\n\n";
-  md << "| task | group | metric | value | stderr | n |\n|---|---|---|---:|---:|---:|\n";
+     << " to " << run.finished_at << ", " << Fixed(run.seconds, 1) << " s\n";
+  for (const auto& note : Notes(run)) md << "- note: " << note << "\n";
+  md << "\n| task | group | metric | value | stderr | n |\n|---|---|---|---:|---:|---:|\n";
   for (const auto& t : tasks) {
     for (const auto& a : t.aggregates) {
       md << "| " << MdCell(t.task.name) << " | " << MdCell(a.group.empty() ? "(all)" : a.group)
@@ -237,6 +249,7 @@ StatusOr<std::string> HtmlReport(const ResultsStore& store, const RunMetadata& r
     << Html(run.dtype) << ") &middot; " << Html(run.started_at) << " &middot; "
     << Fixed(run.seconds, 1) << " s &middot; compass " << Html(run.compass_version) << " ("
     << Html(run.git_hash) << ")</p>\n";
+  for (const auto& note : Notes(run)) h << "<p class=bad>" << Html(note) << "</p>\n";
   h << "<h2>Scores</h2>\n<p>Bars: value per task and metric; whiskers: &plusmn;1.96 standard "
        "errors.</p>\n"
     << Chart(tasks);
@@ -277,7 +290,10 @@ StatusOr<std::string> HtmlReport(const ResultsStore& store, const RunMetadata& r
       if (s.contains("prediction")) h << " prediction " << Html(Dump(s["prediction"]));
       if (s.contains("reference")) h << " reference " << Html(Dump(s["reference"]));
       h << "</summary><pre>" << Html(s.value("prompt", "")) << "</pre>";
-      if (s.contains("choices")) {
+      if (s.contains("error")) {
+        h << "<p class=bad>not scored: " << Html(s["error"].get<std::string>()) << "</p>";
+      }
+      if (s.contains("choices") && s.contains("logprobs")) {
         h << "<table><tr><th>choice</th><th>log-prob</th></tr>";
         for (size_t c = 0; c < s["choices"].size(); ++c) {
           h << "<tr><td>" << Html(Dump(s["choices"][c])) << "</td><td class=n>"

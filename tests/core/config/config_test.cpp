@@ -514,6 +514,53 @@ TEST(PluginOptionsTest, UnknownKeyWithHint) {
             "stop, extra");
 }
 
+TEST(PluginOptionsTest, CoreKeysInAPluginTableSayWhereTheyBelong) {
+  for (const auto& [key, where] :
+       std::vector<std::pair<std::string, std::string>>{{"batch_size", "[backend] batch_size"},
+                                                        {"max_length", "[model] max_length"},
+                                                        {"num_fewshot", "[[task]] shots"}}) {
+    StatusOr<std::string> json = PluginOptionsToJson(ParseTable(key + " = 4\n"), kSpecList,
+                                                     "eval.toml", "backend.hf_native");
+    ASSERT_FALSE(json.ok());
+    EXPECT_THAT(
+        json.status().message(),
+        HasSubstr("unknown key '" + key + "' in [backend.hf_native] (it is set as " + where + ")"));
+  }
+}
+
+TEST_F(ConfigTest, QuotedBatchSizeSaysItWasReadAsAString) {
+  StatusOr<EvalConfig> c = Parse(Minimal("", "[backend]\nbatch_size = \"4\"\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("'4' is not a batch size"));
+  EXPECT_THAT(c.status().message(), HasSubstr("the value was read as a string"));
+}
+
+TEST_F(ConfigTest, ContextWindowAndSamplingKeys) {
+  StatusOr<EvalConfig> c =
+      Parse(Minimal("max_length = 512",
+                    "[[task]]\nname = \"g\"\ndataset = \"mmlu\"\npath = \"data/mmlu\"\n"
+                    "temperature = 0.7\ntop_p = 0.9\ntop_k = 20\n"
+                    "num_samples = 5\n"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->model.max_length, 512);
+  const auto& g = c->tasks.back().generation;
+  EXPECT_FLOAT_EQ(g.temperature, 0.7f);
+  EXPECT_FLOAT_EQ(g.top_p, 0.9f);
+  EXPECT_EQ(g.top_k, 20);
+  EXPECT_EQ(g.num_samples, 5u);
+  c = Parse(Minimal("max_length = 1"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("model.max_length"));
+  c = Parse(Minimal(
+      "", "[[task]]\nname = \"g\"\ndataset = \"mmlu\"\npath = \"data/mmlu\"\nnum_samples = 4\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("temperature > 0"));
+  c = Parse(Minimal(
+      "", "[[task]]\nname = \"g\"\ndataset = \"mmlu\"\npath = \"data/mmlu\"\ntop_p = 1.5\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("top_p: must be between"));
+}
+
 TEST(PluginOptionsTest, TypeMismatch) {
   StatusOr<std::string> json = PluginOptionsToJson(ParseTable("max_memory = \"40GiB\"\n"),
                                                    kSpecList, "eval.toml", "backend.hf_native");

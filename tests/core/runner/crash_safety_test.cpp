@@ -167,6 +167,30 @@ TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
   fs::remove_all(dir);
 }
 
+TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
+  const fs::path dir = TempDir("failed");
+  const fs::path run = dir / "run";
+  const fs::path cfg = WriteConfig(dir, 0, dir / "run.log");
+  // Every request for the choice " C" fails ('C' is byte 67); the others
+  // are stored, the reports are written, and the run exits 1.
+  setenv("COMPASS_TEST_FAIL_TOKEN", "67", 1);
+  const int rc = Wait(Spawn(cfg, run, {}));
+  unsetenv("COMPASS_TEST_FAIL_TOKEN");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(Committed(run).size(), 60u);  // 20 items x the 3 choices that did not fail
+  const std::string samples = Slurp(run / "samples.jsonl");
+  EXPECT_NE(samples.find("\"error\":\"this test backend refuses token 67\""), std::string::npos);
+  EXPECT_TRUE(fs::exists(run / "results.json"));
+  EXPECT_NE(Slurp(run / "report.md").find("- note: 20 request(s) failed"), std::string::npos);
+  // The same command again computes only the 20 failed requests.
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  EXPECT_EQ(Computed(dir / "run.log").size(), 20u);
+  EXPECT_EQ(Committed(run).size(), 80u);
+  EXPECT_EQ(Slurp(run / "samples.jsonl").find("\"error\""), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(CrashSafety, ChangedConfigIsRefusedUnlessRestarted) {
   const fs::path dir = TempDir("changed");
   const fs::path run = dir / "run";

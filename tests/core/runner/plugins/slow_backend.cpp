@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -35,8 +36,21 @@ class SlowBackend final : public compass::sdk::Backend {
   }
   static constexpr uint64_t capabilities = COMPASS_CAN_LOGLIKELIHOOD;
   void execute(const compass::sdk::Requests& r, const compass::sdk::ResponseSink& sink) override {
+    // Requests whose continuation holds this id fail alone (tests of
+    // per-request errors); from the environment so the config stays the same.
+    const char* fail = std::getenv("COMPASS_TEST_FAIL_TOKEN");
+    const int fail_token = fail ? std::atoi(fail) : -1;
     const uint64_t n = r.size();
     for (uint64_t i = 0; i < n; ++i) {
+      bool failing = false;
+      for (uint64_t t = 0; t < r[i].continuation.size; ++t) {
+        failing = failing || r[i].continuation.ids[t] == fail_token;
+      }
+      if (failing) {
+        sink.error(r[i], COMPASS_UNSUPPORTED,
+                   "this test backend refuses token " + std::string(fail));
+        continue;
+      }
       host_.check_cancelled();
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
       double lp = 0, ctx = 0;
