@@ -1,10 +1,10 @@
 #include "compass/datasets/arc.h"
 
-#include "compass/datasets/fewshot.h"
-#include "compass/datasets/items.h"
-#include "compass/datasets/jsonl.h"
-#include "compass/datasets/options.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/fewshot.h"
+#include "compass/plugin_support/items.h"
+#include "compass/plugin_support/jsonl.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/text.h"
 
 #include <algorithm>
 
@@ -80,7 +80,7 @@ std::string build_context(const std::vector<const Question*>& shots, const Quest
 }
 
 Options parse_options(std::string_view options_json) {
-  const auto json = datasets::parse_options(options_json);
+  const auto json = plugin_support::parse_options(options_json);
   Options options;
   if (auto subset = get_string(json, "subset")) options.subset = std::move(*subset);
   if (auto split = get_string(json, "split")) options.split = std::move(*split);

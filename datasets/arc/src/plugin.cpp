@@ -1,13 +1,13 @@
 // The arc dataset plugin: a thin wrapper over compass_dataset_arc_lib.
 #include "compass/datasets/arc.h"
-#include "compass/datasets/plugin_glue.h"
+#include "compass/plugin_support/plugin_glue.h"
 
 namespace {
 
 namespace arc = compass::datasets::arc;
 
-using ArcDataset =
-    compass::datasets::PluginDataset<"arc", arc::Arc, arc::config_from_abi, arc::option_specs>;
+using ArcDataset = compass::plugin_support::PluginDataset<"arc", arc::Arc, arc::config_from_abi,
+                                                          arc::option_specs>;
 
 }  // namespace
 

@@ -1,9 +1,9 @@
 #include "compass/datasets/gsm8k.h"
 
-#include "compass/datasets/fewshot.h"
-#include "compass/datasets/jsonl.h"
-#include "compass/datasets/options.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/fewshot.h"
+#include "compass/plugin_support/jsonl.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/text.h"
 
 #include <algorithm>
 
@@ -67,7 +67,7 @@ const std::vector<std::string>& stop_strings() {
 }
 
 Options parse_options(std::string_view options_json) {
-  const auto json = datasets::parse_options(options_json);
+  const auto json = plugin_support::parse_options(options_json);
   Options options;
   if (auto split = get_string(json, "split")) options.split = std::move(*split);
   check_options(options);

@@ -1,13 +1,14 @@
 // The gsm8k dataset plugin: a thin wrapper over compass_dataset_gsm8k_lib.
 #include "compass/datasets/gsm8k.h"
-#include "compass/datasets/plugin_glue.h"
+#include "compass/plugin_support/plugin_glue.h"
 
 namespace {
 
 namespace gsm8k = compass::datasets::gsm8k;
 
-using Gsm8kDataset = compass::datasets::PluginDataset<"gsm8k", gsm8k::Gsm8k, gsm8k::config_from_abi,
-                                                      gsm8k::option_specs>;
+using Gsm8kDataset =
+    compass::plugin_support::PluginDataset<"gsm8k", gsm8k::Gsm8k, gsm8k::config_from_abi,
+                                           gsm8k::option_specs>;
 
 }  // namespace
 

@@ -1,10 +1,10 @@
 #include "compass/datasets/hellaswag.h"
 
-#include "compass/datasets/fewshot.h"
-#include "compass/datasets/items.h"
-#include "compass/datasets/jsonl.h"
-#include "compass/datasets/options.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/fewshot.h"
+#include "compass/plugin_support/items.h"
+#include "compass/plugin_support/jsonl.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/text.h"
 
 #include <algorithm>
 
@@ -94,7 +94,7 @@ Config config_from_abi(const compass_dataset_config& abi) {
   Config config;
   config.file =
       read_abi_config(abi, "hellaswag", "hellaswag needs `path`: a HellaSwag jsonl file", config);
-  datasets::parse_options(sdk::view(abi.options_json));  // no options; must be an object
+  plugin_support::parse_options(sdk::view(abi.options_json));  // no options; must be an object
   return config;
 }
 

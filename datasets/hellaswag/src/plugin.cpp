@@ -1,14 +1,14 @@
 // The hellaswag dataset plugin: a thin wrapper over
 // compass_dataset_hellaswag_lib. It takes no options.
 #include "compass/datasets/hellaswag.h"
-#include "compass/datasets/plugin_glue.h"
+#include "compass/plugin_support/plugin_glue.h"
 
 namespace {
 
 namespace hellaswag = compass::datasets::hellaswag;
 
-using HellaswagDataset =
-    compass::datasets::PluginDataset<"hellaswag", hellaswag::Hellaswag, hellaswag::config_from_abi>;
+using HellaswagDataset = compass::plugin_support::PluginDataset<"hellaswag", hellaswag::Hellaswag,
+                                                                hellaswag::config_from_abi>;
 
 }  // namespace
 

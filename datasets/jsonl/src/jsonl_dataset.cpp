@@ -1,8 +1,8 @@
 #include "compass/datasets/jsonl_dataset.h"
 
-#include "compass/datasets/fewshot.h"
-#include "compass/datasets/items.h"
-#include "compass/datasets/options.h"
+#include "compass/plugin_support/fewshot.h"
+#include "compass/plugin_support/items.h"
+#include "compass/plugin_support/options.h"
 
 #include <algorithm>
 
@@ -81,7 +81,7 @@ int64_t resolve_answer(const JsonlRecord& record, const std::string& source,
 }  // namespace
 
 Options parse_options(std::string_view options_json) {
-  const auto json = datasets::parse_options(options_json);
+  const auto json = plugin_support::parse_options(options_json);
   Options options;
   const auto kind = get_string(json, "kind");
   if (!kind) invalid("option 'kind' is required: multiple_choice, generate or rolling");

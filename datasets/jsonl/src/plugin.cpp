@@ -1,13 +1,14 @@
 // The jsonl dataset plugin: a thin wrapper over compass_dataset_jsonl_lib.
 #include "compass/datasets/jsonl_dataset.h"
-#include "compass/datasets/plugin_glue.h"
+#include "compass/plugin_support/plugin_glue.h"
 
 namespace {
 
 namespace jsonl = compass::datasets::jsonl;
 
-using JsonlDataset = compass::datasets::PluginDataset<"jsonl", jsonl::JsonlDataset,
-                                                      jsonl::config_from_abi, jsonl::option_specs>;
+using JsonlDataset =
+    compass::plugin_support::PluginDataset<"jsonl", jsonl::JsonlDataset, jsonl::config_from_abi,
+                                           jsonl::option_specs>;
 
 }  // namespace
 

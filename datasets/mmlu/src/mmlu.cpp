@@ -1,8 +1,8 @@
 #include "compass/datasets/mmlu.h"
 
-#include "compass/datasets/csv.h"
-#include "compass/datasets/options.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/csv.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -106,7 +106,7 @@ std::string doc_json(std::string_view subject, const Question& q) {
 }
 
 Options parse_options(std::string_view options_json) {
-  const auto json = datasets::parse_options(options_json);
+  const auto json = plugin_support::parse_options(options_json);
   Options options;
   if (auto subjects = get_string_list(json, "subjects")) {
     if (subjects->empty()) {

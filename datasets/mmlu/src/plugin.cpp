@@ -1,13 +1,14 @@
 // The mmlu dataset plugin: a thin wrapper over compass_dataset_mmlu_lib.
 #include "compass/datasets/mmlu.h"
-#include "compass/datasets/plugin_glue.h"
+#include "compass/plugin_support/plugin_glue.h"
 
 namespace {
 
 namespace mmlu = compass::datasets::mmlu;
 
 using MmluDataset =
-    compass::datasets::PluginDataset<"mmlu", mmlu::Mmlu, mmlu::config_from_abi, mmlu::option_specs>;
+    compass::plugin_support::PluginDataset<"mmlu", mmlu::Mmlu, mmlu::config_from_abi,
+                                           mmlu::option_specs>;
 
 }  // namespace
 

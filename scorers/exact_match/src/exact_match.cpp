@@ -1,7 +1,7 @@
 #include "compass/scorers/exact_match.h"
 
-#include "compass/datasets/options.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -32,16 +32,18 @@ std::string item_name(const compass_item& item) {
 }  // namespace
 
 Options parse_options(std::string_view options_json) {
-  const nlohmann::json json = datasets::parse_options(options_json, "exact_match: scorer options");
+  const nlohmann::json json =
+      plugin_support::parse_options(options_json, "exact_match: scorer options");
   Options options;
-  if (auto v = datasets::get_bool(json, "strip")) options.strip = *v;
-  if (auto v = datasets::get_string_list(json, "regexes_to_ignore")) {
+  if (auto v = plugin_support::get_bool(json, "strip")) options.strip = *v;
+  if (auto v = plugin_support::get_string_list(json, "regexes_to_ignore")) {
     options.regexes_to_ignore = std::move(*v);
     for (const auto& pattern : options.regexes_to_ignore) Regex{pattern};  // rejects bad ones now
   }
-  if (auto v = datasets::get_bool(json, "ignore_case")) options.ignore_case = *v;
-  if (auto v = datasets::get_bool(json, "ignore_punctuation")) options.ignore_punctuation = *v;
-  if (auto v = datasets::get_bool(json, "ignore_numbers")) options.ignore_numbers = *v;
+  if (auto v = plugin_support::get_bool(json, "ignore_case")) options.ignore_case = *v;
+  if (auto v = plugin_support::get_bool(json, "ignore_punctuation"))
+    options.ignore_punctuation = *v;
+  if (auto v = plugin_support::get_bool(json, "ignore_numbers")) options.ignore_numbers = *v;
   return options;
 }
 
@@ -54,10 +56,10 @@ Normalizer::Normalizer(Options options) : options_(std::move(options)) {
 }
 
 std::string Normalizer::operator()(std::string_view raw) const {
-  std::string text = datasets::to_valid_utf8(raw);
-  if (options_.strip) text = std::string(datasets::python_strip(text));
+  std::string text = plugin_support::to_valid_utf8(raw);
+  if (options_.strip) text = std::string(plugin_support::python_strip(text));
   for (const Regex& regex : regexes_) text = regex.replace_all(text);
-  if (options_.ignore_case) text = datasets::python_lower(text);
+  if (options_.ignore_case) text = plugin_support::python_lower(text);
   if (options_.ignore_punctuation) text = remove_punctuation(text);
   if (options_.ignore_numbers) text = remove_digits(text);
   return text;

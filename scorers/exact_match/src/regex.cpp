@@ -5,7 +5,7 @@
 
 #include <compass/plugin.hpp>
 
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/text.h"
 
 namespace compass::scorers {
 
@@ -94,7 +94,7 @@ std::vector<Regex::Match> Regex::matches(std::string_view text) const {
 }
 
 std::string Regex::replace_all(std::string_view raw, std::string_view replacement) const {
-  const std::string text = datasets::to_valid_utf8(raw);
+  const std::string text = plugin_support::to_valid_utf8(raw);
   std::string out;
   size_t pos = 0;
   for (const Match& m : matches(text)) {
@@ -107,7 +107,7 @@ std::string Regex::replace_all(std::string_view raw, std::string_view replacemen
 }
 
 std::vector<std::vector<std::string>> Regex::find_all(std::string_view raw) const {
-  const std::string text = datasets::to_valid_utf8(raw);
+  const std::string text = plugin_support::to_valid_utf8(raw);
   std::vector<std::vector<std::string>> out;
   for (Match& m : matches(text)) out.push_back(std::move(m.groups));
   return out;

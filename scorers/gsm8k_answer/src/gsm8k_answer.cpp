@@ -1,6 +1,6 @@
 #include "compass/scorers/gsm8k_answer.h"
 
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/text.h"
 #include "compass/scorers/exact_match.h"
 #include "compass/scorers/regex.h"
 
@@ -33,7 +33,7 @@ Gsm8kAnswer::~Gsm8kAnswer() {
 std::optional<std::string> Gsm8kAnswer::strict(std::string_view text) const {
   const auto matches = impl_->strict.find_all(text);
   if (matches.empty()) return std::nullopt;  // group_select 0: the first match
-  return std::string(datasets::python_strip(matches.front()[0]));
+  return std::string(plugin_support::python_strip(matches.front()[0]));
 }
 
 std::optional<std::string> Gsm8kAnswer::flexible(std::string_view text) const {
@@ -41,7 +41,7 @@ std::optional<std::string> Gsm8kAnswer::flexible(std::string_view text) const {
   if (matches.empty()) return std::nullopt;
   // group_select -1: the last match; of its groups, the first non-empty.
   for (const std::string& group : matches.back()) {
-    if (!group.empty()) return std::string(datasets::python_strip(group));
+    if (!group.empty()) return std::string(plugin_support::python_strip(group));
   }
   return std::nullopt;
 }

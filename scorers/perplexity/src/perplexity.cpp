@@ -1,8 +1,8 @@
 #include "compass/scorers/perplexity.h"
 
-#include "compass/datasets/options.h"
-#include "compass/datasets/python_random.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/python_random.h"
+#include "compass/plugin_support/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -52,7 +52,7 @@ std::vector<Metric> score(const compass_item& item, const compass_model_output& 
   if (!std::isfinite(output.logprob)) {
     invalid(item_name(item) + " has a non-finite log-likelihood");
   }
-  const double words = static_cast<double>(datasets::count_python_words(text));
+  const double words = static_cast<double>(plugin_support::count_python_words(text));
   const double bytes = static_cast<double>(text.size());
   const double nll = -output.logprob;
   return {
@@ -74,7 +74,7 @@ double bootstrap_stderr(std::string_view metric, const double* values, const dou
   const uint64_t chunk = std::min<uint64_t>(1000, iters);
   std::vector<double> results;
   for (uint64_t seed = 0; seed < iters / chunk; ++seed) {
-    datasets::PythonRandom random(seed);
+    plugin_support::PythonRandom random(seed);
     for (uint64_t k = 0; k < chunk; ++k) {
       const std::vector<size_t> picks = random.choices(count, count);
       results.push_back(finish(metric, weighted_mean(values, weights, picks.data(), count)));
@@ -90,9 +90,10 @@ double bootstrap_stderr(std::string_view metric, const double* values, const dou
 }
 
 Options parse_options(std::string_view options_json) {
-  const nlohmann::json json = datasets::parse_options(options_json, "perplexity: scorer options");
+  const nlohmann::json json =
+      plugin_support::parse_options(options_json, "perplexity: scorer options");
   Options options;
-  if (auto iters = datasets::get_int(json, "bootstrap_iters")) {
+  if (auto iters = plugin_support::get_int(json, "bootstrap_iters")) {
     if (*iters < 0) invalid("option 'bootstrap_iters' must be >= 0");
     options.bootstrap_iters = static_cast<uint64_t>(*iters);
   }

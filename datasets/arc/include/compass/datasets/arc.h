@@ -11,7 +11,7 @@
 #ifndef COMPASS_DATASETS_ARC_H_
 #define COMPASS_DATASETS_ARC_H_
 
-#include "compass/datasets/fewshot_docs.h"
+#include "compass/plugin_support/fewshot_docs.h"
 
 #include <compass/plugin.hpp>
 
@@ -24,7 +24,11 @@
 #include <string_view>
 #include <vector>
 
+namespace compass::plugin_support {}
+
 namespace compass::datasets::arc {
+
+using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
 // One line of an ARC file.
 struct Question {

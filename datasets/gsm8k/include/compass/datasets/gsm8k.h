@@ -14,7 +14,7 @@
 #ifndef COMPASS_DATASETS_GSM8K_H_
 #define COMPASS_DATASETS_GSM8K_H_
 
-#include "compass/datasets/fewshot_docs.h"
+#include "compass/plugin_support/fewshot_docs.h"
 
 #include <compass/plugin.hpp>
 
@@ -27,7 +27,11 @@
 #include <string_view>
 #include <vector>
 
+namespace compass::plugin_support {}
+
 namespace compass::datasets::gsm8k {
+
+using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
 struct Problem {
   std::string question;

@@ -13,7 +13,7 @@
 #ifndef COMPASS_DATASETS_HELLASWAG_H_
 #define COMPASS_DATASETS_HELLASWAG_H_
 
-#include "compass/datasets/fewshot_docs.h"
+#include "compass/plugin_support/fewshot_docs.h"
 
 #include <compass/plugin.hpp>
 
@@ -26,7 +26,11 @@
 #include <string_view>
 #include <vector>
 
+namespace compass::plugin_support {}
+
 namespace compass::datasets::hellaswag {
+
+using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
 // lm-eval's hellaswag preprocess(), byte for byte.
 std::string preprocess(std::string_view text);

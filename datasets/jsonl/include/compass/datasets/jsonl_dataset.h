@@ -27,8 +27,8 @@
 #ifndef COMPASS_DATASETS_JSONL_DATASET_H_
 #define COMPASS_DATASETS_JSONL_DATASET_H_
 
-#include "compass/datasets/fewshot_docs.h"
 #include "compass/datasets/template.h"
+#include "compass/plugin_support/fewshot_docs.h"
 
 #include <compass/plugin.hpp>
 
@@ -42,7 +42,11 @@
 #include <string_view>
 #include <vector>
 
+namespace compass::plugin_support {}
+
 namespace compass::datasets::jsonl {
+
+using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
 enum class Kind { kMultipleChoice, kGenerate, kRolling };
 

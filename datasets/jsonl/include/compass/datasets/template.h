@@ -8,7 +8,7 @@
 #ifndef COMPASS_DATASETS_TEMPLATE_H_
 #define COMPASS_DATASETS_TEMPLATE_H_
 
-#include "compass/datasets/jsonl.h"
+#include "compass/plugin_support/jsonl.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +16,11 @@
 #include <string_view>
 #include <vector>
 
+namespace compass::plugin_support {}
+
 namespace compass::datasets::jsonl {
+
+using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
 class Template {
  public:

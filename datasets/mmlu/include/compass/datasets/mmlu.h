@@ -29,7 +29,11 @@
 #include <string_view>
 #include <vector>
 
+namespace compass::plugin_support {}
+
 namespace compass::datasets::mmlu {
+
+using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
 inline constexpr std::string_view kSplits[] = {"test", "val", "dev"};
 

@@ -1,8 +1,8 @@
-#include "compass/datasets/options.h"
+#include "compass/plugin_support/options.h"
 
 #include <compass/plugin.hpp>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -64,4 +64,4 @@ std::optional<bool> get_bool(const nlohmann::json& options, const std::string& k
   return value->get<bool>();
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

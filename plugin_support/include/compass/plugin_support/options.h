@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 // Parses options JSON text; "" counts as {}. Throws sdk::Error
 // COMPASS_INVALID_ARGUMENT "<what> must be a JSON object, got: <text>" when
@@ -26,6 +26,6 @@ std::optional<std::vector<std::string>> get_string_list(const nlohmann::json& op
 std::optional<int64_t> get_int(const nlohmann::json& options, const std::string& key);
 std::optional<bool> get_bool(const nlohmann::json& options, const std::string& key);
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_OPTIONS_H_

@@ -1,10 +1,10 @@
-#include "compass/datasets/csv.h"
+#include "compass/plugin_support/csv.h"
 
-#include "dataset_test_util.h"
+#include "datasets/dataset_test_util.h"
 
 #include <gtest/gtest.h>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 namespace {
 
 using Fields = std::vector<std::string>;
@@ -111,4 +111,4 @@ TEST(CsvTest, ReadsFilesAndNamesMissingOnes) {
 }
 
 }  // namespace
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

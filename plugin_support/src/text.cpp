@@ -1,9 +1,9 @@
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/text.h"
 
 #include <algorithm>
 #include <cstdint>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -324,4 +324,4 @@ std::string join(const std::vector<std::string>& parts, std::string_view separat
   return out;
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

@@ -1,10 +1,10 @@
-#include "compass/datasets/python_random.h"
+#include "compass/plugin_support/python_random.h"
 
 #include <cmath>
 #include <stdexcept>
 #include <unordered_set>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -150,4 +150,4 @@ std::vector<size_t> PythonRandom::choices(size_t n, size_t k) {
   return out;
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

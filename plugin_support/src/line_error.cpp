@@ -1,8 +1,8 @@
-#include "compass/datasets/line_error.h"
+#include "compass/plugin_support/line_error.h"
 
 #include <string>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -20,4 +20,4 @@ std::string line_message(std::string_view source, uint64_t line, std::string_vie
 LineError::LineError(std::string_view source, uint64_t line, std::string_view problem)
     : sdk::Error(COMPASS_DATA_LOSS, line_message(source, line, problem)), line_(line) {}
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 // A multiple-choice item: each choice after `target_delimiter` (the
 // continuation scored, as lm-eval writes it) and the index of the right one.
@@ -22,6 +22,6 @@ inline sdk::Item multiple_choice_item(const std::vector<std::string>& choices, i
   return item;
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_ITEMS_H_

@@ -13,7 +13,7 @@
 #ifndef COMPASS_DATASETS_FEWSHOT_H_
 #define COMPASS_DATASETS_FEWSHOT_H_
 
-#include "compass/datasets/python_random.h"
+#include "compass/plugin_support/python_random.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 // Throws sdk::Error COMPASS_INVALID_ARGUMENT when a pool of `pool_size`
 // documents (named `pool_name` in the message) cannot give `num_shots`
@@ -55,6 +55,6 @@ std::string fewshot_context(const std::vector<Shot>& shots, std::string_view doc
                             std::string_view target_delimiter = " ",
                             std::string_view fewshot_delimiter = "\n\n");
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_FEWSHOT_H_

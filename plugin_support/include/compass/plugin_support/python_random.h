@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 class PythonRandom {
  public:
@@ -43,6 +43,6 @@ class PythonRandom {
   size_t index_ = 625;
 };
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_PYTHON_RANDOM_H_

@@ -1,8 +1,8 @@
-#include "compass/datasets/fewshot.h"
+#include "compass/plugin_support/fewshot.h"
 
 #include <compass/plugin.hpp>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 void check_fewshot_pool(size_t pool_size, uint32_t num_shots, bool same_split,
                         std::string_view pool_name) {
@@ -46,4 +46,4 @@ std::string fewshot_context(const std::vector<Shot>& shots, std::string_view doc
   return out;
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

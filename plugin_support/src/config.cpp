@@ -1,10 +1,10 @@
-#include "compass/datasets/config.h"
+#include "compass/plugin_support/config.h"
 
 #include <compass/plugin.hpp>
 
 #include <string>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 std::filesystem::path read_abi_config(const compass_dataset_config& abi, std::string_view name,
                                       std::string_view missing_path, RunSettings& settings) {
@@ -19,4 +19,4 @@ std::filesystem::path read_abi_config(const compass_dataset_config& abi, std::st
   return std::filesystem::path(std::string(sdk::view(abi.path)));
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

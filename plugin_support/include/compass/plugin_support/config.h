@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string_view>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 struct RunSettings {
   uint32_t num_shots = 0;
@@ -23,6 +23,6 @@ struct RunSettings {
 std::filesystem::path read_abi_config(const compass_dataset_config& abi, std::string_view name,
                                       std::string_view missing_path, RunSettings& settings);
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_CONFIG_H_

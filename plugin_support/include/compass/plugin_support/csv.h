@@ -11,7 +11,7 @@
 #ifndef COMPASS_DATASETS_CSV_H_
 #define COMPASS_DATASETS_CSV_H_
 
-#include "compass/datasets/line_error.h"
+#include "compass/plugin_support/line_error.h"
 
 #include <compass/plugin.hpp>
 
@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 struct CsvRecord {
   uint64_t line = 0;  // 1-based line where the record starts
@@ -44,6 +44,6 @@ std::vector<CsvRecord> read_csv_file(const std::filesystem::path& path);
 // Reads a whole file into memory, with the same errors as read_csv_file.
 std::string read_file(const std::filesystem::path& path);
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_CSV_H_

@@ -9,7 +9,7 @@
 #ifndef COMPASS_DATASETS_JSONL_H_
 #define COMPASS_DATASETS_JSONL_H_
 
-#include "compass/datasets/line_error.h"
+#include "compass/plugin_support/line_error.h"
 
 #include <compass/plugin.hpp>
 
@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 struct JsonlRecord {
   uint64_t line = 0;     // 1-based line of the record
@@ -82,6 +82,6 @@ std::vector<std::string> require_string_list(const JsonlRecord& record, std::str
 // "a string", "a number", "an array", ... for messages.
 std::string json_type_name(const nlohmann::json& value);
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_JSONL_H_

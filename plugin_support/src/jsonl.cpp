@@ -1,10 +1,10 @@
-#include "compass/datasets/jsonl.h"
+#include "compass/plugin_support/jsonl.h"
 
-#include "compass/datasets/csv.h"
+#include "compass/plugin_support/csv.h"
 
 #include <cctype>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -149,4 +149,4 @@ std::vector<std::string> require_string_list(const JsonlRecord& record, std::str
   return out;
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

@@ -1,12 +1,12 @@
-#include "compass/datasets/csv.h"
+#include "compass/plugin_support/csv.h"
 
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/text.h"
 
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -110,4 +110,4 @@ std::vector<CsvRecord> read_csv_file(const std::filesystem::path& path) {
   return parse_csv(read_file(path), path.string());
 }
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 // Byte offset of the first invalid UTF-8 sequence, or npos when valid.
 // Overlong forms, surrogates and code points above U+10FFFF are invalid.
@@ -66,6 +66,6 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_TEXT_H_

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 // code() is COMPASS_DATA_LOSS; what() reads "<source>:<line>: <problem>".
 class LineError : public sdk::Error {
@@ -19,6 +19,6 @@ class LineError : public sdk::Error {
   uint64_t line_;
 };
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_LINE_ERROR_H_

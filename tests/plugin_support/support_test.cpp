@@ -1,11 +1,11 @@
 // Shared dataset code: Python's random, JSON Lines reading, few-shot
 // selection and the Python text helpers.
-#include "compass/datasets/fewshot.h"
-#include "compass/datasets/jsonl.h"
-#include "compass/datasets/python_random.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/fewshot.h"
+#include "compass/plugin_support/jsonl.h"
+#include "compass/plugin_support/python_random.h"
+#include "compass/plugin_support/text.h"
 
-#include "dataset_test_util.h"
+#include "datasets/dataset_test_util.h"
 
 #include <gtest/gtest.h>
 #include <compass/plugin.hpp>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 namespace {
 
 // Expected numbers printed by CPython 3.11, e.g.
@@ -176,4 +176,4 @@ TEST(DatasetTextTest, PythonWordCountAndReplace) {
 }
 
 }  // namespace
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

@@ -5,8 +5,8 @@
 #ifndef COMPASS_DATASETS_FEWSHOT_DOCS_H_
 #define COMPASS_DATASETS_FEWSHOT_DOCS_H_
 
-#include "compass/datasets/config.h"
-#include "compass/datasets/fewshot.h"
+#include "compass/plugin_support/config.h"
+#include "compass/plugin_support/fewshot.h"
 
 #include <compass/plugin.hpp>
 
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 template <typename Doc>
 class FewshotDocs {
@@ -70,6 +70,6 @@ class FewshotDocs {
   bool same_split_ = true;
 };
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_FEWSHOT_DOCS_H_

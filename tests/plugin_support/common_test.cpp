@@ -1,12 +1,12 @@
-#include "compass/datasets/options.h"
-#include "compass/datasets/text.h"
+#include "compass/plugin_support/options.h"
+#include "compass/plugin_support/text.h"
 
-#include "dataset_test_util.h"
+#include "datasets/dataset_test_util.h"
 
 #include <gtest/gtest.h>
 #include <compass/plugin.hpp>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 namespace {
 
 TEST(DatasetTextTest, PythonStripRemovesUnicodeWhitespace) {
@@ -51,4 +51,4 @@ TEST(DatasetOptionsTest, TypedGetters) {
 }
 
 }  // namespace
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support

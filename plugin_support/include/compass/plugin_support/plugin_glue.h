@@ -21,7 +21,7 @@
 #include <string>
 #include <type_traits>
 
-namespace compass::datasets {
+namespace compass::plugin_support {
 
 // A string literal as a template argument.
 template <size_t N>
@@ -64,6 +64,6 @@ class PluginDataset final : public sdk::Dataset {
   Data data_;
 };
 
-}  // namespace compass::datasets
+}  // namespace compass::plugin_support
 
 #endif  // COMPASS_DATASETS_PLUGIN_GLUE_H_
