@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "core/runner/run_compass.h"
 #include "test_files.h"
 
 #include <chrono>
@@ -41,8 +42,7 @@ fs::path WriteConfig(const fs::path& dir, int delay_ms, const fs::path& log) {
 }
 
 pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {COMPASS_EXE,
-                                   "--plugin-dir",
+  std::vector<std::string> args = {"--plugin-dir",
                                    COMPASS_SLOW_PLUGIN_DIR,
                                    "--backend",
                                    "slow",
@@ -52,22 +52,11 @@ pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::
                                    out.string(),
                                    "-q"};
   args.insert(args.end(), extra.begin(), extra.end());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
+  return compass::testing::SpawnCompass(args);
 }
 
 int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return compass::testing::WaitFor(pid);
 }
 
 // Hashes of the requests a run's backend logged as computed.

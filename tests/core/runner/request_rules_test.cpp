@@ -4,15 +4,13 @@
 // logs every request it computed as "context ids|continuation ids".
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/runner/run_compass.h"
 #include "test_files.h"
 
 namespace compass {
@@ -21,20 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 int RunCompass(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<std::string> all = {COMPASS_EXE};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return compass::testing::WaitFor(compass::testing::SpawnCompass(args));
 }
 
 std::vector<std::vector<int>> Parse(const std::string& ids) {
@@ -55,8 +40,8 @@ TEST(RequestRules, TwoBackendsReceiveIdenticalTruncatedTokenIds) {
                        << "[backend." << backend << "]\nlog_file = \"" << log.string() << "\"\n\n"
                        << "[[task]]\ndataset = \"mmlu\"\npath = \"" << COMPASS_SOURCE_DIR
                        << "/tests/fixtures/mmlu\"\nshots = 1\n";
-    ASSERT_EQ(RunCompass({"--plugin-dir", COMPASS_SLOW_PLUGIN_DIR, "--backend", backend,
-                          "--config", cfg.string(), "--output", (dir / backend).string(), "-q"}),
+    ASSERT_EQ(RunCompass({"--plugin-dir", COMPASS_SLOW_PLUGIN_DIR, "--backend", backend, "--config",
+                          cfg.string(), "--output", (dir / backend).string(), "-q"}),
               0)
         << backend;
     logs.push_back(compass::testing::Slurp(log));
