@@ -327,9 +327,12 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       for (uint32_t s = 0; s < SamplesOf(w.requests.requests[r]); ++s) {
         complete = complete && stored.count(SampleKey(h, s)) > 0;
       }
+      if (!seen.insert(h).second) continue;  // counted and sent once per distinct request
       ++summary.requests;
-      if (complete) ++summary.reused;
-      if (complete || !seen.insert(h).second) continue;
+      if (complete) {
+        ++summary.reused;
+        continue;
+      }
       compass_request q = w.requests.requests[r];
       q.index = pending.size();
       pending.push_back(q);
