@@ -47,14 +47,24 @@ int PluginsCommand(const GlobalOptions& global, bool json) {
                            {"help", S(o.help)},
                            {"choices", S(o.choices)}});
       }
-      out["plugins"].push_back(
-          {{"kind", PluginKindName(p.kind)},
-           {"name", p.name},
-           {"version", p.version},
-           {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
-           {"description", p.description},
-           {"path", p.path},
-           {"options", options}});
+      nlohmann::json entry = {
+          {"kind", PluginKindName(p.kind)},
+          {"name", p.name},
+          {"version", p.version},
+          {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
+          {"description", p.description},
+          {"path", p.path},
+          {"options", options}};
+      if (p.kind == PluginKind::kBackend) {
+        nlohmann::json serves = nlohmann::json::array();
+        for (const auto& [flag, what] : {std::pair{COMPASS_CAN_LOGLIKELIHOOD, "loglikelihood"},
+                                         std::pair{COMPASS_CAN_GENERATE, "generate"},
+                                         std::pair{COMPASS_CAN_SAMPLE, "sample"}}) {
+          if (p.backend.capabilities & flag) serves.push_back(what);
+        }
+        entry["serves"] = serves;
+      }
+      out["plugins"].push_back(entry);
     }
     out["refused"] = nlohmann::json::array();
     for (const auto& r : registry.refused()) {

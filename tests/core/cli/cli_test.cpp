@@ -3,6 +3,8 @@
 // never a crash.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <sys/wait.h>
 #include "test_files.h"
 
@@ -86,6 +88,13 @@ TEST(Cli, PluginsListsInTreePluginsAsJson) {
   for (const char* name : {"\"hf_native\"", "\"paged_tp\"", "\"pipeline\"", "\"mmlu\"",
                            "\"mcq_accuracy\"", "0.0.0-unimplemented"}) {
     EXPECT_NE(o.out.find(name), std::string::npos) << name;
+  }
+  // Backends say what they serve.
+  const auto j = nlohmann::json::parse(o.out);
+  for (const auto& p : j["plugins"]) {
+    if (p["name"] == "hf_native") {
+      EXPECT_EQ(p["serves"], nlohmann::json({"loglikelihood", "generate", "sample"}));
+    }
   }
 }
 
