@@ -158,7 +158,11 @@ at::Tensor DenseAttention(const at::Tensor& q, const at::Tensor& k, const at::Te
 // ---------------------------------------------------------------- ContiguousKvCache
 
 ContiguousKvCache::ContiguousKvCache(int64_t batch_size, int64_t capacity, int64_t num_layers)
-    : batch_size_(batch_size), capacity_(capacity), keys_(num_layers), values_(num_layers) {}
+    : row_capacity_(batch_size),
+      batch_size_(batch_size),
+      capacity_(capacity),
+      keys_(num_layers),
+      values_(num_layers) {}
 
 void ContiguousKvCache::Allocate(int64_t layer, int64_t kv_heads, int64_t head_dim,
                                  const at::TensorOptions& options) {
@@ -169,8 +173,8 @@ void ContiguousKvCache::Allocate(int64_t layer, int64_t kv_heads, int64_t head_d
   }
   if (keys_[layer].defined()) return;
   // Every slot is written before it is read: no need to clear.
-  keys_[layer] = at::empty({batch_size_, kv_heads, capacity_, head_dim}, options);
-  values_[layer] = at::empty({batch_size_, kv_heads, capacity_, head_dim}, options);
+  keys_[layer] = at::empty({row_capacity_, kv_heads, capacity_, head_dim}, options);
+  values_[layer] = at::empty({row_capacity_, kv_heads, capacity_, head_dim}, options);
 }
 
 StatusOr<AttentionBatch> ContiguousKvCache::BeginStep(const at::Tensor& valid,
@@ -186,24 +190,24 @@ StatusOr<AttentionBatch> ContiguousKvCache::BeginStep(const at::Tensor& valid,
                        std::to_string(length_) + " stored, " + std::to_string(t) + " more asked");
   }
   if (!valid_.defined()) {
-    valid_ = at::empty({batch_size_, capacity_}, positions.options().dtype(at::kBool));
-    positions_ = at::empty({batch_size_, capacity_}, positions.options().dtype(at::kLong));
+    valid_ = at::empty({row_capacity_, capacity_}, positions.options().dtype(at::kBool));
+    positions_ = at::empty({row_capacity_, capacity_}, positions.options().dtype(at::kLong));
   }
   const StepFacts facts = ReadFacts(valid, positions);
   past_ = length_;
   length_ += t;
   if (valid.defined()) {
-    valid_.narrow(1, past_, t).copy_(valid);
+    Rows(valid_).narrow(1, past_, t).copy_(valid);
   } else {
-    valid_.narrow(1, past_, t).fill_(true);
+    Rows(valid_).narrow(1, past_, t).fill_(true);
   }
-  positions_.narrow(1, past_, t).copy_(positions);
+  Rows(positions_).narrow(1, past_, t).copy_(positions);
   all_tokens_ = all_tokens_ && facts.all_tokens;
   min_position_ = std::min(min_position_, facts.min_position);
   AttentionBatch batch;
   batch.query_positions = positions;
-  batch.key_positions = positions_.narrow(1, 0, length_);
-  batch.key_valid = valid_.narrow(1, 0, length_);
+  batch.key_positions = Rows(positions_).narrow(1, 0, length_);
+  batch.key_valid = Rows(valid_).narrow(1, 0, length_);
   batch.query_offset = past_;
   batch.all_tokens = all_tokens_;
   if (all_tokens_) batch.max_distance = facts.max_position - min_position_;
@@ -223,23 +227,148 @@ void ContiguousKvCache::Store(int64_t layer, const at::Tensor& k, const at::Tens
   const int64_t t = k.size(2);
   TORCH_CHECK(past_ + t == length_, "KV cache: layer ", layer, " stores ", t,
               " slots, the step began with ", length_ - past_);
-  keys_[layer].narrow(2, past_, t).copy_(k);
-  values_[layer].narrow(2, past_, t).copy_(v);
+  Rows(keys_[layer]).narrow(2, past_, t).copy_(k);
+  Rows(values_[layer]).narrow(2, past_, t).copy_(v);
 }
 
 at::Tensor ContiguousKvCache::Attend(int64_t layer, const at::Tensor& q, const at::Tensor& k,
                                      const at::Tensor& v, const AttentionBatch& batch,
                                      int64_t sliding_window) {
   Store(layer, k, v);
-  return DenseAttention(q, keys_[layer].narrow(2, 0, length_), values_[layer].narrow(2, 0, length_),
-                        batch, sliding_window);
+  return DenseAttention(q, Rows(keys_[layer]).narrow(2, 0, length_),
+                        Rows(values_[layer]).narrow(2, 0, length_), batch, sliding_window);
 }
 
 std::pair<at::Tensor, at::Tensor> ContiguousKvCache::Stored(int64_t layer) const {
   if (layer < 0 || layer >= static_cast<int64_t>(keys_.size()) || !keys_[layer].defined()) {
     return {};
   }
-  return {keys_[layer].narrow(2, 0, length_), values_[layer].narrow(2, 0, length_)};
+  return {Rows(keys_[layer]).narrow(2, 0, length_), Rows(values_[layer]).narrow(2, 0, length_)};
+}
+
+Status ContiguousKvCache::KeepRows(const std::vector<int64_t>& rows) {
+  if (rows.empty()) return InvalidArgument("KV cache: keeping no rows");
+  std::vector<bool> seen(static_cast<size_t>(batch_size_), false);
+  bool in_order = true;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const int64_t r = rows[i];
+    if (r < 0 || r >= batch_size_) {
+      return InvalidArgument("KV cache: row " + std::to_string(r) + " is outside its " +
+                             std::to_string(batch_size_) + " rows");
+    }
+    if (seen[static_cast<size_t>(r)]) {
+      return InvalidArgument("KV cache: row " + std::to_string(r) + " is kept twice");
+    }
+    seen[static_cast<size_t>(r)] = true;
+    in_order = in_order && (i == 0 || r > rows[i - 1]);
+  }
+  const int64_t n = static_cast<int64_t>(rows.size());
+  // Row rows[i] moves to row i of each [R, ...] buffer `t` (slots along
+  // `slot_dim`, of which only the first length_ hold anything). In
+  // increasing order no row is overwritten before it is read; otherwise the
+  // kept rows are gathered first.
+  const at::Tensor index = in_order ? at::Tensor() : at::tensor(rows, at::kLong);
+  auto keep = [&](at::Tensor& t, int64_t slot_dim) {
+    if (!t.defined() || length_ == 0) return;
+    const at::Tensor stored = t.narrow(slot_dim, 0, length_);
+    if (in_order) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (rows[i] != i) stored.select(0, i).copy_(stored.select(0, rows[i]));
+      }
+    } else {
+      stored.narrow(0, 0, n).copy_(
+          stored.narrow(0, 0, batch_size_).index_select(0, index.to(t.device())));
+    }
+  };
+  for (size_t l = 0; l < keys_.size(); ++l) {
+    keep(keys_[l], 2);
+    keep(values_[l], 2);
+  }
+  keep(valid_, 1);
+  keep(positions_, 1);
+  batch_size_ = n;
+  // What the kept rows' history allows SDPA (dropping padded rows may leave
+  // only tokens).
+  if (valid_.defined() && length_ > 0) {
+    const StepFacts facts =
+        ReadFacts(Rows(valid_).narrow(1, 0, length_), Rows(positions_).narrow(1, 0, length_));
+    all_tokens_ = facts.all_tokens;
+    min_position_ = facts.min_position;
+  }
+  return Status::Ok();
+}
+
+Status ContiguousKvCache::AppendRows(const ContiguousKvCache& other) {
+  const int64_t n = other.batch_size_;
+  if (n == 0) return Status::Ok();
+  if (batch_size_ + n > row_capacity_) {
+    return InvalidArgument("KV cache: " + std::to_string(batch_size_) + " rows and " +
+                           std::to_string(n) + " more exceed its " + std::to_string(row_capacity_) +
+                           " rows");
+  }
+  const int64_t length = batch_size_ == 0 ? other.length_ : length_;
+  if (other.length_ > length || length > capacity_) {
+    return InvalidArgument("KV cache: rows of " + std::to_string(other.length_) +
+                           " slots cannot join rows of " + std::to_string(length) + " (capacity " +
+                           std::to_string(capacity_) + ")");
+  }
+  if (other.keys_.size() > keys_.size()) {
+    keys_.resize(other.keys_.size());
+    values_.resize(other.keys_.size());
+  }
+  for (size_t l = 0; l < other.keys_.size(); ++l) {
+    const at::Tensor& k = other.keys_[l];
+    if (!k.defined()) continue;
+    if (keys_[l].defined() &&
+        (keys_[l].size(1) != k.size(1) || keys_[l].size(3) != k.size(3) ||
+         keys_[l].device() != k.device() || keys_[l].scalar_type() != k.scalar_type())) {
+      return InvalidArgument("KV cache: layer " + std::to_string(l) + " holds " +
+                             c10::str(keys_[l].sizes()) + " on " + keys_[l].device().str() +
+                             "; the rows to append bring " + c10::str(k.sizes()) + " on " +
+                             k.device().str());
+    }
+  }
+  const int64_t gap = length - other.length_;  // empty slots before the new rows'
+  for (size_t l = 0; l < other.keys_.size(); ++l) {
+    const at::Tensor& k = other.keys_[l];
+    if (!k.defined()) continue;
+    Allocate(static_cast<int64_t>(l), k.size(1), k.size(3), k.options());
+    for (auto [dst, src] :
+         {std::pair{&keys_[l], &other.keys_[l]}, {&values_[l], &other.values_[l]}}) {
+      dst->narrow(0, batch_size_, n)
+          .narrow(2, gap, other.length_)
+          .copy_(src->narrow(0, 0, n).narrow(2, 0, other.length_));
+    }
+  }
+  if (other.valid_.defined()) {
+    if (!valid_.defined()) {
+      valid_ = at::empty({row_capacity_, capacity_}, other.valid_.options());
+      positions_ = at::empty({row_capacity_, capacity_}, other.positions_.options());
+    }
+    at::Tensor valid_rows = valid_.narrow(0, batch_size_, n);
+    at::Tensor position_rows = positions_.narrow(0, batch_size_, n);
+    if (gap > 0) {
+      valid_rows.narrow(1, 0, gap).fill_(false);
+      position_rows.narrow(1, 0, gap).fill_(0);
+    }
+    valid_rows.narrow(1, gap, other.length_)
+        .copy_(other.valid_.narrow(0, 0, n).narrow(1, 0, other.length_));
+    position_rows.narrow(1, gap, other.length_)
+        .copy_(other.positions_.narrow(0, 0, n).narrow(1, 0, other.length_));
+  }
+  all_tokens_ = (batch_size_ == 0 || all_tokens_) && other.all_tokens_ && gap == 0;
+  min_position_ = std::min(batch_size_ == 0 ? other.min_position_ : min_position_,
+                           gap > 0 ? int64_t{0} : other.min_position_);
+  batch_size_ += n;
+  length_ = past_ = length;
+  return Status::Ok();
+}
+
+void ContiguousKvCache::Clear() {
+  batch_size_ = 0;
+  past_ = length_ = 0;
+  all_tokens_ = true;
+  min_position_ = std::numeric_limits<int64_t>::max();
 }
 
 uint64_t ContiguousKvCache::allocated_bytes() const {

@@ -127,14 +127,18 @@ class KvCache {
   virtual int64_t length() const = 0;
 };
 
-// Contiguous buffers [B, kv_heads, capacity, head_dim] per layer, each
-// allocated once for the whole capacity: by Allocate, or else at the layer's
-// first Attend on the device and in the dtype of its k (so the layers of one
-// cache may sit on different devices). The slots' validity and positions are
-// kept in [B, capacity] buffers on the device of the first step's positions.
-// A step writes its slots in place; nothing is reallocated per step.
+// Contiguous buffers [R, kv_heads, capacity, head_dim] per layer, R the
+// row capacity given at construction, each allocated once for the whole
+// capacity: by Allocate, or else at the layer's first Attend (or AppendRows)
+// on the device and in the dtype of its k (so the layers of one cache may
+// sit on different devices). The first B <= R rows hold the batch. The
+// slots' validity and positions are kept in [R, capacity] buffers on the
+// device of the first step's positions. A step writes its slots in place;
+// nothing is reallocated per step, nor when rows leave (KeepRows) or join
+// (AppendRows).
 class ContiguousKvCache : public KvCache {
  public:
+  // A batch of `batch_size` rows, which is also the row capacity.
   ContiguousKvCache(int64_t batch_size, int64_t capacity, int64_t num_layers);
 
   // Allocates `layer`'s buffers now (OutOfMemory shows here, not in the
@@ -147,24 +151,48 @@ class ContiguousKvCache : public KvCache {
                     const AttentionBatch& batch, int64_t sliding_window) override;
   int64_t length() const override { return length_; }
   int64_t capacity() const { return capacity_; }
+  int64_t batch_size() const { return batch_size_; }
+  int64_t row_capacity() const { return row_capacity_; }
   // Bytes held by the layers allocated so far.
   uint64_t allocated_bytes() const;
   // `layer`'s keys and values so far, [B, kv_heads, length, head_dim] views
   // (undefined before the layer is allocated).
   std::pair<at::Tensor, at::Tensor> Stored(int64_t layer) const;
 
+  // Keeps only the rows `rows` (distinct, each in [0, B)), in that order:
+  // row i of the cache afterwards is row rows[i] before. Between steps, to
+  // drop finished sequences from a batch so that later steps compute only
+  // the live ones. The rows move within the buffers, copying only their
+  // stored slots. InvalidArgument for an empty list, a repeated row or one
+  // out of range.
+  Status KeepRows(const std::vector<int64_t>& rows);
+  // Appends the rows of `other` after this cache's, between steps: for new
+  // sequences prefilled in a cache of their own joining a running batch.
+  // Their slots are right-aligned, at [length - other.length, length), with
+  // nothing in the slots before them, so `other` may not be longer than
+  // this cache unless this one has no rows (then it takes other's length).
+  // Every layer `other` holds is copied (allocated here when needed).
+  // InvalidArgument when the rows exceed the row capacity, other is longer,
+  // or the layers' shapes, dtypes or devices differ.
+  Status AppendRows(const ContiguousKvCache& other);
+  // No rows and no slots; the buffers stay for the rows to come.
+  void Clear();
+
  private:
   void Store(int64_t layer, const at::Tensor& k, const at::Tensor& v);
+  // The batch's rows of a [R, ...] buffer.
+  at::Tensor Rows(const at::Tensor& t) const { return t.narrow(0, 0, batch_size_); }
 
+  int64_t row_capacity_;
   int64_t batch_size_;
   int64_t capacity_;
   int64_t past_ = 0;      // slots before the current step
   int64_t length_ = 0;    // slots including the current step
-  at::Tensor valid_;      // [B, capacity] bool
-  at::Tensor positions_;  // [B, capacity] int64
+  at::Tensor valid_;      // [R, capacity] bool
+  at::Tensor positions_;  // [R, capacity] int64
   bool all_tokens_ = true;
   int64_t min_position_ = std::numeric_limits<int64_t>::max();
-  std::vector<at::Tensor> keys_;
+  std::vector<at::Tensor> keys_;  // [R, kv_heads, capacity, head_dim]
   std::vector<at::Tensor> values_;
 };
 

@@ -63,14 +63,22 @@ std::pair<at::Tensor, at::Tensor> Step::CosSin(const RotaryEmbedding& rotary, c1
 
 // ---------------------------------------------------------------- Stage
 
-StatusOr<Stage> Stage::Load(const ModelWeights& weights, const StageSpec& spec) {
+StatusOr<Stage> Stage::Load(const ModelWeights& weights, const StageSpec& spec,
+                            const LoadProgress& progress) {
   const ModelConfig& c = weights.config();
   if (spec.begin < 0 || spec.end < spec.begin || spec.end > c.num_hidden_layers) {
     return InvalidArgument(c.source + ": a stage of layers [" + std::to_string(spec.begin) + ", " +
                            std::to_string(spec.end) + ") does not fit a model of " +
                            std::to_string(c.num_hidden_layers) + " layers");
   }
-  COMPASS_RETURN_IF_ERROR(FromScalarType(spec.placement.dtype).status());
+  COMPASS_ASSIGN_OR_RETURN(const DType dtype, FromScalarType(spec.placement.dtype));
+  const ParameterAccounting bytes = AccountParameters(c, dtype);
+  auto loaded = [&](uint64_t part) -> Status {
+    if (progress && !progress(part)) {
+      return Cancelled("loading " + weights.checkpoint().dir() + " was cancelled");
+    }
+    return Status::Ok();
+  };
   return Guarded("loading " + weights.checkpoint().dir(), [&]() -> StatusOr<Stage> {
     Stage s;
     s.spec_ = spec;
@@ -80,16 +88,19 @@ StatusOr<Stage> Stage::Load(const ModelWeights& weights, const StageSpec& spec) 
     if (spec.embedding) {
       COMPASS_ASSIGN_OR_RETURN(at::Tensor embed, weights.View("model.embed_tokens.weight"));
       s.embed_ = Embedding::Create(embed, placement);
+      COMPASS_RETURN_IF_ERROR(loaded(bytes.embed_tokens_bytes()));
     }
     s.rotary_ = RotaryEmbedding::Create(c, placement.device);
     for (int64_t i = spec.begin; i < spec.end; ++i) {
       COMPASS_ASSIGN_OR_RETURN(DecoderLayer layer, DecoderLayer::Load(weights, i, placement));
       s.layers_.push_back(std::move(layer));
+      COMPASS_RETURN_IF_ERROR(loaded(bytes.layer_bytes(static_cast<size_t>(i))));
     }
     if (spec.head) {
       COMPASS_ASSIGN_OR_RETURN(at::Tensor norm, weights.View("model.norm.weight"));
       s.norm_ = RMSNorm::Create(norm, c.rms_norm_eps, placement);
       COMPASS_ASSIGN_OR_RETURN(s.head_, LMHead::Load(weights, placement));
+      COMPASS_RETURN_IF_ERROR(loaded(bytes.norm_bytes() + bytes.lm_head_bytes()));
     }
     return s;
   });

@@ -18,6 +18,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -81,14 +82,21 @@ class Step {
   mutable std::vector<CachedCosSin> cos_sin_;
 };
 
+// Told after each part of a stage is on its device (the embedding, each
+// decoder layer, the final norm with the LM head) with that part's bytes in
+// the stage's dtype (AccountParameters). Returns false to stop loading.
+using LoadProgress = std::function<bool(uint64_t bytes)>;
+
 class Stage {
  public:
   Stage() = default;
   // Loads the stage's modules onto spec.placement (converting the weights to
-  // its dtype). InvalidArgument for a layer range outside the model;
-  // Unsupported for a dtype other than float32/float16/bfloat16; the
-  // checkpoint's errors; OutOfMemory.
-  static StatusOr<Stage> Load(const ModelWeights& weights, const StageSpec& spec);
+  // its dtype), calling `progress` (when set) after each part. InvalidArgument
+  // for a layer range outside the model; Unsupported for a dtype other than
+  // float32/float16/bfloat16; the checkpoint's errors; OutOfMemory;
+  // Cancelled when `progress` returned false.
+  static StatusOr<Stage> Load(const ModelWeights& weights, const StageSpec& spec,
+                              const LoadProgress& progress = {});
 
   const StageSpec& spec() const { return spec_; }
   const ModelConfig& config() const { return *config_; }

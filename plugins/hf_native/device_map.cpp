@@ -15,7 +15,6 @@ using model::DType;
 
 constexpr char kHostDevice[] = "cpu";
 constexpr uint32_t kMaxAutoBatch = 512;
-constexpr uint32_t kMaxAutoBatchCpu = 16;
 
 std::string B(uint64_t bytes) {
   return FormatBytes(bytes);
@@ -156,15 +155,26 @@ uint64_t KvCacheBytes(const model::ModelConfig& config, DType dtype, uint64_t to
 uint64_t ActivationBytes(const model::ModelConfig& config, DType dtype, uint64_t batch,
                          uint64_t tokens, bool head, bool has_layers) {
   const uint64_t bt = batch * tokens, ds = model::DTypeSize(dtype);
+  const uint64_t h = static_cast<uint64_t>(config.hidden_size);
+  const uint64_t q = static_cast<uint64_t>(config.q_size());
+  const uint64_t kv = static_cast<uint64_t>(config.kv_size());
+  const uint64_t inter = static_cast<uint64_t>(config.intermediate_size);
   uint64_t bytes = 0;
   if (has_layers) {
-    // Residual stream, q/k/v, the MLP's gate/up/act, and eager attention's
-    // float32 scores and probabilities (one layer at a time).
-    bytes += bt * ds *
-             static_cast<uint64_t>(3 * config.hidden_size + config.q_size() + 2 * config.kv_size() +
-                                   3 * config.intermediate_size);
-    bytes += batch * static_cast<uint64_t>(config.num_attention_heads) * tokens * tokens * 4 * 2;
+    // One layer at a time, through SDPA (the default attention), which never
+    // materialises the [B, heads, T, T] scores: in the run dtype the layer's
+    // input, its normed copy, the attention output and the residual (4 h);
+    // q, k, v and their rotated copies (2 (q + 2 kv)); the attention output
+    // and its transposed copy (2 q); the MLP's gate, up, silu(gate) and
+    // product (4 intermediate); RMSNorm's float32 copy of the hidden state
+    // (4 bytes x h); and the boolean [B, 1, T, T] mask with one temporary
+    // (2 bytes per query-key pair) for batches that need one (padding).
+    bytes += bt * ds * (4 * h + 2 * (q + 2 * kv) + 2 * q + 4 * inter);
+    bytes += bt * h * 4;
+    bytes += batch * tokens * tokens * 2;
   }
+  // The float32 logits, their log-softmax and the run-dtype logits for every
+  // position (a rolling window's continuation is the whole window).
   if (head) bytes += bt * static_cast<uint64_t>(config.vocab_size) * (4 * 2 + ds);
   return bytes;
 }
@@ -386,7 +396,9 @@ StatusOr<DevicePlan> PlanDeviceMap(const PlanRequest& r) {
     }
   }
 
-  // The largest batch that fits (auto), or check the fixed one.
+  // Auto: on GPUs the largest batch that fits; on CPU devices the batch
+  // measured fastest there, or less when that does not fit. A fixed batch
+  // is checked.
   auto fits_with = [&](uint32_t batch) {
     const Costs cb = ComputeCosts(r, plan.dtype, batch, plan.max_length);
     std::vector<DeviceUse> trial = uses;
@@ -396,7 +408,7 @@ StatusOr<DevicePlan> PlanDeviceMap(const PlanRequest& r) {
   uint32_t batch = placement_batch;
   const bool cpu_only = std::all_of(r.devices.begin(), r.devices.end(),
                                     [](const PlanDevice& d) { return d.is_cpu(); });
-  const uint32_t max_auto = cpu_only ? kMaxAutoBatchCpu : kMaxAutoBatch;
+  const uint32_t max_auto = cpu_only ? kCpuAutoBatch : kMaxAutoBatch;
   if (r.batch_size == 0 && fits_with(1)) {
     uint32_t lo = 1, hi = 2;
     while (hi <= max_auto && fits_with(hi)) {

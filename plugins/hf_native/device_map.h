@@ -20,6 +20,12 @@
 
 namespace compass::hf_native {
 
+// backend.batch_size = "auto" on CPU devices (cpu, cpu:N): the batch
+// measured fastest there for scoring and generation (bench/hf_native,
+// docs/backends/hf_native.md), capped by what fits. On GPUs auto is the
+// largest batch that fits.
+inline constexpr uint32_t kCpuAutoBatch = 4;
+
 struct PlanDevice {
   std::string name;  // "cpu", "cpu:1", "cuda:0"
   std::string model;
@@ -41,7 +47,7 @@ struct PlanRequest {
   bool offload = false;                             // layers that do not fit go to the host ("cpu")
   uint64_t host_memory = 0;                         // available RAM, for offloaded layers
   uint64_t cuda_reserve = 1ull << 30;               // CUDA context and allocator slack per GPU
-  uint32_t batch_size = 0;                          // 0 = auto: the largest that fits
+  uint32_t batch_size = 0;                          // 0 = auto (kCpuAutoBatch on CPUs)
   int64_t max_length = 2048;  // tokens per sequence planned for: the run's context window
 };
 

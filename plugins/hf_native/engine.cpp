@@ -141,10 +141,15 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
     const auto batch = ValueOrThrow(model::MakePaddedBatch(inputs, model::Padding::kRight, device));
     at::Tensor hidden;
     {
+      // Right padding sits after every token of its row, where causal
+      // attention never looks: the padding slots go in as tokens (their
+      // outputs are not read), so attention runs as a plain causal step
+      // without a [B, T, T] mask.
       Timer t(stats_.seconds);
-      hidden = model_.Hidden(batch.input_ids, batch.positions, batch.valid, nullptr);
+      hidden = model_.Hidden(batch.input_ids, batch.positions, at::Tensor(), nullptr);
     }
     ++stats_.forwards;
+    stats_.computed_tokens += static_cast<uint64_t>(batch.input_ids.numel());
     // Logits only where a continuation token is predicted.
     std::vector<int64_t> rows, cols, targets;
     for (size_t k = start; k < end; ++k) {
@@ -216,90 +221,179 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
   const int64_t model_vocab = model_.config().vocab_size;
   const int64_t limit =
       generate_vocab_ > 0 && generate_vocab_ < model_vocab ? generate_vocab_ : model_vocab;
-  for (size_t start = 0; start < order.size(); start += batch_size_) {
-    host_.check_cancelled();
-    const size_t end = std::min<size_t>(order.size(), start + batch_size_);
-    const size_t b = end - start;
-    std::vector<Sequence*> rows;
-    std::vector<std::vector<int64_t>> prompts;
-    int64_t max_new = 0, longest = 0;
-    for (size_t k = start; k < end; ++k) {
-      Sequence& seq = sequences[order[k]];
-      rows.push_back(&seq);
-      prompts.push_back(seq.prompt);
-      longest = std::max<int64_t>(longest, seq.prompt.size());
-      const uint32_t n = requests[seq.request].max_new_tokens;
-      max_new = std::max<int64_t>(max_new, n);
-      if (n == 0) seq.done = true;
+  const int64_t layers = model_.config().num_hidden_layers;
+  int64_t longest = 0, max_new = 0;
+  for (const Sequence& seq : sequences) {
+    longest = std::max<int64_t>(longest, seq.prompt.size());
+    max_new = std::max<int64_t>(max_new, requests[seq.request].max_new_tokens);
+  }
+  // Continuous batching over one contiguous cache of batch_size rows. Rows
+  // that finish leave it (KeepRows) before the next step; waiting sequences
+  // (longest prompt first) are prefilled in a cache of their own and join
+  // the running rows (AppendRows), right-aligned, while they fit: a prompt
+  // no longer than the running rows' slots, and room for its new tokens
+  // before the capacity. The capacity leaves max_new_tokens of room for
+  // joining after the longest sequence; when a sequence does not fit, it
+  // waits until the running rows have finished and the cache starts over.
+  const int64_t capacity =
+      std::max(longest + max_new, std::min<int64_t>(max_length_ + 1, longest + 2 * max_new));
+  model::ContiguousKvCache cache(batch_size_, capacity, layers);
+  cache.Clear();
+  std::vector<Sequence*> rows;    // the cache's rows, in order
+  std::vector<int64_t> position;  // each row's next position
+  size_t next_waiting = 0;
+  auto finish = [&](Sequence& seq) {
+    sink.generation(requests[seq.request], seq.answer);
+    Delivered(1);
+  };
+  // Applies the stop rules to each row's newly chosen token; returns the
+  // rows that go on. Finished sequences are delivered at once.
+  auto advance = [&](const std::vector<Sequence*>& batch, const std::vector<int64_t>& next) {
+    std::vector<int64_t> live;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      Sequence& seq = *batch[k];
+      const compass_request& r = requests[seq.request];
+      const int64_t tok = next[k];
+      if (Contains(r.stop_token_ids, static_cast<int32_t>(tok))) {
+        seq.answer.finish_reason = COMPASS_FINISH_STOP_TOKEN;
+        seq.answer.token_logprobs.pop_back();
+        finish(seq);
+        continue;
+      }
+      seq.answer.tokens.push_back(static_cast<int32_t>(tok));
+      ++stats_.tokens;
+      if (seq.stop.feed(tok)) {
+        seq.answer.finish_reason = COMPASS_FINISH_STOP_STRING;
+        finish(seq);
+      } else if (seq.answer.tokens.size() >= r.max_new_tokens) {
+        finish(seq);
+      } else {
+        live.push_back(static_cast<int64_t>(k));
+      }
     }
-    std::vector<int64_t> position(b);
-    for (size_t k = 0; k < b; ++k) position[k] = static_cast<int64_t>(prompts[k].size());
-    model::ContiguousKvCache cache(static_cast<int64_t>(b), longest + max_new + 1,
-                                   model_.config().num_hidden_layers);
-    const auto batch = ValueOrThrow(model::MakePaddedBatch(prompts, model::Padding::kLeft, device));
+    return live;
+  };
+  while (true) {
+    // Waiting sequences join while rows are free and they fit.
+    std::vector<Sequence*> fresh;
+    std::vector<std::vector<int64_t>> prompts;
+    while (next_waiting < order.size() &&
+           rows.size() + fresh.size() < static_cast<size_t>(batch_size_)) {
+      Sequence& seq = sequences[order[next_waiting]];
+      const int64_t p = static_cast<int64_t>(seq.prompt.size());
+      const int64_t n = requests[seq.request].max_new_tokens;
+      if (n == 0) {
+        finish(seq);
+        ++next_waiting;
+        continue;
+      }
+      // The slots the sequence joins: the running rows', or those of the
+      // first (longest) prompt joining an empty cache.
+      const int64_t slots = !rows.empty()   ? cache.length()
+                            : fresh.empty() ? p
+                                            : static_cast<int64_t>(prompts.front().size());
+      if (p > slots || slots + n > capacity) break;
+      fresh.push_back(&seq);
+      prompts.push_back(seq.prompt);
+      ++next_waiting;
+    }
+    if (!fresh.empty()) {
+      host_.check_cancelled();
+      if (rows.empty()) cache.Clear();
+      const auto batch =
+          ValueOrThrow(model::MakePaddedBatch(prompts, model::Padding::kLeft, device));
+      model::ContiguousKvCache own(static_cast<int64_t>(fresh.size()), batch.input_ids.size(1),
+                                   layers);
+      at::Tensor hidden;
+      {
+        Timer t(stats_.seconds);
+        hidden = model_.Hidden(batch.input_ids, batch.positions, batch.valid, &own);
+      }
+      ++stats_.forwards;
+      stats_.computed_tokens += static_cast<uint64_t>(batch.input_ids.numel());
+      for (const auto& p : prompts) stats_.tokens += p.size();
+      const at::Tensor logits =
+          model_.Logits(hidden.select(1, hidden.size(1) - 1)).narrow(-1, 0, limit);
+      const std::vector<int64_t> live = advance(fresh, Choose(fresh, logits, limit));
+      if (!live.empty()) {
+        if (live.size() < fresh.size()) ThrowIfError(own.KeepRows(live));
+        ThrowIfError(cache.AppendRows(own));
+        for (int64_t k : live) {
+          rows.push_back(fresh[k]);
+          position.push_back(static_cast<int64_t>(fresh[k]->prompt.size()));
+        }
+      }
+      continue;  // more may join now
+    }
+    if (rows.empty()) {
+      if (next_waiting == order.size()) break;
+      continue;
+    }
+    // One decode step over the running rows, each feeding its last token.
+    host_.check_cancelled();
+    const int64_t n = static_cast<int64_t>(rows.size());
+    at::Tensor ids = at::empty({n, 1}, at::kLong), pos = at::empty({n, 1}, at::kLong);
+    int64_t* ids_p = ids.data_ptr<int64_t>();
+    int64_t* pos_p = pos.data_ptr<int64_t>();
+    for (int64_t k = 0; k < n; ++k) {
+      ids_p[k] = rows[k]->answer.tokens.back();
+      pos_p[k] = position[k]++;
+    }
     at::Tensor hidden;
     {
       Timer t(stats_.seconds);
-      hidden = model_.Hidden(batch.input_ids, batch.positions, batch.valid, &cache);
+      hidden = model_.Hidden(ids, pos, at::Tensor(), &cache);
     }
     ++stats_.forwards;
-    for (const auto& p : prompts) stats_.tokens += p.size();
-    at::Tensor logits = model_.Logits(hidden.select(1, hidden.size(1) - 1)).narrow(-1, 0, limit);
-    std::vector<int64_t> next(b, 0);
-    for (int64_t step = 0; step < max_new; ++step) {
-      // Choose every live row's next token, then apply the stop rules.
-      const at::Tensor logp = at::log_softmax(logits, -1).cpu();
-      const at::Tensor greedy = logits.argmax(-1).cpu();
-      const at::Tensor logits_cpu = logits.cpu().contiguous();
-      const auto logp_at = logp.accessor<float, 2>();
-      const auto greedy_at = greedy.accessor<int64_t, 1>();
-      for (size_t k = 0; k < b; ++k) {
-        Sequence& seq = *rows[k];
-        if (seq.done) continue;
-        const compass_request& r = requests[seq.request];
-        const int64_t tok = seq.sampler.greedy()
-                                ? greedy_at[k]
-                                : seq.sampler.next(logits_cpu[k].data_ptr<float>(), limit);
-        next[k] = tok;
-        if (Contains(r.stop_token_ids, static_cast<int32_t>(tok))) {
-          seq.done = true;
-          seq.answer.finish_reason = COMPASS_FINISH_STOP_TOKEN;
-          continue;
-        }
-        seq.answer.tokens.push_back(static_cast<int32_t>(tok));
-        seq.answer.token_logprobs.push_back(logp_at[k][tok]);
-        ++stats_.tokens;
-        if (seq.stop.feed(tok)) {
-          seq.done = true;
-          seq.answer.finish_reason = COMPASS_FINISH_STOP_STRING;
-        } else if (seq.answer.tokens.size() >= r.max_new_tokens) {
-          seq.done = true;
-        }
+    stats_.computed_tokens += static_cast<uint64_t>(n);
+    const at::Tensor logits = model_.Logits(hidden.select(1, 0)).narrow(-1, 0, limit);
+    const std::vector<int64_t> live = advance(rows, Choose(rows, logits, limit));
+    if (live.size() < rows.size()) {
+      // Finished rows leave the cache and the batch.
+      std::vector<Sequence*> kept_rows;
+      std::vector<int64_t> kept_position;
+      for (int64_t k : live) {
+        kept_rows.push_back(rows[k]);
+        kept_position.push_back(position[k]);
       }
-      if (std::all_of(rows.begin(), rows.end(), [](const Sequence* s) { return s->done; })) break;
-      host_.check_cancelled();
-      std::vector<int64_t> ids(b), pos(b), valid(b);
-      for (size_t k = 0; k < b; ++k) {
-        ids[k] = rows[k]->done ? 0 : next[k];
-        pos[k] = position[k]++;
-        valid[k] = rows[k]->done ? 0 : 1;
-      }
-      const int64_t rows_n = static_cast<int64_t>(b);
-      const at::Tensor ids_t = at::tensor(ids, at::kLong).view({rows_n, 1});
-      const at::Tensor pos_t = at::tensor(pos, at::kLong).view({rows_n, 1});
-      const at::Tensor valid_t = at::tensor(valid, at::kLong).to(at::kBool).view({rows_n, 1});
-      {
-        Timer t(stats_.seconds);
-        hidden = model_.Hidden(ids_t, pos_t, valid_t, &cache);
-      }
-      ++stats_.forwards;
-      logits = model_.Logits(hidden.select(1, 0)).narrow(-1, 0, limit);
-    }
-    for (Sequence* seq : rows) {
-      sink.generation(requests[seq->request], seq->answer);
-      Delivered(1);
+      if (!live.empty()) ThrowIfError(cache.KeepRows(live));
+      rows = std::move(kept_rows);
+      position = std::move(kept_position);
     }
   }
+}
+
+std::vector<int64_t> Engine::Choose(const std::vector<Sequence*>& rows, const at::Tensor& logits,
+                                    int64_t limit) {
+  // Greedy rows take the argmax on the device; only sampling rows' logits
+  // come to the host (the SDK sampler reads them there). Each chosen token's
+  // log-prob is gathered on the device: [B] numbers come back, never [B, V].
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<int64_t> sampled;
+  for (int64_t k = 0; k < n; ++k) {
+    if (!rows[k]->sampler.greedy()) sampled.push_back(k);
+  }
+  at::Tensor chosen = logits.argmax(-1);  // [B] int64 on the device
+  if (!sampled.empty()) {
+    const at::Tensor which = at::tensor(sampled, at::kLong);
+    const at::Tensor host = logits.index_select(0, which.to(logits.device())).cpu().contiguous();
+    const int64_t stride = host.size(1);
+    at::Tensor picked = at::empty({static_cast<int64_t>(sampled.size())}, at::kLong);
+    int64_t* pick = picked.data_ptr<int64_t>();
+    for (size_t i = 0; i < sampled.size(); ++i) {
+      pick[i] = rows[sampled[i]]->sampler.next(host.data_ptr<float>() + i * stride, limit);
+    }
+    chosen = chosen.index_copy(0, which.to(chosen.device()), picked.to(chosen.device()));
+  }
+  const at::Tensor logp = at::log_softmax(logits, -1).gather(1, chosen.unsqueeze(1)).squeeze(1);
+  const at::Tensor host = at::stack({chosen.to(at::kDouble), logp.to(at::kDouble)}).cpu();
+  const double* p = host.data_ptr<double>();
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    out[k] = static_cast<int64_t>(p[k]);
+    rows[k]->answer.token_logprobs.push_back(static_cast<float>(p[n + k]));
+  }
+  return out;
 }
 
 }  // namespace compass::hf_native

@@ -8,21 +8,29 @@
 //   token and its log-prob at each. Requests that feed the model the same
 //   input (e.g. one-token continuations of a shared context) are computed
 //   with one forward.
+//   Right-padded batches run as plain causal steps (no mask: padding sits
+//   after every token of its row, where causal attention never looks).
 // - generate: greedy (argmax) or sampled (compass/sampling.hpp, one
 //   generator per sample); stops at a stop token (not returned), at a stop
 //   string (compass/stop_matcher.hpp on the host's token bytes; the
 //   completing token is returned and the host cuts the text), or at
-//   max_new_tokens. Only ids the tokenizer knows are generated.
+//   max_new_tokens. Only ids the tokenizer knows are generated. A finished
+//   sequence is delivered at once and leaves the batch: its row is dropped
+//   from the KV cache (ContiguousKvCache::KeepRows) and from the step
+//   tensors, so every decode step computes live rows only. Greedy rows are
+//   chosen on the device; only sampling rows' logits come to the host.
 // - A request with a token id the model does not know is answered with an
 //   error; the others go on.
 //
-// Progress goes to the host after every batch; cancellation is checked
+// Progress goes to the host after every result; cancellation is checked
 // between forwards. Not thread-safe: one call at a time.
 #ifndef COMPASS_HF_NATIVE_ENGINE_H_
 #define COMPASS_HF_NATIVE_ENGINE_H_
 
 #include <compass/plugin.hpp>
 #include <compass/stop_matcher.hpp>
+
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <vector>
@@ -34,6 +42,7 @@ namespace compass::hf_native {
 struct EngineStats {
   uint64_t forwards = 0;         // model forward passes (batches, decode steps)
   uint64_t tokens = 0;           // useful tokens: prompt tokens computed + tokens generated
+  uint64_t computed_tokens = 0;  // slots the forwards computed, padding included
   uint64_t shared_contexts = 0;  // loglikelihood requests served by another's forward
   double seconds = 0;
 };
@@ -65,6 +74,10 @@ class Engine {
                      const sdk::ResponseSink& sink);
   void Generate(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                 const sdk::ResponseSink& sink);
+  // Picks each row's next token from its logits [B, limit] (greedy or its
+  // sampler) and appends the token's log-prob to the row's answer.
+  std::vector<int64_t> Choose(const std::vector<Sequence*>& rows, const at::Tensor& logits,
+                              int64_t limit);
   void Delivered(uint64_t n);
 
   const PlacedModel& model_;

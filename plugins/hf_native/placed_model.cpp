@@ -20,7 +20,7 @@ LogicalDevice ToLogical(const std::string& name) {
 PlacedModel PlacedModel::Load(const model::ModelWeights& weights, c10::ScalarType dtype,
                               const std::string& head_device,
                               const std::vector<std::string>& layer_device,
-                              model::AttentionImpl attention) {
+                              model::AttentionImpl attention, const Progress& progress) {
   const model::ModelConfig& c = weights.config();
   const int64_t n = c.num_hidden_layers;
   if (static_cast<int64_t>(layer_device.size()) != n) {
@@ -51,9 +51,16 @@ PlacedModel PlacedModel::Load(const model::ModelWeights& weights, c10::ScalarTyp
   specs.front().embedding = true;
   specs.back().head = true;
 
+  const model::DType run_dtype = ValueOrThrow(model::FromScalarType(dtype));
+  const uint64_t total = model::AccountParameters(c, run_dtype).total_bytes();
+  uint64_t done = 0;
+  const model::LoadProgress on_part = [&](uint64_t bytes) {
+    done += bytes;
+    return !progress || progress(done, total);
+  };
   std::vector<model::Stage> stages;
   for (const model::StageSpec& spec : specs) {
-    stages.push_back(ValueOrThrow(model::Stage::Load(weights, spec)));
+    stages.push_back(ValueOrThrow(model::Stage::Load(weights, spec, on_part)));
   }
   PlacedModel m;
   m.model_ = ValueOrThrow(model::CausalLM::FromStages(std::move(stages), attention));

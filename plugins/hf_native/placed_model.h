@@ -15,6 +15,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,19 @@ LogicalDevice ToLogical(const std::string& name);  // "cpu", "cpu:N" -> CPU, "cu
 
 class PlacedModel {
  public:
+  // Told after each part is loaded (the embedding, each decoder layer, the
+  // final norm with the head): bytes loaded so far and the model's total,
+  // both in the run dtype. Returns false to stop loading.
+  using Progress = std::function<bool(uint64_t done, uint64_t total)>;
+
   // Loads every module onto its device in `dtype`. `layer_device` has one
-  // entry per decoder layer.
+  // entry per decoder layer. Throws sdk::Error: COMPASS_CANCELLED when
+  // `progress` returned false, the model library's errors otherwise.
   static PlacedModel Load(const model::ModelWeights& weights, c10::ScalarType dtype,
                           const std::string& head_device,
                           const std::vector<std::string>& layer_device,
-                          model::AttentionImpl attention = model::AttentionImpl::kSdpa);
+                          model::AttentionImpl attention = model::AttentionImpl::kSdpa,
+                          const Progress& progress = {});
 
   const model::ModelConfig& config() const { return model_.config(); }
   const LogicalDevice& head() const { return head_; }

@@ -12,6 +12,7 @@
 #include <compass/plugin.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -127,10 +128,12 @@ struct BackendSpec {
 };
 
 // `vocab` is the host's vocabulary (0: the model folder's config.json).
-inline std::unique_ptr<LoadedBackend> MakeBackend(const BackendSpec& spec,
-                                                  const std::string& model_dir, uint32_t batch,
-                                                  int64_t max_length = 256, Status* error = nullptr,
-                                                  int64_t vocab = 0) {
+// `before_load` sees the host before the backend loads (e.g. to watch its
+// progress or to cancel).
+inline std::unique_ptr<LoadedBackend> MakeBackend(
+    const BackendSpec& spec, const std::string& model_dir, uint32_t batch, int64_t max_length = 256,
+    Status* error = nullptr, int64_t vocab = 0,
+    const std::function<void(PluginHost&)>& before_load = {}) {
   if (vocab == 0) {
     const auto model_config = model::LoadModelConfig(model_dir);
     EXPECT_TRUE(model_config.ok());
@@ -167,6 +170,7 @@ inline std::unique_ptr<LoadedBackend> MakeBackend(const BackendSpec& spec,
     return nullptr;
   }
   b->instance = std::move(*created);
+  if (before_load) before_load(b->host);
   Status loaded = b->instance->Load();
   if (!loaded.ok()) {
     if (error) *error = loaded;

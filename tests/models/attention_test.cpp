@@ -5,6 +5,8 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "models/kv_cache.h"
 
 namespace compass::model {
@@ -143,6 +145,130 @@ TEST_F(AttentionTest, CacheStepsMatchOneStepWithoutCache) {
             << AttentionImplName(impl) << " window " << window;
       }
     }
+  }
+}
+
+// Rows dropped between steps (finished sequences leaving a batch): the
+// remaining rows' later steps equal those of a cache that only ever held
+// them, with the buffers kept in place for rows kept in order.
+TEST_F(AttentionTest, KeepRowsDropsRowsBetweenSteps) {
+  const int64_t b = 3, heads = 4, kv_heads = 2, t = 10, d = 8, prefill = 6;
+  const at::Tensor q = at::randn({b, heads, t, d});
+  const at::Tensor k = at::randn({b, kv_heads, t, d});
+  const at::Tensor v = at::randn({b, kv_heads, t, d});
+  at::Tensor valid = at::ones({b, t}, at::kBool);
+  valid[1].narrow(0, 0, 3).fill_(false);  // left padding in rows 1 and 2
+  valid[2].narrow(0, 0, 1).fill_(false);
+  at::Tensor positions = at::arange(t, at::kLong).repeat({b, 1});
+  positions[1] = (positions[1] - 3).clamp_min(0);
+  positions[2] = (positions[2] - 1).clamp_min(0);
+  for (AttentionImpl impl : {AttentionImpl::kEager, AttentionImpl::kSdpa}) {
+    for (const std::vector<int64_t>& kept :
+         {std::vector<int64_t>{0, 2}, std::vector<int64_t>{2}, std::vector<int64_t>{2, 0}}) {
+      const at::Tensor rows = at::tensor(kept, at::kLong);
+      auto sub = [&](const at::Tensor& x) { return x.index_select(0, rows); };
+      const at::Tensor whole = DenseAttention(
+          sub(q), sub(k), sub(v), WithImpl(StepBatch(sub(valid), sub(positions)), impl), 0);
+      ContiguousKvCache cache(b, t, 1);
+      auto first = cache.BeginStep(valid.narrow(1, 0, prefill), positions.narrow(1, 0, prefill));
+      ASSERT_TRUE(first.ok());
+      const at::Tensor head = cache.Attend(0, q.narrow(2, 0, prefill), k.narrow(2, 0, prefill),
+                                           v.narrow(2, 0, prefill), WithImpl(*first, impl), 0);
+      const void* buffer = cache.Stored(0).first.data_ptr();
+      ASSERT_TRUE(cache.KeepRows(kept).ok());
+      EXPECT_EQ(cache.batch_size(), static_cast<int64_t>(kept.size()));
+      EXPECT_EQ(cache.length(), prefill);
+      EXPECT_EQ(cache.Stored(0).first.data_ptr(), buffer);  // moved within its buffer
+      std::vector<at::Tensor> parts = {head.index_select(0, rows)};
+      for (int64_t s = prefill; s < t; ++s) {
+        auto step = cache.BeginStep({}, sub(positions).narrow(1, s, 1));
+        ASSERT_TRUE(step.ok()) << step.status().message();
+        parts.push_back(cache.Attend(0, sub(q).narrow(2, s, 1), sub(k).narrow(2, s, 1),
+                                     sub(v).narrow(2, s, 1), WithImpl(*step, impl), 0));
+      }
+      EXPECT_LE(MaxDiff(at::cat(parts, 2), whole), 1e-5)
+          << AttentionImplName(impl) << " keeping " << kept.size() << " rows";
+      // The kept rows' keys sit in their new rows.
+      EXPECT_TRUE(
+          at::equal(cache.Stored(0).first.narrow(2, 0, prefill), sub(k).narrow(2, 0, prefill)));
+    }
+  }
+  ContiguousKvCache cache(2, 4, 1);
+  ASSERT_TRUE(cache.BeginStep({}, at::zeros({2, 1}, at::kLong)).ok());
+  EXPECT_EQ(cache.KeepRows({}).code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(cache.KeepRows({1, 1}).code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(cache.KeepRows({2}).code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(cache.batch_size(), 2);
+  // Dropping the only padded row leaves a history of tokens: no mask.
+  ContiguousKvCache padded(2, 8, 1);
+  at::Tensor pad = at::ones({2, 3}, at::kBool);
+  pad[1][0] = false;
+  ASSERT_TRUE(padded.BeginStep(pad, at::arange(3, at::kLong).repeat({2, 1})).ok());
+  ASSERT_TRUE(padded.KeepRows({0}).ok());
+  auto decode = padded.BeginStep({}, at::full({1, 1}, 3, at::kLong));
+  ASSERT_TRUE(decode.ok());
+  EXPECT_TRUE(decode->all_tokens);
+  EXPECT_FALSE(decode->ForSdpa(0, c10::kCPU).mask.defined());
+}
+
+// Sequences prefilled in caches of their own join a running batch
+// (continuous batching): their later steps equal attention over each whole
+// sequence alone, right-aligned after a shorter prompt.
+TEST_F(AttentionTest, AppendRowsJoinsPrefilledRowsToABatch) {
+  const int64_t heads = 4, kv_heads = 2, d = 8;
+  const int64_t lengths[2] = {10, 7}, prefill[2] = {8, 5};
+  std::vector<at::Tensor> q, k, v;
+  for (int64_t n : lengths) {
+    q.push_back(at::randn({1, heads, n, d}));
+    k.push_back(at::randn({1, kv_heads, n, d}));
+    v.push_back(at::randn({1, kv_heads, n, d}));
+  }
+  for (AttentionImpl impl : {AttentionImpl::kEager, AttentionImpl::kSdpa}) {
+    ContiguousKvCache cache(2, 12, 1);
+    cache.Clear();
+    EXPECT_EQ(cache.batch_size(), 0);
+    const uint64_t allocated_before = cache.allocated_bytes();
+    for (int r = 0; r < 2; ++r) {
+      ContiguousKvCache own(1, prefill[r], 1);
+      auto step = own.BeginStep({}, at::arange(prefill[r], at::kLong).unsqueeze(0));
+      ASSERT_TRUE(step.ok());
+      own.Attend(0, q[r].narrow(2, 0, prefill[r]), k[r].narrow(2, 0, prefill[r]),
+                 v[r].narrow(2, 0, prefill[r]), WithImpl(*step, impl), 0);
+      ASSERT_TRUE(cache.AppendRows(own).ok());
+    }
+    EXPECT_EQ(allocated_before, 0u);
+    EXPECT_EQ(cache.batch_size(), 2);
+    EXPECT_EQ(cache.length(), 8);  // row 1 right-aligned after 3 empty slots
+    for (int64_t s = 0; s < 2; ++s) {
+      const at::Tensor positions = at::tensor({prefill[0] + s, prefill[1] + s}, at::kLong);
+      auto step = cache.BeginStep({}, positions.unsqueeze(1));
+      ASSERT_TRUE(step.ok());
+      EXPECT_FALSE(step->all_tokens);
+      auto at = [&](const std::vector<at::Tensor>& x, int r) {
+        return x[r].narrow(2, prefill[r] + s, 1);
+      };
+      const at::Tensor out =
+          cache.Attend(0, at::cat({at(q, 0), at(q, 1)}), at::cat({at(k, 0), at(k, 1)}),
+                       at::cat({at(v, 0), at(v, 1)}), WithImpl(*step, impl), 0);
+      for (int r = 0; r < 2; ++r) {
+        const at::Tensor whole = DenseAttention(
+            q[r], k[r], v[r],
+            WithImpl(StepBatch({}, at::arange(lengths[r], at::kLong).unsqueeze(0)), impl), 0);
+        EXPECT_LE(MaxDiff(out.narrow(0, r, 1), whole.narrow(2, prefill[r] + s, 1)), 1e-5)
+            << AttentionImplName(impl) << " row " << r << " step " << s;
+      }
+    }
+    // Longer rows cannot join; rows beyond the capacity cannot either.
+    ContiguousKvCache longer(1, 11, 1);
+    auto whole_step = longer.BeginStep({}, at::arange(11, at::kLong).unsqueeze(0));
+    ASSERT_TRUE(whole_step.ok());
+    longer.Attend(0, at::randn({1, heads, 11, d}), at::randn({1, kv_heads, 11, d}),
+                  at::randn({1, kv_heads, 11, d}), *whole_step, 0);
+    ASSERT_TRUE(cache.KeepRows({1}).ok());
+    EXPECT_EQ(cache.AppendRows(longer).code(), COMPASS_INVALID_ARGUMENT);
+    ContiguousKvCache two(2, 4, 1);
+    ASSERT_TRUE(two.BeginStep({}, at::zeros({2, 1}, at::kLong)).ok());
+    EXPECT_EQ(cache.AppendRows(two).code(), COMPASS_INVALID_ARGUMENT);
   }
 }
 

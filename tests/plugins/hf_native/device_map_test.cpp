@@ -201,6 +201,50 @@ TEST(HfNativePlan, ExplicitMaps) {
             std::string::npos);
 }
 
+// What a device budgets for activations: one layer at a time through SDPA
+// (no [B, heads, T, T] scores), and the logits on the head device; the
+// formula is in docs/backends/hf_native.md.
+TEST(HfNativePlan, ActivationsAreBudgetedForSdpa) {
+  const model::ModelConfig c = Config("llama2-13b");
+  // 2048 * 2 * (4*5120 + 2*(5120 + 2*5120) + 2*5120 + 4*13824)
+  //   + 2048 * 5120 * 4 + 2048 * 2048 * 2
+  EXPECT_EQ(ActivationBytes(c, model::DType::kF16, 1, 2048, false, true), 528482304u);
+  EXPECT_EQ(ActivationBytes(c, model::DType::kF16, 4, 2048, false, true), 4u * 528482304u);
+  // Eager float32 scores and probabilities would have added 40 heads * T^2 * 8.
+  EXPECT_LT(ActivationBytes(c, model::DType::kF16, 1, 2048, false, true), 40ull * 2048 * 2048 * 8);
+  EXPECT_EQ(ActivationBytes(c, model::DType::kF16, 1, 2048, true, false),
+            2048ull * 32000 * (8 + 2));
+}
+
+// "auto": the largest batch that fits on GPUs, and on CPU devices the batch
+// measured fastest there (capped by what fits).
+TEST(HfNativePlan, AutoBatchIsTheLargestThatFitsOnGpusAndTheFastestOnCpus) {
+  PlanRequest r;
+  r.config = Config("llama2-13b");
+  r.dtype = model::DType::kF16;
+  r.devices = Gpus(1, 80, true, "H100");
+  auto p = PlanDeviceMap(r);
+  ASSERT_TRUE(p.ok());
+  Print("Llama-2-13B fp16 on 1 x 80 GB, batch auto", *p);
+  ASSERT_TRUE(p->fits);
+  EXPECT_GT(p->batch_size, 1u);
+  r.batch_size = p->batch_size + 1;
+  auto bigger = PlanDeviceMap(r);
+  ASSERT_TRUE(bigger.ok());
+  EXPECT_FALSE(bigger->fits) << "batch " << r.batch_size << " fits too";
+
+  r.batch_size = 0;
+  r.devices = {{"cpu", "cpu", 1ull << 40, true, true}};
+  p = PlanDeviceMap(r);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->batch_size, kCpuAutoBatch);
+  r.devices[0].memory_bytes = 30ull << 30;  // room for the weights and one row
+  p = PlanDeviceMap(r);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->fits);
+  EXPECT_LE(p->batch_size, kCpuAutoBatch);
+}
+
 TEST(HfNativePlan, StrategyNames) {
   EXPECT_EQ(*ParseStrategy("balanced_low_0"), Strategy::kBalancedLow0);
   auto bad = ParseStrategy("balanced_low0");

@@ -5,6 +5,8 @@
 // refused before loading.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "backend_harness.h"
@@ -92,6 +94,107 @@ TEST(HfNative, OneTokenContinuationsSharingAContextRunOnce) {
   for (const auto& x : *figures) f[x.name] = x.value;
   EXPECT_EQ(f["shared_context_requests"], 3);
   EXPECT_EQ(f["forwards"], 1);
+}
+
+std::map<std::string, double> FigureMap(LoadedBackend& b) {
+  auto figures = b.instance->Figures();
+  EXPECT_TRUE(figures.ok());
+  std::map<std::string, double> f;
+  for (const auto& x : *figures) {
+    if (x.scope.empty()) f[x.name] = x.value;
+  }
+  return f;
+}
+
+// Rows that finish leave the batch: later steps compute only the live ones
+// (computed_tokens counts every slot a forward computed), with the same
+// tokens as one sequence at a time; `tokens` counts prompt tokens and
+// generated tokens only.
+TEST(HfNative, FinishedRowsLeaveTheBatch) {
+  const Golden& g = Goldens()[0];
+  std::vector<TestRequest> requests;
+  uint64_t useful = 0, fed = 0;
+  for (uint32_t n : {2u, 16u, 5u, 9u}) {
+    TestRequest r;
+    r.generate = true;
+    r.context = g.prompts[1];
+    r.max_new_tokens = n;
+    requests.push_back(r);
+    useful += r.context.size() + n;
+    fed += r.context.size() + n - 1;  // the last token is never fed back
+  }
+  TestRequest stopped = requests[1];  // stops at its fourth token
+  stopped.stop_ids = {g.generations[1][3]};
+  requests.push_back(stopped);
+  const auto first =
+      std::find(g.generations[1].begin(), g.generations[1].end(), stopped.stop_ids[0]);
+  const size_t kept = static_cast<size_t>(first - g.generations[1].begin());
+  useful += stopped.context.size() + kept;
+  fed += stopped.context.size() + kept;  // the stop token is chosen, never fed
+  auto b1 = Make(g.dir, {"cpu"}, "{}", 1);
+  auto b8 = Make(g.dir, {"cpu"}, "{}", 8);
+  ASSERT_TRUE(b1 && b8);
+  const auto one = Execute(*b1, requests);
+  const auto batched = Execute(*b8, requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(batched[i][0].tokens, one[i][0].tokens) << i;
+    ASSERT_EQ(batched[i][0].token_logprobs.size(), batched[i][0].tokens.size());
+    for (size_t t = 0; t < one[i][0].token_logprobs.size(); ++t) {
+      EXPECT_NEAR(batched[i][0].token_logprobs[t], one[i][0].token_logprobs[t], kSelfTolerance);
+    }
+  }
+  EXPECT_EQ(batched[4][0].tokens.size(), kept);
+  EXPECT_EQ(batched[4][0].finish_reason, static_cast<uint32_t>(COMPASS_FINISH_STOP_TOKEN));
+  for (auto* b : {b1.get(), b8.get()}) {
+    auto f = FigureMap(*b);
+    EXPECT_EQ(f["tokens"], static_cast<double>(useful));
+    EXPECT_EQ(f["computed_tokens"], static_cast<double>(fed));  // equal prompts: no padding
+  }
+  EXPECT_EQ(FigureMap(*b8)["forwards"], 16);  // one prefill, 15 decode steps
+}
+
+// Load progress is in bytes, after every layer, up to the model's bytes in
+// the run dtype, also over several devices; a stop asked for during the load
+// ends it with COMPASS_CANCELLED.
+TEST(HfNative, LoadReportsBytesPerLayerAndStopsWhenCancelled) {
+  const Golden& g = Goldens()[0];
+  const auto config = model::LoadModelConfig(g.dir);
+  ASSERT_TRUE(config.ok());
+  const uint64_t weights = model::AccountParameters(*config, model::DType::kF32).total_bytes();
+  const std::string explicit_map =
+      R"({"device_map": {"model.embed_tokens": "cpu:0", "model.norm": "cpu:0", "lm_head": "cpu:0",
+          "model.layers.0": "cpu:1", "model.layers.1-2": "cpu:2"}})";
+  for (const BackendSpec& spec :
+       {BackendSpec{"hf_native", {"cpu"}, "{}"},
+        BackendSpec{"hf_native", {"cpu:0", "cpu:1", "cpu:2"}, explicit_map}}) {
+    std::vector<std::pair<uint64_t, uint64_t>> calls;
+    auto b = MakeBackend(spec, g.dir, 1, 64, nullptr, 0, [&](PluginHost& host) {
+      host.SetProgress([&](uint64_t done, uint64_t total, uint64_t tokens) {
+        calls.push_back({done, total});
+        EXPECT_EQ(tokens, 0u);
+      });
+    });
+    ASSERT_NE(b, nullptr);
+    // The embedding, each layer, the norm with the head.
+    ASSERT_EQ(calls.size(), static_cast<size_t>(config->num_hidden_layers) + 2);
+    for (size_t i = 0; i < calls.size(); ++i) {
+      EXPECT_EQ(calls[i].second, weights);
+      if (i > 0) EXPECT_GT(calls[i].first, calls[i - 1].first);
+    }
+    EXPECT_EQ(calls.back().first, weights);
+
+    int seen = 0;
+    Status error;
+    auto cancelled = MakeBackend(spec, g.dir, 1, 64, &error, 0, [&](PluginHost& host) {
+      host.SetProgress([&seen, &host](uint64_t, uint64_t, uint64_t) {
+        ++seen;
+        host.RequestCancel();  // the user stops after the first part
+      });
+    });
+    EXPECT_EQ(cancelled, nullptr);
+    EXPECT_EQ(error.code(), COMPASS_CANCELLED) << error.ToString();
+    EXPECT_EQ(seen, 1);
+  }
 }
 
 TEST(HfNative, BadDeviceMapsAreRefusedBeforeLoading) {
