@@ -24,7 +24,7 @@ namespace compass::hf_native {
 // measured fastest there for scoring and generation (bench/hf_native,
 // docs/backends/hf_native.md), capped by what fits. On GPUs auto is the
 // largest batch that fits.
-inline constexpr uint32_t kCpuAutoBatch = 4;
+inline constexpr uint32_t kCpuAutoBatch = 8;
 
 struct PlanDevice {
   std::string name;  // "cpu", "cpu:1", "cuda:0"
