@@ -237,7 +237,9 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
   // waits until the running rows have finished and the cache starts over.
   const int64_t capacity =
       std::max(longest + max_new, std::min<int64_t>(max_length_ + 1, longest + 2 * max_new));
-  model::ContiguousKvCache cache(batch_size_, capacity, layers);
+  if (sequences.empty()) return;
+  model::ContiguousKvCache cache(std::min<int64_t>(batch_size_, sequences.size()), capacity,
+                                 layers);
   cache.Clear();
   std::vector<Sequence*> rows;    // the cache's rows, in order
   std::vector<int64_t> position;  // each row's next position
@@ -278,7 +280,7 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
     std::vector<Sequence*> fresh;
     std::vector<std::vector<int64_t>> prompts;
     while (next_waiting < order.size() &&
-           rows.size() + fresh.size() < static_cast<size_t>(batch_size_)) {
+           rows.size() + fresh.size() < static_cast<size_t>(cache.row_capacity())) {
       Sequence& seq = sequences[order[next_waiting]];
       const int64_t p = static_cast<int64_t>(seq.prompt.size());
       const int64_t n = requests[seq.request].max_new_tokens;
