@@ -1,0 +1,2 @@
+#include "gguf/gguf_file.h"
+// Being written.
