@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gguf/gguf_file.h"
+#include "models/gguf_model.h"
+
 #include "util/strings.h"
 
 namespace compass::model {
@@ -327,6 +330,10 @@ StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, const std::st
 }
 
 StatusOr<ModelConfig> LoadModelConfig(const std::string& path) {
+  if (gguf::IsGgufPath(path)) {
+    COMPASS_ASSIGN_OR_RETURN(auto gguf_file, gguf::GgufFile::Open(path));
+    return ConfigFromGguf(*gguf_file);
+  }
   std::string file = path;
   {
     std::ifstream probe(path + "/config.json");

@@ -73,7 +73,8 @@ struct ModelConfig {
 // Parses config.json text; `source` names it in messages.
 StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, const std::string& source);
 
-// Reads `path`, or `path`/config.json when `path` is a directory.
+// Reads `path`, or `path`/config.json when `path` is a directory; a `.gguf`
+// file's metadata (ConfigFromGguf, reading the header only).
 StatusOr<ModelConfig> LoadModelConfig(const std::string& path);
 
 // One parameter tensor a checkpoint must hold, in the Hugging Face layout.

@@ -75,11 +75,11 @@ StatusOr<Stage> Stage::Load(const ModelWeights& weights, const StageSpec& spec,
   const ParameterAccounting bytes = AccountParameters(c, dtype);
   auto loaded = [&](uint64_t part) -> Status {
     if (progress && !progress(part)) {
-      return Cancelled("loading " + weights.checkpoint().dir() + " was cancelled");
+      return Cancelled("loading " + weights.source() + " was cancelled");
     }
     return Status::Ok();
   };
-  return Guarded("loading " + weights.checkpoint().dir(), [&]() -> StatusOr<Stage> {
+  return Guarded("loading " + weights.source(), [&]() -> StatusOr<Stage> {
     Stage s;
     s.spec_ = spec;
     if (s.spec_.device_name.empty()) s.spec_.device_name = spec.placement.device.str();

@@ -9,11 +9,14 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
+#include "gguf/gguf_file.h"
 #include "models/checkpoint.h"
 #include "models/dtype.h"
+#include "models/gguf_model.h"
 #include "models/model_config.h"
 #include "util/status.h"
 
@@ -34,21 +37,30 @@ struct Placement {
 // (Copied into an aligned buffer when the file does not align the tensor.)
 at::Tensor TensorView(const Checkpoint::Entry& entry);
 
-// config.json plus the checkpoint beside it, validated against each other
-// (ValidateCheckpoint) when opened. Immutable; safe to share between threads.
+// A model's config and weights, validated against each other when opened:
+// config.json plus the safetensors checkpoint beside it (ValidateCheckpoint),
+// or one GGUF file (ConfigFromGguf, MapGgufTensors). Immutable; safe to share
+// between threads.
 class ModelWeights {
  public:
-  // `dir` holds config.json and the safetensors file(s). Errors are those of
-  // LoadModelConfig, Checkpoint::Open and ValidateCheckpoint.
-  static StatusOr<ModelWeights> Open(const std::string& dir);
+  // `path` is a folder holding config.json and the safetensors file(s), or a
+  // `.gguf` file. Errors are those of LoadModelConfig, Checkpoint::Open and
+  // ValidateCheckpoint, or of GgufFile::Open and MapGgufTensors.
+  static StatusOr<ModelWeights> Open(const std::string& path);
   // As above with a config already read (which must describe the checkpoint).
-  static StatusOr<ModelWeights> Open(const ModelConfig& config, const std::string& dir);
+  static StatusOr<ModelWeights> Open(const ModelConfig& config, const std::string& path);
 
   const ModelConfig& config() const { return *config_; }
+  // The folder or GGUF file, for messages.
+  const std::string& source() const { return source_; }
+  bool is_gguf() const { return gguf_ != nullptr; }
+  // The safetensors checkpoint; only when !is_gguf().
   const Checkpoint& checkpoint() const { return *checkpoint_; }
 
-  // Zero-copy view in the file's dtype (see TensorView). NotFound naming the
-  // tensor and the checkpoint.
+  // The tensor in Hugging Face layout: from safetensors a zero-copy view in
+  // the file's dtype (see TensorView); from GGUF an owned float32 tensor,
+  // dequantized and with Q/K rows un-permuted. NotFound naming the tensor and
+  // the checkpoint.
   StatusOr<at::Tensor> View(const std::string& name) const;
   // An owned, contiguous copy in `placement`'s dtype on its device.
   StatusOr<at::Tensor> Get(const std::string& name, const Placement& placement) const;
@@ -57,8 +69,14 @@ class ModelWeights {
   std::string lm_head_name() const;
 
  private:
+  struct GgufSource {
+    std::shared_ptr<const gguf::GgufFile> file;
+    std::map<std::string, GgufParam> params;
+  };
   std::shared_ptr<const ModelConfig> config_;
-  std::shared_ptr<const Checkpoint> checkpoint_;
+  std::string source_;
+  std::shared_ptr<const Checkpoint> checkpoint_;  // safetensors, or
+  std::shared_ptr<const GgufSource> gguf_;        // GGUF
 };
 
 // An owned, contiguous copy of `t` (or of a view) in `placement`.
