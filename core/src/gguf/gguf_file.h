@@ -83,9 +83,9 @@ struct TensorInfo {
   // ggml order: dims[0] is the innermost (contiguous) dimension, i.e. the
   // number of columns of a weight matrix.
   std::vector<uint64_t> dims;
-  uint32_t type = 0;     // GgmlType value
-  uint64_t offset = 0;   // from the start of the data section
-  uint64_t nbytes = 0;   // elements / block size * block bytes
+  uint32_t type = 0;    // GgmlType value
+  uint64_t offset = 0;  // from the start of the data section
+  uint64_t nbytes = 0;  // elements / block size * block bytes
   uint64_t numel() const;
   // Row-major (PyTorch) shape: dims reversed.
   std::vector<int64_t> shape() const;
@@ -140,7 +140,9 @@ class GgufFile {
   // nullptr when absent.
   const TensorInfo* FindTensor(std::string_view name) const;
   // The tensor's bytes (aligned to alignment() relative to the data section).
-  const uint8_t* data(const TensorInfo& tensor) const { return base_ + data_start_ + tensor.offset; }
+  const uint8_t* data(const TensorInfo& tensor) const {
+    return base_ + data_start_ + tensor.offset;
+  }
 
  private:
   GgufFile() = default;
@@ -149,8 +151,8 @@ class GgufFile {
   std::string path_;
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  void* map_ = nullptr;          // mmap of the file, when opened from a path
-  std::vector<uint8_t> bytes_;   // the file, when parsed from memory
+  void* map_ = nullptr;         // mmap of the file, when opened from a path
+  std::vector<uint8_t> bytes_;  // the file, when parsed from memory
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_start_ = 0;

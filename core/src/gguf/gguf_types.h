@@ -48,10 +48,10 @@ enum class GgmlType : uint32_t {
 };
 
 struct GgmlTypeTraits {
-  const char* name;      // "Q4_K", as ggml and gguf-py spell it
-  int64_t block_size;    // elements per block (1 for F32/F16/BF16)
-  int64_t block_bytes;   // bytes per block
-  bool dequantizable;    // whether Dequantize() reads it
+  const char* name;     // "Q4_K", as ggml and gguf-py spell it
+  int64_t block_size;   // elements per block (1 for F32/F16/BF16)
+  int64_t block_bytes;  // bytes per block
+  bool dequantizable;   // whether Dequantize() reads it
 };
 
 // nullopt for a value ggml does not define.
