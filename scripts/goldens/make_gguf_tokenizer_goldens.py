@@ -206,7 +206,7 @@ def main():
           f"on {sum(a != b for a, b in zip(llama['ids'], phi3['ids']))}")
 
     write_lines_json(os.path.join(OUT, "tokenizer_goldens.json"), goldens)
-    sizes = {n: os.path.getsize(os.path.join(OUT, n)) for n in sorted(os.listdir(OUT))}
+    sizes = {n: os.path.getsize(os.path.join(OUT, n)) for n in (FIXTURE, "tokenizer_goldens.json")}
     print("wrote", OUT, sizes)
 
 

@@ -42,14 +42,18 @@ struct PreSplit {
   std::string_view regex;
 };
 constexpr std::array<PreSplit, 23> kPreSplits = {{
-    {"llama3", kLlama3Split},      {"llama-v3", kLlama3Split},     {"llama-bpe", kLlama3Split},
-    {"falcon3", kLlama3Split},     {"falcon-h1", kLlama3Split},    {"pixtral", kLlama3Split},
-    {"midm-2.0", kLlama3Split},    {"lfm2", kLlama3Split},         {"jina-v5-nano", kLlama3Split},
-    {"dbrx", kLlama3Split},        {"smaug-bpe", kLlama3Split},    {"tekken", kTekkenSplit},
-    {"qwen2", kQwen2Split},        {"deepseek-r1-qwen", kQwen2Split}, {"kormo", kQwen2Split},
-    {"f2llmv2", kQwen2Split},      {"megrez", kQwen2Split},        {"qwen35", kQwen35Split},
-    {"gpt-4o", kGpt4oSplit},       {"llama4", kGpt4oSplit},        {"kanana2", kGpt4oSplit},
-    {"talkie", kGpt4oSplit},       {"minimax-m2", kGpt4oSplit},
+    {"llama3", kLlama3Split},       {"llama-v3", kLlama3Split},
+    {"llama-bpe", kLlama3Split},    {"falcon3", kLlama3Split},
+    {"falcon-h1", kLlama3Split},    {"pixtral", kLlama3Split},
+    {"midm-2.0", kLlama3Split},     {"lfm2", kLlama3Split},
+    {"jina-v5-nano", kLlama3Split}, {"dbrx", kLlama3Split},
+    {"smaug-bpe", kLlama3Split},    {"tekken", kTekkenSplit},
+    {"qwen2", kQwen2Split},         {"deepseek-r1-qwen", kQwen2Split},
+    {"kormo", kQwen2Split},         {"f2llmv2", kQwen2Split},
+    {"megrez", kQwen2Split},        {"qwen35", kQwen35Split},
+    {"gpt-4o", kGpt4oSplit},        {"llama4", kGpt4oSplit},
+    {"kanana2", kGpt4oSplit},       {"talkie", kGpt4oSplit},
+    {"minimax-m2", kGpt4oSplit},
 }};
 
 // Pre types that keep GPT-2's ByteLevel regex ("" and absent too).
@@ -222,9 +226,8 @@ class Builder {
 
   Status ReadModelType() {
     if (!file_.Has(kModelKey)) {
-      return NotFound(Where(kModelKey) +
-                      " is missing: the file describes no tokenizer" + UseTokenizerJson() +
-                      ", or set model.tokenizer = \"bytes\"");
+      return NotFound(Where(kModelKey) + " is missing: the file describes no tokenizer" +
+                      UseTokenizerJson() + ", or set model.tokenizer = \"bytes\"");
     }
     COMPASS_ASSIGN_OR_RETURN(model_type_, file_.GetString(kModelKey));
     if (model_type_ != "gpt2" && model_type_ != "llama") {
@@ -300,10 +303,9 @@ class Builder {
     if (!file_.Has(key)) return -1;
     COMPASS_ASSIGN_OR_RETURN(const int64_t id, file_.GetInt(key));
     if (id < 0 || static_cast<uint64_t>(id) >= tokens_.size()) {
-      return InvalidArgument(Where(key) + " is " + std::to_string(id) +
-                             ", outside the vocabulary (ids 0.." +
-                             std::to_string(tokens_.size() - 1) + " of " +
-                             std::string(kTokensKey) + ")");
+      return InvalidArgument(
+          Where(key) + " is " + std::to_string(id) + ", outside the vocabulary (ids 0.." +
+          std::to_string(tokens_.size() - 1) + " of " + std::string(kTokensKey) + ")");
     }
     return static_cast<int32_t>(id);
   }
@@ -411,7 +413,7 @@ class Builder {
          {{{"type", "Replace"}, {"pattern", {{"String", kMetaspace}}}, {"content", " "}},
           {{"type", "ByteFallback"}},
           {{"type", "Fuse"}},
-          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+          {{"type", "Strip"}, {"content", " "}, {"start", 1u}, {"stop", 0u}}}}};
     return Status::Ok();
   }
 
@@ -476,8 +478,8 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadGgufTokenizer(const gguf::GgufFile& fil
   try {
     return Builder(file).Build();
   } catch (const std::exception& e) {  // nlohmann::json or allocation failures
-    return Internal(file.path() + ": building the tokenizer from the GGUF metadata failed: " +
-                    e.what());
+    return Internal(file.path() +
+                    ": building the tokenizer from the GGUF metadata failed: " + e.what());
   }
 }
 

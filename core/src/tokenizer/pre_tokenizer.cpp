@@ -298,7 +298,8 @@ StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const Json& j,
   if (type == "Digits") {
     // Every numeric character (Rust's char::is_numeric: Nd, Nl, No) on its
     // own, or runs of them together.
-    COMPASS_ASSIGN_OR_RETURN(const bool individual, BoolField(j, "individual_digits", where, false));
+    COMPASS_ASSIGN_OR_RETURN(const bool individual,
+                             BoolField(j, "individual_digits", where, false));
     COMPASS_ASSIGN_OR_RETURN(auto regex, Regex::Compile(R"(\p{N})"));
     return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(
         std::move(regex), individual ? Behavior::kIsolated : Behavior::kContiguous, false));
