@@ -32,7 +32,7 @@ struct RunOptions {
 };
 
 struct TokenizeOptions {
-  std::string model;          // the model folder holding tokenizer.json
+  std::string model;          // the model folder holding tokenizer.json, or a .gguf file
   std::string kind = "auto";  // "auto" or "bytes"
   std::string text, file;
   bool json = false;

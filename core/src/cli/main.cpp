@@ -18,7 +18,7 @@ constexpr char kUsage[] =
     "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
     "  compass plan --backend NAME --config eval.toml [--devices 4xA40-48GB]\n"
     "  compass report RUN_DIR                         rebuild a run folder's reports\n"
-    "  compass tokenize --model DIR [--json] TEXT     show ids and pieces\n"
+    "  compass tokenize --model PATH [--json] TEXT    show ids and pieces\n"
     "  compass plugins [--json]                       list the plugins found\n";
 
 // Logging goes to stderr (results go to stdout), plus --log-file if given.
@@ -118,8 +118,13 @@ int main(int argc, char** argv) {
                                       "Print the token ids and pieces of a text under "
                                       "a model's tokenizer (no special tokens added)");
   add_common(tokenize);
-  tokenize->add_option("--model", tok.model, "Model folder with tokenizer.json")->required();
-  tokenize->add_option("--tokenizer", tok.kind, "auto (the model's tokenizer.json) or bytes");
+  tokenize
+      ->add_option("--model", tok.model,
+                   "Model folder with tokenizer.json, or a .gguf file (a tokenizer.json beside "
+                   "it wins over its metadata)")
+      ->required();
+  tokenize->add_option("--tokenizer", tok.kind,
+                       "auto (the model's tokenizer.json or GGUF metadata) or bytes");
   tokenize->add_flag("--json", tok.json, "Print as JSON");
   tokenize->add_flag("--no-special", tok.no_special,
                      "Encode special-token text such as <|begin_of_text|> as plain text");

@@ -157,6 +157,15 @@ Status HfTokenizer::ApplyConfig(const Json* config, const std::string& config_fi
   return Status::Ok();
 }
 
+void HfTokenizer::SetIdentity(std::string name, int32_t bos_id, std::vector<int32_t> eos_ids,
+                              int32_t pad_id, bool add_bos) {
+  name_ = std::move(name);
+  bos_id_ = bos_id;
+  eos_ids_ = std::move(eos_ids);
+  pad_id_ = pad_id;
+  add_bos_ = add_bos;
+}
+
 int32_t HfTokenizer::TokenToId(std::string_view token) const {
   const int32_t id = added_->IdOf(token);
   return id >= 0 ? id : model_->TokenToId(token);

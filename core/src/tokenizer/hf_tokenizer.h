@@ -28,6 +28,12 @@ class HfTokenizer final : public Tokenizer {
                                                        const std::string& tokenizer_file,
                                                        const std::string& config_file);
 
+  // For a tokenizer.json built from other metadata than tokenizer_config.json
+  // (GGUF): replaces the name, the special token ids (-1: none; ids must be
+  // in the vocabulary) and add_bos. Only before the tokenizer is shared.
+  void SetIdentity(std::string name, int32_t bos_id, std::vector<int32_t> eos_ids, int32_t pad_id,
+                   bool add_bos);
+
   std::string name() const override { return name_; }
   StatusOr<std::string> Decode(const int32_t* ids, size_t n) const override;
   std::string TokenText(int32_t id) const override;

@@ -2,6 +2,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "gguf/gguf_file.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -46,13 +48,26 @@ StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(const std::string& tokenize
 }
 
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& kind,
-                                                   const std::string& model_dir) {
+                                                   const std::string& model_path) {
   if (kind == "bytes") return std::unique_ptr<Tokenizer>(new ByteTokenizer());
+  if (kind == "auto" && gguf::IsGgufPath(model_path)) {
+    // The model's own tokenizer files beside the .gguf win over the
+    // tokenizer rebuilt from its metadata.
+    auto dir = std::filesystem::path(model_path).parent_path();
+    if (dir.empty()) dir = ".";
+    const auto file = dir / "tokenizer.json";
+    if (std::filesystem::exists(file)) {
+      const auto config = dir / "tokenizer_config.json";
+      return LoadHfTokenizer(file.string(),
+                             std::filesystem::exists(config) ? config.string() : std::string());
+    }
+    return LoadGgufTokenizer(model_path);
+  }
   if (kind == "auto") {
-    const auto dir = std::filesystem::path(model_dir);
+    const auto dir = std::filesystem::path(model_path);
     const auto file = dir / "tokenizer.json";
     if (!std::filesystem::exists(file)) {
-      return NotFound("no tokenizer in " + model_dir +
+      return NotFound("no tokenizer in " + model_path +
                       ": tokenizer.json is missing; add the model's tokenizer.json (Hugging Face "
                       "format), or set model.tokenizer = \"bytes\"");
     }

@@ -295,10 +295,19 @@ StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizerFromJson(const Json& j,
     return std::unique_ptr<PreTokenizer>(
         new SplitPreTokenizer(std::move(regex).value(), behavior, invert));
   }
+  if (type == "Digits") {
+    // Every numeric character (Rust's char::is_numeric: Nd, Nl, No) on its
+    // own, or runs of them together.
+    COMPASS_ASSIGN_OR_RETURN(const bool individual,
+                             BoolField(j, "individual_digits", where, false));
+    COMPASS_ASSIGN_OR_RETURN(auto regex, Regex::Compile(R"(\p{N})"));
+    return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(
+        std::move(regex), individual ? Behavior::kIsolated : Behavior::kContiguous, false));
+  }
   if (type == "Metaspace") return MetaspaceFromJson(j, where);
   return FieldError(KeyPath(where, "type"), "pre-tokenizer type '" + type +
                                                 "' is not supported; supported: ByteLevel, "
-                                                "Split, Metaspace, Sequence");
+                                                "Split, Digits, Metaspace, Sequence");
 }
 
 }  // namespace compass::hf

@@ -1,6 +1,6 @@
 // tokenizer.json "pre_tokenizer": cuts normalized text into the pieces that
-// the model encodes one by one. Supported: ByteLevel, Split, Metaspace,
-// Sequence.
+// the model encodes one by one. Supported: ByteLevel, Split, Digits,
+// Metaspace, Sequence.
 #ifndef COMPASS_TOKENIZER_PRE_TOKENIZER_H_
 #define COMPASS_TOKENIZER_PRE_TOKENIZER_H_
 

@@ -82,10 +82,14 @@ class ByteTokenizer : public Tokenizer {
 // TokenBytes of every id below vocab_size().
 std::vector<std::string> TokenByteTable(const Tokenizer& tokenizer);
 
-// The tokenizer named by the config: "bytes", or "auto" (the model folder's
-// tokenizer.json, with tokenizer_config.json when present).
+// The tokenizer named by the config: "bytes", or "auto". For "auto",
+// `model_path` is a model folder (its tokenizer.json, with
+// tokenizer_config.json when present) or a .gguf file: then a tokenizer.json
+// in the same folder wins (with tokenizer_config.json there when present),
+// else the tokenizer is built from the GGUF metadata (gguf_tokenizer.h).
+// Errors name the file and the key.
 StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& kind,
-                                                   const std::string& model_dir);
+                                                   const std::string& model_path);
 
 // A Hugging Face tokenizer.json of model type BPE (byte-level, or
 // SentencePiece-style with byte fallback), with `config_file`
