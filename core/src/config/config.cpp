@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "config/config_internal.h"
+#include "gguf/gguf_file.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -298,14 +299,15 @@ class Validator {
     const fs::file_status st = fs::status(model.path, ec);
     if (!fs::exists(st))
       return Error(*path, "model.path",
-                   "folder '" + model.path +
-                       "' does not exist; set model.path to a Hugging Face checkpoint folder",
+                   "'" + model.path +
+                       "' does not exist; set model.path to a Hugging Face checkpoint folder or "
+                       "a .gguf file",
                    COMPASS_NOT_FOUND);
-    if (!fs::is_directory(st))
+    if (!fs::is_directory(st) && !gguf::IsGgufPath(model.path))
       return Error(*path, "model.path",
                    "'" + model.path +
-                       "' is a file, not a folder; set model.path to a Hugging Face checkpoint "
-                       "folder");
+                       "' is a file but not a .gguf file; set model.path to a Hugging Face "
+                       "checkpoint folder or a .gguf file");
 
     if (const toml::node* dtype = t->get("dtype")) {
       COMPASS_ASSIGN_OR_RETURN(std::string d, String(*dtype, "model.dtype"));

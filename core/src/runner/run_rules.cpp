@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gguf/gguf_file.h"
+
 namespace compass {
 
 StatusOr<DtypeDecision> DecideDtype(const std::string& requested, bool allow_fallback,
@@ -31,6 +33,18 @@ StatusOr<DtypeDecision> DecideDtype(const std::string& requested, bool allow_fal
 
 StatusOr<int64_t> ContextWindow(int64_t configured, const std::string& model_dir) {
   if (configured > 0) return configured;
+  if (gguf::IsGgufPath(model_dir)) {
+    COMPASS_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::Open(model_dir));
+    COMPASS_ASSIGN_OR_RETURN(const std::string arch, file->GetString("general.architecture"));
+    const std::string key = arch + ".context_length";
+    if (!file->Has(key)) return int64_t{2048};
+    COMPASS_ASSIGN_OR_RETURN(const int64_t n, file->GetInt(key));
+    if (n < 2) {
+      return DataLoss(model_dir + ": metadata key '" + key + "' is " + std::to_string(n) +
+                      "; fix the file or set model.max_length");
+    }
+    return n;
+  }
   const std::filesystem::path file = std::filesystem::path(model_dir) / "config.json";
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return int64_t{2048};

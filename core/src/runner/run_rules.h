@@ -26,8 +26,9 @@ StatusOr<DtypeDecision> DecideDtype(const std::string& requested, bool allow_fal
 
 // The context window: `configured` when > 0, else what the checkpoint's
 // config.json gives (max_position_embeddings, n_positions or n_ctx, as
-// lm-evaluation-harness reads them), else 2048 (no config.json, e.g. a byte
-// tokenizer model folder). An unreadable config.json is an error naming it.
+// lm-evaluation-harness reads them) or a GGUF file's `<arch>.context_length`,
+// else 2048 (no config.json, e.g. a byte tokenizer model folder). An
+// unreadable config.json or GGUF header is an error naming it.
 StatusOr<int64_t> ContextWindow(int64_t configured, const std::string& model_dir);
 
 }  // namespace compass

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "gguf/gguf_file.h"
 #include "results/request_hash.h"
 #include "results/results_store.h"
 #include "runner/backend_session.h"
@@ -221,10 +222,10 @@ StatusOr<PlanReport> Runner::Plan(const EvalConfig& config, const std::string& b
   report.dtype = rules.dtype;
   report.max_length = rules.max_length;
   // A folder holding only config.json is enough; a tokenizer that is there
-  // must load, as the run would need it.
+  // (a GGUF file always has one) must load, as the run would need it.
   std::unique_ptr<Tokenizer> tokenizer;
   std::error_code ec;
-  if (config.model.tokenizer != "auto" ||
+  if (config.model.tokenizer != "auto" || gguf::IsGgufPath(config.model.path) ||
       std::filesystem::exists(std::filesystem::path(config.model.path) / "tokenizer.json", ec)) {
     stage_ = RunStage::kValidate;
     COMPASS_ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(config.model.tokenizer, config.model.path));

@@ -288,17 +288,23 @@ TEST_F(ConfigTest, MissingModelFolderIsNotFound) {
       Parse("[model]\npath = \"models/x\"\n[[task]]\ndataset = \"m\"\npath = \"data/mmlu\"\n");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), COMPASS_NOT_FOUND);
-  EXPECT_EQ(c.status().message(), "eval.toml:2:8: model.path: folder '" +
+  EXPECT_EQ(c.status().message(), "eval.toml:2:8: model.path: '" +
                                       (dir_ / "models" / "x").string() +
                                       "' does not exist; set model.path to a Hugging Face "
-                                      "checkpoint folder");
+                                      "checkpoint folder or a .gguf file");
 
   // A file where a folder is expected.
   c = Parse(
       "[model]\npath = \"data/gsm8k.jsonl\"\n[[task]]\ndataset = \"m\"\npath = \"data/mmlu\"\n");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), COMPASS_INVALID_ARGUMENT);
-  EXPECT_THAT(c.status().message(), HasSubstr("is a file, not a folder"));
+  EXPECT_THAT(c.status().message(), HasSubstr("is a file but not a .gguf file"));
+
+  // A .gguf file is a model.
+  std::ofstream(dir_ / "model.gguf") << "GGUF";
+  c = Parse("[model]\npath = \"model.gguf\"\n[[task]]\ndataset = \"m\"\npath = \"data/mmlu\"\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->model.path, (dir_ / "model.gguf").string());
 }
 
 TEST_F(ConfigTest, MissingRequiredKeys) {
