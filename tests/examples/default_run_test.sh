@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# usage: default_run_test.sh COMPASS COMPASS_TINY_MODEL SOURCE_DIR
+# The embedded default, end to end, on the real model: plan and run
+# SmolLM2-135M-Instruct (Q4_1 GGUF) through hf_native on three virtual CPU
+# devices, check every report, ARC-Easy item by item against the goldens
+# transformers gives, and that a second run resumes.
+# usage: default_run_test.sh COMPASS SOURCE_DIR
 set -euo pipefail
-COMPASS=$1 TINY=$2 SRC=$3
+COMPASS=$1 SRC=$2
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+GGUF=${COMPASS_REAL_MODEL:-$(bash "$SRC/scripts/fetch_model.sh")}
+[ -f "$GGUF" ] || fail "the real model is missing: run scripts/fetch_model.sh"
 cp -r "$SRC/examples/default" "$WORK/default"
-rm -rf "$WORK/default/tiny-llama"
-"$TINY" --arch llama --out "$WORK/default/tiny-llama" >/dev/null
+ln -sf "$GGUF" "$WORK/default/SmolLM2-135M-Instruct.Q4_1.gguf"
 "$COMPASS" plan --backend hf_native --config "$WORK/default/eval.toml" >"$WORK/plan.txt" ||
   fail "plan failed: $(cat "$WORK/plan.txt")"
 grep -q "^FITS" "$WORK/plan.txt" || fail "the default plan does not fit"
+grep -q "context window 8192 tokens" "$WORK/plan.txt" ||
+  fail "the context window should come from llama.context_length: $(head -1 "$WORK/plan.txt")"
 for d in cpu:0 cpu:1 cpu:2; do
   grep -q -- "-> $d" "$WORK/plan.txt" || fail "nothing placed on $d"
 done
@@ -21,15 +28,18 @@ done
 for f in results.json report.md report.html samples.jsonl results.sqlite; do
   [ -s "$WORK/run/$f" ] || fail "missing $f"
 done
-[ "$(wc -l <"$WORK/run/samples.jsonl")" = 50 ] || fail "samples.jsonl should have 50 lines"
+[ "$(wc -l <"$WORK/run/samples.jsonl")" = 150 ] || fail "samples.jsonl should have 150 lines"
 grep -q "<svg" "$WORK/run/report.html" || fail "report.html has no chart"
+python3 "$SRC/tests/examples/check_arc_goldens.py" "$WORK/run/samples.jsonl" \
+  "$SRC/tests/fixtures/gguf/arc_easy_smollm2_goldens.json" arc_easy
 python3 - "$WORK/run/results.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-t = r["tasks"][0]
-assert t["items"] == 50, t["items"]
-acc = t["metrics"]["acc"]
-assert 0 <= acc["value"] <= 1 and acc["stderr"] > 0, acc
+tasks = {t["name"]: t for t in r["tasks"]}
+assert tasks["arc_easy"]["items"] == 100 and tasks["mmlu_slice"]["items"] == 50, tasks.keys()
+for t in tasks.values():
+    acc = t["metrics"]["acc"]
+    assert 0 <= acc["value"] <= 1 and acc["stderr"] > 0, acc
 assert r["backend"]["name"] == "hf_native"
 assert {d["name"] for d in r["devices"]} == {"cpu:0", "cpu:1", "cpu:2"}
 PY
@@ -37,7 +47,7 @@ PY
 cp "$WORK/run/results.json" "$WORK/first.json"
 "$COMPASS" --backend hf_native --config "$WORK/default/eval.toml" --output "$WORK/run" \
   >"$WORK/stdout2" 2>"$WORK/stderr2"
-grep -q "0 computed, 200 reused" "$WORK/stderr2" || fail "the second run recomputed: $(cat "$WORK/stderr2")"
+grep -q "0 computed, 599 reused" "$WORK/stderr2" || fail "the second run recomputed: $(cat "$WORK/stderr2")"
 python3 -c "
 import json,sys
 a=json.load(open('$WORK/first.json'))['tasks']; b=json.load(open('$WORK/run/results.json'))['tasks']
