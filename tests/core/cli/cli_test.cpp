@@ -265,4 +265,48 @@ TEST(Cli, TokenizeShowsIdsAndPieces) {
   EXPECT_NE(o.err.find("tokenizer.json"), std::string::npos);
 }
 
+TEST(Cli, PlanAndTokenizeReadAGgufFile) {
+  // model.path names one .gguf file: the plan reads its header alone (the
+  // context window is llama.context_length), tokenize its tokenizer.
+  const auto dir = TempDir("gguf");
+  const fs::path gguf = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/gguf/tiny_llama.gguf";
+  std::ofstream(dir / "plan.toml") << "[model]\npath = \"" << gguf.string() << "\"\n";
+  auto o = RunCompass("plan --backend hf_native --config " + (dir / "plan.toml").string());
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_NE(o.out.find("context window 128 tokens"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("FITS"), std::string::npos) << o.out;
+
+  std::ifstream goldens_file(fs::path(COMPASS_SOURCE_DIR) /
+                             "tests/fixtures/gguf/tiny_model_goldens.json");
+  const auto goldens = nlohmann::json::parse(goldens_file);
+  const auto& golden = goldens["models"]["llama"]["tokenizer"][0];
+  o = RunCompass("tokenize --json --model " + gguf.string() + " \"" +
+                 golden["text"].get<std::string>() + "\"");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(nlohmann::json::parse(o.out)["ids"], golden["ids"]) << o.out;
+}
+
+TEST(Cli, ABrokenGgufFileIsOneClearLine) {
+  const auto dir = TempDir("badgguf");
+  const fs::path good = fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/gguf/tiny_llama.gguf";
+  const std::string bytes = Slurp(good);
+  struct Case {
+    std::string name, content, fragment;
+  };
+  const std::vector<Case> cases = {
+      {"magic.gguf", "PK\x03\x04" + bytes.substr(4), "not a GGUF file"},
+      {"truncated.gguf", bytes.substr(0, bytes.size() / 2), "runs past the end of the file"},
+  };
+  for (const Case& c : cases) {
+    std::ofstream(dir / c.name, std::ios::binary) << c.content;
+    std::ofstream(dir / "eval.toml") << "[model]\npath = \"" << c.name << "\"\n";
+    auto o = RunCompass("plan --backend hf_native --config " + (dir / "eval.toml").string());
+    EXPECT_EQ(o.exit_code, 2) << c.name << ": " << o.err;
+    EXPECT_FALSE(o.signalled);
+    EXPECT_EQ(Lines(o.err), 1u) << o.err;
+    EXPECT_NE(o.err.find((dir / c.name).string()), std::string::npos) << o.err;
+    EXPECT_NE(o.err.find(c.fragment), std::string::npos) << o.err;
+  }
+}
+
 }  // namespace
