@@ -5,7 +5,8 @@
 #
 # `--dev` also installs the reference implementations the golden scripts in
 # scripts/goldens/ run (transformers, tokenizers, sentencepiece); the tests
-# themselves only read the stored goldens and never need them.
+# themselves only read the stored goldens and never need them; the GGUF golden
+# scripts also need gguf and accelerate.
 #
 # Environment:
 #   COMPASS_BUILD_DIR  build folder (default: <repo>/build)
@@ -51,7 +52,7 @@ fi
 if [ "${1:-}" = "--dev" ]; then
   log "installing the reference implementations into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    numpy safetensors transformers tokenizers sentencepiece protobuf
+    numpy safetensors transformers tokenizers sentencepiece protobuf gguf accelerate
 fi
 "$VENV/bin/python" -W ignore - <<'PY' >&2
 import shutil, subprocess, torch

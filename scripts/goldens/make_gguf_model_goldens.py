@@ -56,7 +56,6 @@ Run with the project venv's python (torch, transformers, tokenizers, gguf, numpy
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -72,7 +71,6 @@ import tokenizers
 import torch
 import transformers
 from gguf import GGMLQuantizationType as QT
-from tokenizers import pre_tokenizers
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -82,6 +80,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+from golden_util import sha256, smollm2_pre_tokenizer
 
 transformers.utils.logging.disable_progress_bar()
 transformers.utils.logging.set_verbosity_error()
@@ -448,12 +448,6 @@ def _dist_version(name):
     return version(name)
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -558,10 +552,7 @@ def smollm2_tokenizers(path):
     kw = dict(gguf_file=os.path.basename(path))
     as_built = AutoTokenizer.from_pretrained(os.path.dirname(path), **kw)
     real = AutoTokenizer.from_pretrained(os.path.dirname(path), **kw)
-    real.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
-    ])
+    real.backend_tokenizer.pre_tokenizer = smollm2_pre_tokenizer()
     return as_built, real
 
 

@@ -29,7 +29,6 @@ Usage: python scripts/goldens/make_gguf_tokenizer_goldens.py [--model FILE.gguf]
 Needs: transformers, tokenizers, gguf, sentencepiece (no network once the model is cached).
 """
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -42,8 +41,9 @@ import gguf
 import sentencepiece as spm
 import tokenizers
 import transformers
-from tokenizers import pre_tokenizers
 from transformers import AutoTokenizer
+
+from golden_util import sha256, smollm2_pre_tokenizer, write_lines_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fixtures", "gguf")
@@ -54,20 +54,6 @@ FIXTURE = "llama_spm_tokenizer.gguf"
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 
 
-def write_lines_json(path, obj):
-    """JSON with one line per innermost list or string entry, so diffs stay readable."""
-    def dump(value, indent):
-        pad = " " * indent
-        if isinstance(value, dict) and value:
-            items = [f'{pad} {json.dumps(k, ensure_ascii=False)}: {dump(v, indent + 1).lstrip()}'
-                     for k, v in value.items()]
-            return pad + "{\n" + ",\n".join(items) + "\n" + pad + "}"
-        if isinstance(value, list) and value and isinstance(value[0], (list, dict, str)):
-            items = [dump(v, indent + 1) for v in value]
-            return pad + "[\n" + ",\n".join(items) + "\n" + pad + "]"
-        return pad + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(dump(obj, 0) + "\n")
 
 
 def write_spm_gguf(path, model_file, architecture):
@@ -133,20 +119,8 @@ def entry(tok, file_label, strings):
     }
 
 
-def smollm_pre_tokenizer():
-    """SmolLM2's own (its tokenizer.json; llama.cpp's "smollm" pre-type)."""
-    return pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
-    ])
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main():
@@ -177,7 +151,7 @@ def main():
     # SmolLM2: transformers as it is, then with SmolLM2's own pre-tokenizer.
     tok = load(model)
     as_is, _ = encode_all(tok, strings)
-    tok.backend_tokenizer.pre_tokenizer = smollm_pre_tokenizer()
+    tok.backend_tokenizer.pre_tokenizer = smollm2_pre_tokenizer()
     smol = entry(tok, os.path.basename(model), strings)
     smol["sha256"] = sha256(model)
     smol["transformers_ids"] = {str(i): a for i, (a, b) in enumerate(zip(as_is, smol["ids"]))

@@ -35,6 +35,8 @@ from tokenizers import Tokenizer, normalizers, processors
 from transformers import GPT2TokenizerFast, LlamaTokenizerFast
 from transformers.tokenization_utils_base import generate_merges
 
+from golden_util import write_lines_json
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fixtures", "tokenizers")
 
@@ -51,20 +53,6 @@ def write_json(path, obj, compact=True):
         f.write("\n")
 
 
-def write_lines_json(path, obj, depth=0):
-    """JSON with one line per innermost list or string entry, so diffs stay readable."""
-    def dump(value, indent):
-        pad = " " * indent
-        if isinstance(value, dict) and value:
-            items = [f'{pad} {json.dumps(k, ensure_ascii=False)}: {dump(v, indent + 1).lstrip()}'
-                     for k, v in value.items()]
-            return pad + "{\n" + ",\n".join(items) + "\n" + pad + "}"
-        if isinstance(value, list) and value and isinstance(value[0], (list, dict, str)):
-            items = [dump(v, indent + 1) for v in value]
-            return pad + "[\n" + ",\n".join(items) + "\n" + pad + "]"
-        return pad + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(dump(obj, depth) + "\n")
 
 
 def apply_patch(doc, patch):

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
 
   auto* plan = app.add_subcommand("plan",
                                   "Show where the backend would place the model and "
-                                  "whether it fits, from config.json alone");
+                                  "whether it fits, from config.json or a GGUF header alone");
   add_common(plan);
   add_run(plan, true);
   plan->add_option("--devices", run.devices,
