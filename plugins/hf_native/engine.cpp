@@ -4,129 +4,35 @@
 #include <compass/sampling.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <numeric>
 
+#include "answers.h"
 #include "models/causal_lm.h"
+#include "scoped_timer.h"
 #include "util/status_throw.h"
 
 namespace compass::hf_native {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-
-std::vector<int64_t> ToVector(compass_tokens t) {
-  return std::vector<int64_t>(t.ids, t.ids + t.size);
-}
-
-struct Timer {
-  double& total;
-  Clock::time_point start = Clock::now();
-  explicit Timer(double& t) : total(t) {}
-  ~Timer() { total += std::chrono::duration<double>(Clock::now() - start).count(); }
-};
-
-bool Contains(compass_tokens set, int32_t id) {
-  return std::find(set.ids, set.ids + set.size, id) != set.ids + set.size;
-}
-
-}  // namespace
-
-// One forward row of the loglikelihood path: an input and every request it
-// answers (with its continuation).
-struct Engine::Job {
-  std::vector<int64_t> input;
-  std::vector<uint64_t> requests;
-};
-
-// One completion being generated.
-struct Engine::Sequence {
-  uint64_t request = 0;
-  uint32_t sample = 0;
-  std::vector<int64_t> prompt;
-  sdk::GenerationAnswer answer;
-  sdk::StopMatcher stop;
-  sdk::Sampler sampler;
-  bool done = false;
-};
+using backend_support::Generation;
+using Timer = backend_support::ScopedTimer;
 
 void Engine::Delivered(uint64_t n) {
-  delivered_ += n;
-  host_.progress(delivered_, owed_, stats_.tokens);
-}
-
-std::string Engine::Check(const compass_request& r) const {
-  const int64_t vocab = model_.config().vocab_size;
-  for (compass_tokens t : {r.context, r.continuation}) {
-    for (uint64_t i = 0; i < t.size; ++i) {
-      if (t.ids[i] < 0 || t.ids[i] >= vocab) {
-        return "token id " + std::to_string(t.ids[i]) +
-               " is out of range for the model (vocab_size " + std::to_string(vocab) +
-               "); the tokenizer does not match the checkpoint";
-      }
-    }
-  }
-  if (r.context.size == 0) return "empty context";
-  const uint64_t length = r.kind == COMPASS_REQUEST_LOGLIKELIHOOD
-                              ? r.context.size + r.continuation.size - 1
-                              : r.context.size + r.max_new_tokens;
-  if (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD && r.continuation.size == 0) {
-    return "empty continuation";
-  }
-  if (static_cast<int64_t>(length) > std::max<int64_t>(max_length_, r.context.size + 1)) {
-    return "request of " + std::to_string(length) + " tokens exceeds the context window of " +
-           std::to_string(max_length_);
-  }
-  return "";
+  progress_.Delivered(n, stats_.tokens);
 }
 
 void Engine::Execute(const sdk::Requests& requests, const sdk::ResponseSink& sink) {
-  std::vector<uint64_t> loglikelihood, generate;
-  delivered_ = 0;
-  owed_ = 0;
-  for (uint64_t i = 0; i < requests.size(); ++i) {
-    const compass_request& r = requests[i];
-    owed_ += r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1;
-  }
-  for (uint64_t i = 0; i < requests.size(); ++i) {
-    const compass_request& r = requests[i];
-    if (r.kind != COMPASS_REQUEST_LOGLIKELIHOOD && r.kind != COMPASS_REQUEST_GENERATE) {
-      sink.error(r, COMPASS_UNSUPPORTED, "unknown request kind " + std::to_string(r.kind));
-      Delivered(1);
-      continue;
-    }
-    if (const std::string why = Check(r); !why.empty()) {
-      sink.error(r, COMPASS_INVALID_ARGUMENT, why);
-      Delivered(r.kind == COMPASS_REQUEST_GENERATE ? std::max(1u, r.num_samples) : 1);
-      continue;
-    }
-    (r.kind == COMPASS_REQUEST_LOGLIKELIHOOD ? loglikelihood : generate).push_back(i);
-  }
-  Loglikelihood(requests, loglikelihood, sink);
-  Generate(requests, generate, sink);
+  progress_.Start(requests);
+  const backend_support::Runnable runnable = backend_support::Triage(
+      requests, sink, model_.config().vocab_size, max_length_, progress_, stats_.tokens);
+  Loglikelihood(requests, runnable.scoring, sink);
+  Generate(requests, runnable.generating, sink);
 }
 
 void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                            const sdk::ResponseSink& sink) {
-  std::vector<Job> jobs;
-  std::map<std::vector<int64_t>, size_t> by_input;
-  for (uint64_t i : which) {
-    const compass_request& r = requests[i];
-    std::vector<int64_t> input = ToVector(r.context);
-    input.insert(input.end(), r.continuation.ids, r.continuation.ids + r.continuation.size - 1);
-    // Requests with the same input have the same logits: one forward serves
-    // all of them (each reads its continuation off the input's tail). This
-    // covers lm-evaluation-harness's shared one-token continuations and
-    // choices that differ only in their last token (" A" / " B" as bytes).
-    auto [it, inserted] = by_input.emplace(input, jobs.size());
-    if (!inserted) {
-      jobs[it->second].requests.push_back(i);
-      ++stats_.shared_contexts;
-      continue;
-    }
-    jobs.push_back({std::move(input), {i}});
-  }
+  std::vector<backend_support::ScoringJob> jobs =
+      backend_support::GroupByInput(requests, which, &stats_.shared_contexts);
   // Longest first: padding stays small, and an out-of-memory shows at once.
   std::vector<size_t> order(jobs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -153,43 +59,25 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
     // Logits only where a continuation token is predicted.
     std::vector<int64_t> rows, cols, targets;
     for (size_t k = start; k < end; ++k) {
-      const Job& job = jobs[order[k]];
-      const int64_t len = static_cast<int64_t>(job.input.size());
-      for (uint64_t q : job.requests) {
-        const compass_tokens cont = requests[q].continuation;
-        const int64_t n = static_cast<int64_t>(cont.size);
-        for (int64_t t = 0; t < n; ++t) {
-          rows.push_back(static_cast<int64_t>(k - start));
-          cols.push_back(len - n + t);
-          targets.push_back(cont.ids[t]);
-        }
+      const backend_support::ScoringJob& job = jobs[order[k]];
+      for (const backend_support::Target& t : backend_support::TargetsOf(requests, job)) {
+        rows.push_back(static_cast<int64_t>(k - start));
+        cols.push_back(t.position);
+        targets.push_back(t.token);
       }
       stats_.tokens += job.input.size();
     }
     const at::Tensor r = at::tensor(rows, at::kLong).to(device);
     const at::Tensor c = at::tensor(cols, at::kLong).to(device);
-    const at::Tensor tgt = at::tensor(targets, at::kLong).to(device);
-    const at::Tensor logp_all = at::log_softmax(model_.Logits(hidden.index({r, c})), -1);
-    const at::Tensor logp = logp_all.gather(1, tgt.unsqueeze(1)).squeeze(1).cpu();
-    const auto [best_lp, best_id] = logp_all.max(-1);
-    const at::Tensor best_logp = best_lp.cpu();
-    const at::Tensor best = best_id.to(at::kInt).cpu();
-    const float* lp = logp.data_ptr<float>();
-    const float* blp = best_logp.data_ptr<float>();
-    const int32_t* bid = best.data_ptr<int32_t>();
+    const backend_support::TargetScores scores =
+        backend_support::ScoreTargets(model_.Logits(hidden.index({r, c})), targets);
     size_t at_row = 0;
     for (size_t k = start; k < end; ++k) {
       for (uint64_t q : jobs[order[k]].requests) {
         const compass_request& req = requests[q];
-        sdk::LoglikelihoodAnswer a;
-        for (uint64_t t = 0; t < req.continuation.size; ++t, ++at_row) {
-          a.logprob += lp[at_row];
-          a.is_greedy = a.is_greedy && bid[at_row] == targets[at_row];
-          a.token_logprobs.push_back(lp[at_row]);
-          a.greedy_tokens.push_back(bid[at_row]);
-          a.greedy_logprobs.push_back(blp[at_row]);
-        }
-        sink.loglikelihood(req, a);
+        sink.loglikelihood(
+            req, backend_support::AnswerFrom(scores, at_row, targets, req.continuation.size));
+        at_row += req.continuation.size;
         Delivered(1);
       }
     }
@@ -198,20 +86,7 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
 
 void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                       const sdk::ResponseSink& sink) {
-  std::vector<Sequence> sequences;
-  for (uint64_t i : which) {
-    const compass_request& r = requests[i];
-    for (uint32_t s = 0; s < std::max(1u, r.num_samples); ++s) {
-      Sequence seq;
-      seq.request = i;
-      seq.sample = s;
-      seq.prompt = ToVector(r.context);
-      seq.answer.sample = s;
-      seq.stop = sdk::StopMatcher(token_bytes_, r);
-      seq.sampler = sdk::Sampler(r, s);
-      sequences.push_back(std::move(seq));
-    }
-  }
+  std::vector<Generation> sequences = backend_support::GenerationsOf(requests, which, token_bytes_);
   std::vector<size_t> order(sequences.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -223,7 +98,7 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
       generate_vocab_ > 0 && generate_vocab_ < model_vocab ? generate_vocab_ : model_vocab;
   const int64_t layers = model_.config().num_hidden_layers;
   int64_t longest = 0, max_new = 0;
-  for (const Sequence& seq : sequences) {
+  for (const Generation& seq : sequences) {
     longest = std::max<int64_t>(longest, seq.prompt.size());
     max_new = std::max<int64_t>(max_new, requests[seq.request].max_new_tokens);
   }
@@ -241,33 +116,22 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
   model::ContiguousKvCache cache(std::min<int64_t>(batch_size_, sequences.size()), capacity,
                                  layers);
   cache.Clear();
-  std::vector<Sequence*> rows;    // the cache's rows, in order
+  std::vector<Generation*> rows;  // the cache's rows, in order
   std::vector<int64_t> position;  // each row's next position
   size_t next_waiting = 0;
-  auto finish = [&](Sequence& seq) {
+  auto finish = [&](Generation& seq) {
     sink.generation(requests[seq.request], seq.answer);
     Delivered(1);
   };
   // Applies the stop rules to each row's newly chosen token; returns the
   // rows that go on. Finished sequences are delivered at once.
-  auto advance = [&](const std::vector<Sequence*>& batch, const std::vector<int64_t>& next) {
+  auto advance = [&](const std::vector<Generation*>& batch, const std::vector<int64_t>& next) {
     std::vector<int64_t> live;
     for (size_t k = 0; k < batch.size(); ++k) {
-      Sequence& seq = *batch[k];
-      const compass_request& r = requests[seq.request];
-      const int64_t tok = next[k];
-      if (Contains(r.stop_token_ids, static_cast<int32_t>(tok))) {
-        seq.answer.finish_reason = COMPASS_FINISH_STOP_TOKEN;
-        seq.answer.token_logprobs.pop_back();
-        finish(seq);
-        continue;
-      }
-      seq.answer.tokens.push_back(static_cast<int32_t>(tok));
-      ++stats_.tokens;
-      if (seq.stop.feed(tok)) {
-        seq.answer.finish_reason = COMPASS_FINISH_STOP_STRING;
-        finish(seq);
-      } else if (seq.answer.tokens.size() >= r.max_new_tokens) {
+      Generation& seq = *batch[k];
+      const bool finished = backend_support::Advance(seq, requests[seq.request], next[k]);
+      if (seq.answer.finish_reason != COMPASS_FINISH_STOP_TOKEN) ++stats_.tokens;
+      if (finished) {
         finish(seq);
       } else {
         live.push_back(static_cast<int64_t>(k));
@@ -277,11 +141,11 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
   };
   while (true) {
     // Waiting sequences join while rows are free and they fit.
-    std::vector<Sequence*> fresh;
+    std::vector<Generation*> fresh;
     std::vector<std::vector<int64_t>> prompts;
     while (next_waiting < order.size() &&
            rows.size() + fresh.size() < static_cast<size_t>(cache.row_capacity())) {
-      Sequence& seq = sequences[order[next_waiting]];
+      Generation& seq = sequences[order[next_waiting]];
       const int64_t p = static_cast<int64_t>(seq.prompt.size());
       const int64_t n = requests[seq.request].max_new_tokens;
       if (n == 0) {
@@ -314,9 +178,9 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
       ++stats_.forwards;
       stats_.computed_tokens += static_cast<uint64_t>(batch.input_ids.numel());
       for (const auto& p : prompts) stats_.tokens += p.size();
-      const at::Tensor logits =
-          model_.Logits(hidden.select(1, hidden.size(1) - 1)).narrow(-1, 0, limit);
-      const std::vector<int64_t> live = advance(fresh, Choose(fresh, logits, limit));
+      const at::Tensor logits = model_.Logits(hidden.select(1, hidden.size(1) - 1));
+      const std::vector<int64_t> live =
+          advance(fresh, backend_support::ChooseNext(fresh, logits, limit));
       if (!live.empty()) {
         if (live.size() < fresh.size()) ThrowIfError(own.KeepRows(live));
         ThrowIfError(cache.AppendRows(own));
@@ -348,11 +212,12 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
     }
     ++stats_.forwards;
     stats_.computed_tokens += static_cast<uint64_t>(n);
-    const at::Tensor logits = model_.Logits(hidden.select(1, 0)).narrow(-1, 0, limit);
-    const std::vector<int64_t> live = advance(rows, Choose(rows, logits, limit));
+    const at::Tensor logits = model_.Logits(hidden.select(1, 0));
+    const std::vector<int64_t> live =
+        advance(rows, backend_support::ChooseNext(rows, logits, limit));
     if (live.size() < rows.size()) {
       // Finished rows leave the cache and the batch.
-      std::vector<Sequence*> kept_rows;
+      std::vector<Generation*> kept_rows;
       std::vector<int64_t> kept_position;
       for (int64_t k : live) {
         kept_rows.push_back(rows[k]);
@@ -363,39 +228,6 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
       position = std::move(kept_position);
     }
   }
-}
-
-std::vector<int64_t> Engine::Choose(const std::vector<Sequence*>& rows, const at::Tensor& logits,
-                                    int64_t limit) {
-  // Greedy rows take the argmax on the device; only sampling rows' logits
-  // come to the host (the SDK sampler reads them there). Each chosen token's
-  // log-prob is gathered on the device: [B] numbers come back, never [B, V].
-  const int64_t n = static_cast<int64_t>(rows.size());
-  std::vector<int64_t> sampled;
-  for (int64_t k = 0; k < n; ++k) {
-    if (!rows[k]->sampler.greedy()) sampled.push_back(k);
-  }
-  at::Tensor chosen = logits.argmax(-1);  // [B] int64 on the device
-  if (!sampled.empty()) {
-    const at::Tensor which = at::tensor(sampled, at::kLong);
-    const at::Tensor host = logits.index_select(0, which.to(logits.device())).cpu().contiguous();
-    const int64_t stride = host.size(1);
-    at::Tensor picked = at::empty({static_cast<int64_t>(sampled.size())}, at::kLong);
-    int64_t* pick = picked.data_ptr<int64_t>();
-    for (size_t i = 0; i < sampled.size(); ++i) {
-      pick[i] = rows[sampled[i]]->sampler.next(host.data_ptr<float>() + i * stride, limit);
-    }
-    chosen = chosen.index_copy(0, which.to(chosen.device()), picked.to(chosen.device()));
-  }
-  const at::Tensor logp = at::log_softmax(logits, -1).gather(1, chosen.unsqueeze(1)).squeeze(1);
-  const at::Tensor host = at::stack({chosen.to(at::kDouble), logp.to(at::kDouble)}).cpu();
-  const double* p = host.data_ptr<double>();
-  std::vector<int64_t> out(static_cast<size_t>(n));
-  for (int64_t k = 0; k < n; ++k) {
-    out[k] = static_cast<int64_t>(p[k]);
-    rows[k]->answer.token_logprobs.push_back(static_cast<float>(p[n + k]));
-  }
-  return out;
 }
 
 }  // namespace compass::hf_native

@@ -3,6 +3,9 @@
 // cache for generation. The host has already truncated every request to the
 // context window and split rolling texts into windows; the engine computes.
 //
+// What is shared with the other in-tree backends (request checks, shared
+// inputs, answers from logits, stop rules) is in backend_support/answers.h.
+//
 // - loglikelihood: the input is context + continuation minus its last token;
 //   log-softmax in float32 over the continuation positions, with the greedy
 //   token and its log-prob at each. Requests that feed the model the same
@@ -35,6 +38,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "answers.h"
 #include "placed_model.h"
 
 namespace compass::hf_native {
@@ -59,25 +63,18 @@ class Engine {
         token_bytes_(token_bytes),
         batch_size_(batch_size ? batch_size : 1),
         max_length_(max_length),
-        generate_vocab_(generate_vocab) {}
+        generate_vocab_(generate_vocab),
+        progress_(host) {}
 
   void Execute(const sdk::Requests& requests, const sdk::ResponseSink& sink);
 
   const EngineStats& stats() const { return stats_; }
 
  private:
-  struct Job;
-  struct Sequence;
-  // Why request `r` cannot run, or "" when it can.
-  std::string Check(const compass_request& r) const;
   void Loglikelihood(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                      const sdk::ResponseSink& sink);
   void Generate(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                 const sdk::ResponseSink& sink);
-  // Picks each row's next token from its logits [B, limit] (greedy or its
-  // sampler) and appends the token's log-prob to the row's answer.
-  std::vector<int64_t> Choose(const std::vector<Sequence*>& rows, const at::Tensor& logits,
-                              int64_t limit);
   void Delivered(uint64_t n);
 
   const PlacedModel& model_;
@@ -87,7 +84,7 @@ class Engine {
   int64_t max_length_;
   int64_t generate_vocab_;
   EngineStats stats_;
-  uint64_t delivered_ = 0, owed_ = 0;
+  backend_support::Progress progress_;
 };
 
 }  // namespace compass::hf_native

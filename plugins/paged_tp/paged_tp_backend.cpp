@@ -1,20 +1,203 @@
-// Placeholder: the paged_tp backend is listed by `compass plugins` but does
-// not run yet; create() refuses with a clear message.
+// The paged_tp backend: a paged KV cache with exact prefix sharing and a
+// continuous-batching scheduler (engine.h), planned before any weight is
+// read (planner.h). Tensor-parallel ranks are planned and checked; this
+// version runs one rank.
+#include <ATen/Parallel.h>
 #include <compass/plugin.hpp>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "engine.h"
+#include "model_runner.h"
+#include "models/causal_lm.h"
+#include "models/paged_kv_cache.h"
+#include "models/weights.h"
+#include "planner.h"
+#include "util/status_throw.h"
+#include "util/strings.h"
+
+namespace compass::paged_tp {
 namespace {
 
-class Backend final : public compass::sdk::Backend {
+using json = nlohmann::json;
+
+class PagedTpBackend final : public sdk::Backend {
  public:
-  Backend(const compass::sdk::Host&, const compass_backend_config&) {
-    throw compass::sdk::Error(COMPASS_UNSUPPORTED,
-                              "backend 'paged_tp' is not implemented in this version of Compass");
+  static constexpr uint64_t capabilities =
+      COMPASS_CAN_LOGLIKELIHOOD | COMPASS_CAN_GENERATE | COMPASS_CAN_SAMPLE;
+  static compass_option_list options() {
+    static const compass_option_spec specs[] = {
+        sdk::option("tp", COMPASS_OPT_INT,
+                    "tensor-parallel ranks, one per device of backend.devices (default 1)"),
+        sdk::option("block_size", COMPASS_OPT_INT, "tokens per KV block, a power of two (16)"),
+        sdk::option("memory_utilization", COMPASS_OPT_FLOAT,
+                    "share of each device's memory for weights, activations and KV blocks (0.9)"),
+        sdk::option("num_blocks", COMPASS_OPT_INT,
+                    "KV blocks per rank, instead of what the memory budget allows"),
+        sdk::option("max_num_seqs", COMPASS_OPT_INT, "sequences in one step at most (64)"),
+        sdk::option("max_batched_tokens", COMPASS_OPT_INT, "tokens in one step at most (2048)"),
+        sdk::option("prefix_caching", COMPASS_OPT_BOOL,
+                    "share the KV blocks of common prompt prefixes (true)"),
+        sdk::option("chunked_prefill", COMPASS_OPT_BOOL,
+                    "split long prompts over several steps (true)"),
+        sdk::option("cuda_reserve", COMPASS_OPT_STRING,
+                    "memory kept free per GPU for the CUDA context and allocator (1GiB)"),
+        sdk::option("threads", COMPASS_OPT_INT, "CPU threads for libtorch (default: its own)")};
+    return {specs, sizeof(specs) / sizeof(specs[0])};
   }
-  void execute(const compass::sdk::Requests&, const compass::sdk::ResponseSink&) override {}
+
+  PagedTpBackend(const sdk::Host& host, const compass_backend_config& config) : host_(host) {
+    model_path_ = std::string(sdk::view(config.model_path));
+    const json o = json::parse(sdk::view(config.options_json));
+    config_ = ValueOrThrow(model::LoadModelConfig(model_path_));
+    dtype_ = ValueOrThrow(model::ParseDType(sdk::view(config.dtype)));
+    options_.tp = o.value("tp", int64_t{1});
+    options_.block_size = o.value("block_size", options_.block_size);
+    options_.memory_utilization = o.value("memory_utilization", options_.memory_utilization);
+    options_.num_blocks = o.value("num_blocks", int64_t{0});
+    // backend.batch_size, when set, bounds the sequences of a step.
+    if (config.max_batch_size > 0) options_.max_num_seqs = config.max_batch_size;
+    options_.max_num_seqs = o.value("max_num_seqs", options_.max_num_seqs);
+    options_.max_batched_tokens = o.value("max_batched_tokens", options_.max_batched_tokens);
+    options_.prefix_caching = o.value("prefix_caching", true);
+    options_.chunked_prefill = o.value("chunked_prefill", true);
+    if (o.contains("cuda_reserve")) {
+      options_.cuda_reserve = ValueOrThrow(ParseByteSize(o["cuda_reserve"].get<std::string>()));
+    }
+    threads_ = o.value("threads", 0);
+    for (uint64_t i = 0; i < config.num_devices; ++i) {
+      const auto& d = *COMPASS_AT(compass_device_spec, config.devices, i);
+      devices_.push_back({std::string(sdk::view(d.name)), d.memory_bytes});
+      simulated_ = simulated_ || (d.flags & COMPASS_DEVICE_SIMULATED) != 0;
+    }
+    max_length_ = static_cast<int64_t>(config.max_length);
+    tokenizer_vocab_ = config.vocab_size;
+    token_bytes_ = sdk::TokenBytes(config);
+    plan_ = ValueOrThrow(PlanPaged(options_, config_, dtype_, devices_, max_length_));
+    options_ = plan_.options;
+  }
+
+  void plan(const sdk::PlanSink& sink) override {
+    const auto acc = model::AccountParameters(config_, dtype_);
+    for (const RankPlan& r : plan_.ranks) {
+      sink.placement(
+          options_.tp == 1 ? "model" : "model (rank of " + std::to_string(options_.tp) + ")",
+          r.device, r.weights);
+      sink.device(r.device, r.capacity, r.weights, r.kv_bytes, r.activations + r.reserve);
+    }
+    const auto figures = sink.figures();
+    figures.figure("tp", static_cast<double>(options_.tp), COMPASS_UNIT_COUNT);
+    figures.figure("kv_blocks", static_cast<double>(plan_.num_blocks), COMPASS_UNIT_COUNT);
+    figures.figure("kv_tokens", static_cast<double>(plan_.num_blocks * options_.block_size),
+                   COMPASS_UNIT_COUNT);
+    figures.figure("block_size", static_cast<double>(options_.block_size), COMPASS_UNIT_COUNT);
+    figures.figure("max_num_seqs", static_cast<double>(options_.max_num_seqs), COMPASS_UNIT_COUNT);
+    figures.figure("max_batched_tokens", static_cast<double>(options_.max_batched_tokens),
+                   COMPASS_UNIT_COUNT);
+    figures.figure("max_length", static_cast<double>(max_length_), COMPASS_UNIT_COUNT);
+    figures.figure("weights", static_cast<double>(acc.total_bytes()), COMPASS_UNIT_BYTES);
+    sink.verdict(plan_.fits, plan_.message);
+  }
+
+  void load() override {
+    if (!plan_.fits) throw sdk::Error(COMPASS_OUT_OF_MEMORY, plan_.message);
+    if (simulated_) {
+      throw sdk::Error(COMPASS_INVALID_ARGUMENT, "simulated devices can be planned, not loaded");
+    }
+    if (options_.tp > 1) {
+      throw sdk::Error(COMPASS_UNSUPPORTED,
+                       "paged_tp: tp = " + std::to_string(options_.tp) +
+                           " is planned and checked, but this version runs one rank; set tp = 1");
+    }
+    for (const std::string& note : plan_.notes) host_.warn(note);
+    if (threads_ > 0) at::set_num_threads(threads_);
+    host_.check_cancelled();
+    const auto start = std::chrono::steady_clock::now();
+    const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
+    const c10::Device device(devices_.front().name.rfind("cpu", 0) == 0 ? std::string("cpu")
+                                                                        : devices_.front().name);
+    model::Placement placement{device, model::ToScalarType(dtype_)};
+    auto lm = ValueOrThrow(model::CausalLM::Load(weights, placement));
+    pool_.emplace(config_.num_hidden_layers, plan_.num_blocks, options_.block_size,
+                  config_.num_key_value_heads, config_.head_dim,
+                  at::TensorOptions().dtype(placement.dtype).device(device));
+    runner_.emplace(std::move(lm), &*pool_);
+    EngineOptions e;
+    e.max_length = max_length_;
+    e.generate_vocab = tokenizer_vocab_;
+    e.num_blocks = plan_.num_blocks;
+    e.block_size = options_.block_size;
+    e.prefix_caching = options_.prefix_caching;
+    e.scheduler.max_num_seqs = options_.max_num_seqs;
+    e.scheduler.max_batched_tokens = options_.max_batched_tokens;
+    e.scheduler.chunked_prefill = options_.chunked_prefill;
+    engine_.emplace(*runner_, host_, token_bytes_, e);
+    load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    host_.info("loaded " + model_path_ + " in " + std::to_string(load_seconds_) + " s (" +
+               model::DTypeName(dtype_) + ", " + plan_.message + ")");
+  }
+
+  void execute(const sdk::Requests& requests, const sdk::ResponseSink& sink) override {
+    if (!engine_) throw sdk::Error(COMPASS_INTERNAL, "paged_tp: requests before load()");
+    engine_->Execute(requests, sink);
+  }
+
+  void figures(const sdk::FigureSink& sink) override {
+    sink.figure("load_seconds", load_seconds_, COMPASS_UNIT_SECONDS);
+    if (!engine_) return;
+    const EngineStats& s = engine_->stats();
+    sink.figure("steps", static_cast<double>(s.steps), COMPASS_UNIT_COUNT);
+    sink.figure("prefill_tokens_requested", static_cast<double>(s.prompt_tokens_requested),
+                COMPASS_UNIT_COUNT);
+    sink.figure("prefill_tokens_computed", static_cast<double>(s.prompt_tokens_computed),
+                COMPASS_UNIT_COUNT);
+    if (s.prompt_tokens_requested > 0) {
+      sink.figure("prefix_hit_ratio",
+                  1.0 - static_cast<double>(s.prompt_tokens_computed) /
+                            static_cast<double>(s.prompt_tokens_requested),
+                  COMPASS_UNIT_RATIO);
+    }
+    sink.figure("decode_tokens", static_cast<double>(s.decode_tokens), COMPASS_UNIT_COUNT);
+    if (s.prefill_seconds > 0) {
+      sink.figure("prefill_tokens_per_s",
+                  static_cast<double>(s.prompt_tokens_computed) / s.prefill_seconds,
+                  COMPASS_UNIT_PER_SECOND);
+    }
+    if (s.decode_seconds > 0) {
+      sink.figure("decode_tokens_per_s", static_cast<double>(s.decode_tokens) / s.decode_seconds,
+                  COMPASS_UNIT_PER_SECOND);
+    }
+    sink.figure("shared_context_requests", static_cast<double>(s.shared_contexts),
+                COMPASS_UNIT_COUNT);
+    sink.figure("preemptions", static_cast<double>(s.preemptions), COMPASS_UNIT_COUNT);
+    sink.figure("peak_blocks", static_cast<double>(s.peak_blocks), COMPASS_UNIT_COUNT);
+    sink.figure("kv_blocks", static_cast<double>(plan_.num_blocks), COMPASS_UNIT_COUNT);
+  }
+
+ private:
+  sdk::Host host_;
+  std::string model_path_;
+  model::ModelConfig config_;
+  model::DType dtype_ = model::DType::kF32;
+  PagedOptions options_;
+  std::vector<DeviceInfo> devices_;
+  bool simulated_ = false;
+  int threads_ = 0;
+  int64_t max_length_ = 0;
+  int64_t tokenizer_vocab_ = 0;
+  sdk::TokenBytes token_bytes_;
+  PagedPlan plan_;
+  double load_seconds_ = 0;
+  std::optional<model::PagedKvPool> pool_;
+  std::optional<SingleDeviceRunner> runner_;
+  std::optional<Engine> engine_;
 };
 
 }  // namespace
+}  // namespace compass::paged_tp
 
-COMPASS_EXPORT_BACKEND(Backend, "paged_tp", "0.0.0-unimplemented",
-                       "Paged KV cache, continuous batching, prefix caching and tensor parallelism "
-                       "(not implemented yet)")
+COMPASS_EXPORT_BACKEND(compass::paged_tp::PagedTpBackend, "paged_tp", "0.1.0",
+                       "Paged KV cache with exact prefix sharing and continuous batching; "
+                       "tensor-parallel ranks planned")

@@ -18,6 +18,10 @@ const BackendSpec kReference{"hf_native", {"cpu"}, "{}"};
 const BackendSpec kBackends[] = {
     kReference,
     {"hf_native", {"cpu:0", "cpu:1", "cpu:2"}, R"({"device_map": "balanced"})"},
+    {"paged_tp", {"cpu"}, "{}"},
+    // Small blocks and steps: chunked prefill, many blocks per sequence.
+    {"paged_tp", {"cpu"}, R"({"block_size": 4, "max_batched_tokens": 24})"},
+    {"paged_tp", {"cpu"}, R"({"prefix_caching": false})"},
 };
 
 }  // namespace

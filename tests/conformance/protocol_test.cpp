@@ -46,6 +46,7 @@ std::string ModelFolder(const std::string& kind) {
 
 const ProtocolCase kCases[] = {
     {{"hf_native"}, "tiny_llama"},
+    {{"paged_tp"}, "tiny_llama"},
     {{"bigram", {"cpu"}, "{}", COMPASS_BIGRAM_PLUGIN_DIR}, "bigram_corpus"},
 };
 

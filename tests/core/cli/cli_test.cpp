@@ -178,7 +178,7 @@ TEST(Cli, PluginBuiltForNextMajorIsRefusedWithBothVersions) {
 TEST(Cli, UnimplementedBackendSaysSo) {
   const auto dir = TempDir("unimpl");
   const auto cfg = WriteConfig(dir, kModel);
-  auto o = RunCompass("--backend paged_tp --config " + cfg.string());
+  auto o = RunCompass("--backend pipeline --config " + cfg.string());
   EXPECT_NE(o.exit_code, 0);
   EXPECT_FALSE(o.signalled);
   EXPECT_NE(o.err.find("not implemented"), std::string::npos) << o.err;

@@ -1,0 +1,171 @@
+#include "planner.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <set>
+
+namespace compass::paged_tp {
+namespace {
+
+Status Bad(const std::string& option, const std::string& what) {
+  return InvalidArgument("paged_tp: " + option + " " + what);
+}
+
+std::string Bytes(uint64_t b) {
+  const double gib = static_cast<double>(b) / (1ull << 30);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", gib);
+  return buf;
+}
+
+int64_t KvHeadsPerRank(const model::ModelConfig& config, int64_t tp) {
+  return config.num_key_value_heads >= tp ? config.num_key_value_heads / tp : 1;
+}
+
+// One step's activations on a rank: the layer working set for
+// max_batched_tokens tokens (as hf_native's estimate, heads split over the
+// ranks), the K and V a layer gathers for max_num_seqs rows of max_length
+// keys, and float32 logits with their log-softmax for every token.
+uint64_t StepActivationBytes(const model::ModelConfig& c, model::DType dtype, const PagedOptions& o,
+                             int64_t max_length) {
+  const uint64_t ds = model::DTypeSize(dtype);
+  const uint64_t tokens = static_cast<uint64_t>(o.max_batched_tokens);
+  const uint64_t tp = static_cast<uint64_t>(o.tp);
+  const uint64_t h = c.hidden_size, q = c.q_size() / tp, inter = c.intermediate_size / tp;
+  const uint64_t kv = static_cast<uint64_t>(KvHeadsPerRank(c, o.tp) * c.head_dim);
+  uint64_t bytes = tokens * ds * (4 * h + 2 * (q + 2 * kv) + 2 * q + 4 * inter) + tokens * h * 4;
+  const uint64_t keys =
+      static_cast<uint64_t>(std::min<int64_t>(o.max_num_seqs, o.max_batched_tokens)) *
+      static_cast<uint64_t>(max_length);
+  bytes += 2 * keys * kv * ds;
+  bytes += tokens * static_cast<uint64_t>(c.vocab_size) * (4 * 2 + ds) / tp;
+  return bytes;
+}
+
+}  // namespace
+
+uint64_t KvBlockBytes(const model::ModelConfig& config, model::DType dtype, int64_t block_size,
+                      int64_t tp) {
+  return 2ull * static_cast<uint64_t>(config.num_hidden_layers) *
+         static_cast<uint64_t>(block_size) * static_cast<uint64_t>(KvHeadsPerRank(config, tp)) *
+         static_cast<uint64_t>(config.head_dim) * model::DTypeSize(dtype);
+}
+
+Status CheckOptions(const PagedOptions& o, const model::ModelConfig& c,
+                    const std::vector<DeviceInfo>& devices, int64_t max_length) {
+  if (o.tp < 1) return Bad("tp", "must be at least 1, got " + std::to_string(o.tp));
+  if (o.tp > static_cast<int64_t>(devices.size())) {
+    return Bad("tp", "= " + std::to_string(o.tp) + " needs " + std::to_string(o.tp) +
+                         " devices, one per rank, but backend.devices lists " +
+                         std::to_string(devices.size()) + "; list more devices or lower tp");
+  }
+  std::set<std::string> seen;
+  for (int64_t r = 0; r < o.tp; ++r) {
+    if (!seen.insert(devices[r].name).second) {
+      return Bad("tp", "places two ranks on " + devices[r].name +
+                           "; each rank needs its own device (use cpu:0, cpu:1, ... on CPU)");
+    }
+  }
+  if (o.block_size < 1 || (o.block_size & (o.block_size - 1)) != 0) {
+    return Bad("block_size", "must be a power of two (1, 2, 4, ... 16 by default), got " +
+                                 std::to_string(o.block_size));
+  }
+  if (!(o.memory_utilization > 0 && o.memory_utilization <= 1)) {
+    return Bad("memory_utilization",
+               "must be in (0, 1], got " + std::to_string(o.memory_utilization));
+  }
+  if (o.num_blocks < 0) return Bad("num_blocks", "must be positive (or 0: from the budget)");
+  if (o.max_num_seqs < 1) return Bad("max_num_seqs", "must be at least 1");
+  if (o.max_batched_tokens < 1) return Bad("max_batched_tokens", "must be at least 1");
+  if (!o.chunked_prefill && o.max_batched_tokens < max_length) {
+    return Bad("max_batched_tokens",
+               "= " + std::to_string(o.max_batched_tokens) + " is below the context window " +
+                   std::to_string(max_length) +
+                   ": without chunked_prefill a prompt must fit one step; raise it or turn "
+                   "chunked_prefill on");
+  }
+  if (c.num_attention_heads % o.tp != 0) {
+    return Bad("tp", "= " + std::to_string(o.tp) + " does not divide the model's " +
+                         std::to_string(c.num_attention_heads) +
+                         " attention heads (each rank computes heads / tp of them); use a tp "
+                         "that divides " +
+                         std::to_string(c.num_attention_heads));
+  }
+  if (c.num_key_value_heads % o.tp != 0 && o.tp % c.num_key_value_heads != 0) {
+    return Bad("tp", "= " + std::to_string(o.tp) + " and the model's " +
+                         std::to_string(c.num_key_value_heads) +
+                         " KV heads do not divide one another (KV heads are split when tp "
+                         "divides them and replicated when they divide tp)");
+  }
+  return Status::Ok();
+}
+
+StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfig& c,
+                              model::DType dtype, const std::vector<DeviceInfo>& devices,
+                              int64_t max_length) {
+  PagedPlan plan;
+  plan.options = given;
+  PagedOptions& o = plan.options;
+  if (c.rope.type == model::RopeType::kDynamic &&
+      (o.prefix_caching || o.chunked_prefill || o.max_batched_tokens < max_length)) {
+    o.prefix_caching = false;
+    o.chunked_prefill = false;
+    o.max_batched_tokens = std::max(o.max_batched_tokens, max_length);
+    plan.notes.push_back(
+        "dynamic RoPE: every prompt is computed in one step and unshared (its frequencies "
+        "depend on the length of the forward), so prefix caching and chunked prefill are off");
+  }
+  COMPASS_RETURN_IF_ERROR(CheckOptions(o, c, devices, max_length));
+  plan.dtype = dtype;
+  plan.max_length = max_length;
+  plan.block_bytes = KvBlockBytes(c, dtype, o.block_size, o.tp);
+  const model::ParameterAccounting acc = model::AccountParameters(c, dtype);
+  const uint64_t tp = static_cast<uint64_t>(o.tp);
+  const uint64_t activations = StepActivationBytes(c, dtype, o, max_length);
+  const int64_t blocks_per_seq = (max_length + o.block_size - 1) / o.block_size;
+  int64_t budget_blocks = std::numeric_limits<int64_t>::max();
+  for (int64_t r = 0; r < o.tp; ++r) {
+    RankPlan rank;
+    rank.device = devices[r].name;
+    rank.capacity = devices[r].memory_bytes;
+    // Norms are replicated, everything else split; rounding up per rank.
+    rank.weights = (acc.total_bytes() + tp - 1) / tp;
+    rank.activations = activations;
+    rank.reserve = rank.device.rfind("cuda", 0) == 0 ? o.cuda_reserve : 0;
+    const double usable = static_cast<double>(rank.capacity) * o.memory_utilization;
+    const double left =
+        usable - static_cast<double>(rank.weights + rank.activations + rank.reserve);
+    budget_blocks = std::min<int64_t>(
+        budget_blocks,
+        left > 0 ? static_cast<int64_t>(left / static_cast<double>(plan.block_bytes)) : 0);
+    plan.ranks.push_back(rank);
+  }
+  const int64_t useful = blocks_per_seq * o.max_num_seqs;
+  plan.num_blocks = o.num_blocks > 0 ? o.num_blocks : std::min(budget_blocks, useful);
+  for (RankPlan& rank : plan.ranks) rank.kv_bytes = plan.num_blocks * plan.block_bytes;
+  const uint64_t need = static_cast<uint64_t>(blocks_per_seq) * plan.block_bytes;
+  if (plan.num_blocks < blocks_per_seq) {
+    const RankPlan& r = plan.ranks.front();
+    plan.fits = false;
+    plan.message =
+        "the KV cache holds " + std::to_string(plan.num_blocks) + " blocks of " +
+        std::to_string(o.block_size) + " tokens, fewer than one sequence of " +
+        std::to_string(max_length) + " tokens needs (" + std::to_string(blocks_per_seq) +
+        " blocks, " + Bytes(need) + " per rank); " +
+        (o.num_blocks > 0 ? "raise num_blocks"
+                          : "on " + r.device + " " + Bytes(r.capacity) + " x " +
+                                std::to_string(o.memory_utilization) + " leaves too little after " +
+                                Bytes(r.weights) + " of weights and " + Bytes(r.activations) +
+                                " of activations; lower max_batched_tokens or "
+                                "max_num_seqs, raise memory_utilization, use more "
+                                "ranks (tp) or set model.max_length lower");
+    return plan;
+  }
+  plan.fits = true;
+  plan.message = std::to_string(plan.num_blocks) + " KV blocks of " + std::to_string(o.block_size) +
+                 " tokens (" + std::to_string(plan.num_blocks * o.block_size) + " tokens) per rank";
+  return plan;
+}
+
+}  // namespace compass::paged_tp

@@ -1,0 +1,92 @@
+// paged_tp's plan, made from the model config and the devices before any
+// weight is read: the options checked, the tensor-parallel layout, and per
+// rank the weights, the step's activations and the KV blocks that fit in
+// what is left.
+//
+// KV budget per rank = capacity x memory_utilization - reserve (CUDA: the
+// context and allocator) - the rank's weights - the activations of the
+// largest step (max_batched_tokens tokens, max_num_seqs rows of up to
+// max_length keys gathered per layer); blocks = budget / bytes per block,
+// at most what max_num_seqs sequences of max_length tokens can use, or
+// `num_blocks` when given. The plan fits when one sequence of max_length
+// tokens fits.
+#ifndef COMPASS_PAGED_TP_PLANNER_H_
+#define COMPASS_PAGED_TP_PLANNER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/dtype.h"
+#include "models/model_config.h"
+#include "util/status.h"
+
+namespace compass::paged_tp {
+
+struct DeviceInfo {
+  std::string name;  // "cpu", "cpu:1", "cuda:0"
+  uint64_t memory_bytes = 0;
+};
+
+struct PagedOptions {
+  int64_t tp = 1;
+  int64_t block_size = 16;
+  double memory_utilization = 0.9;
+  int64_t num_blocks = 0;  // 0: from the budget
+  int64_t max_num_seqs = 64;
+  int64_t max_batched_tokens = 2048;
+  bool prefix_caching = true;
+  bool chunked_prefill = true;
+  uint64_t cuda_reserve = 1ull << 30;
+};
+
+struct RankPlan {
+  std::string device;
+  uint64_t capacity = 0;
+  uint64_t weights = 0;
+  uint64_t activations = 0;
+  uint64_t reserve = 0;
+  uint64_t kv_bytes = 0;  // num_blocks x block bytes
+};
+
+struct PagedPlan {
+  // The options the run uses: those given, except for models with dynamic
+  // RoPE (below).
+  PagedOptions options;
+  std::vector<std::string> notes;  // what was changed and why
+  model::DType dtype = model::DType::kF32;
+  int64_t max_length = 0;
+  int64_t num_blocks = 0;
+  uint64_t block_bytes = 0;  // one block, every layer, K and V, on one rank
+  std::vector<RankPlan> ranks;
+  bool fits = false;
+  std::string message;  // why not, with a fix; or the figures when it fits
+};
+
+// InvalidArgument, naming the option and what is allowed: tp < 1, tp larger
+// than the devices given, a device given twice, block_size not a power of
+// two >= 1, memory_utilization outside (0, 1], num_blocks < 0, max_num_seqs
+// or max_batched_tokens < 1, max_batched_tokens < max_length without
+// chunked prefill; tp not dividing the attention heads, or tp and the KV
+// heads not dividing one another.
+Status CheckOptions(const PagedOptions& options, const model::ModelConfig& config,
+                    const std::vector<DeviceInfo>& devices, int64_t max_length);
+
+// The plan on the first `tp` devices (CheckOptions first). With dynamic
+// (NTK) RoPE a forward's frequencies depend on its length, so a token's K/V
+// depend on how its prompt was split into steps: such models compute every
+// prompt in one step, unshared (no chunked prefill, no prefix caching, steps
+// of at least max_length tokens), as the reference computes it, with a note.
+StatusOr<PagedPlan> PlanPaged(const PagedOptions& options, const model::ModelConfig& config,
+                              model::DType dtype, const std::vector<DeviceInfo>& devices,
+                              int64_t max_length);
+
+// K and V of every layer for one block of `block_size` tokens on one of `tp`
+// ranks (KV heads split when there are at least tp of them, else each rank
+// holds one).
+uint64_t KvBlockBytes(const model::ModelConfig& config, model::DType dtype, int64_t block_size,
+                      int64_t tp);
+
+}  // namespace compass::paged_tp
+
+#endif  // COMPASS_PAGED_TP_PLANNER_H_

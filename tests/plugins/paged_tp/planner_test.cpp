@@ -1,0 +1,113 @@
+// paged_tp's plan from configs alone: every bad option refused before load
+// with the rule and a fix, the KV budget arithmetic, and a budget too small
+// for one sequence reported as not fitting.
+#include "planner.h"
+
+#include <gtest/gtest.h>
+
+#include "real_model.h"
+
+namespace compass::paged_tp {
+namespace {
+
+model::ModelConfig Config(const std::string& name) {
+  auto c = model::LoadModelConfig(std::string(COMPASS_SOURCE_DIR) + "/tests/fixtures/configs/" +
+                                  name + "/config.json");
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return *c;
+}
+
+std::vector<DeviceInfo> Cpus(int n, uint64_t bytes = 16ull << 30) {
+  std::vector<DeviceInfo> d;
+  for (int i = 0; i < n; ++i) d.push_back({"cpu:" + std::to_string(i), bytes});
+  return d;
+}
+
+void ExpectRefused(const PagedOptions& o, const model::ModelConfig& c,
+                   const std::vector<DeviceInfo>& devices, const std::string& fragment,
+                   int64_t max_length = 4096) {
+  const auto plan = PlanPaged(o, c, model::DType::kF16, devices, max_length);
+  ASSERT_FALSE(plan.ok()) << fragment;
+  EXPECT_EQ(plan.status().code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_NE(plan.status().message().find(fragment), std::string::npos) << plan.status().message();
+}
+
+TEST(PagedPlanner, RefusesBadOptionsWithTheRule) {
+  const model::ModelConfig c = Config("llama2-13b");  // 40 heads, 40 KV heads
+  PagedOptions o;
+  o.tp = 3;
+  ExpectRefused(o, c, Cpus(4), "tp = 3 does not divide the model's 40 attention heads");
+  o.tp = 4;
+  ExpectRefused(o, c, Cpus(2), "tp = 4 needs 4 devices, one per rank, but backend.devices lists 2");
+  ExpectRefused(o, c, {{"cpu:0", 1}, {"cpu:1", 1}, {"cpu:0", 1}, {"cpu:2", 1}},
+                "places two ranks on cpu:0");
+  o = PagedOptions();
+  for (int64_t bs : {0, 3, -16}) {
+    o.block_size = bs;
+    ExpectRefused(o, c, Cpus(1), "block_size must be a power of two");
+  }
+  o = PagedOptions();
+  for (double u : {0.0, 1.5, -0.1}) {
+    o.memory_utilization = u;
+    ExpectRefused(o, c, Cpus(1), "memory_utilization must be in (0, 1]");
+  }
+  o = PagedOptions();
+  o.chunked_prefill = false;
+  o.max_batched_tokens = 1024;
+  ExpectRefused(o, c, Cpus(1), "without chunked_prefill a prompt must fit one step");
+}
+
+TEST(PagedPlanner, KvHeadsAndTpMustDivideOneAnother) {
+  model::ModelConfig c = Config("llama2-13b");
+  c.num_attention_heads = 24;
+  c.num_key_value_heads = 6;
+  PagedOptions o;
+  o.tp = 4;  // divides 24 heads, but neither divides the other with 6 KV heads
+  ExpectRefused(o, c, Cpus(4), "tp = 4 and the model's 6 KV heads do not divide one another");
+  o.tp = 12;  // 6 KV heads divide 12: replicated
+  EXPECT_TRUE(PlanPaged(o, c, model::DType::kF16, Cpus(12), 4096).ok());
+}
+
+TEST(PagedPlanner, BlocksFromTheBudget) {
+  const std::string path = compass::testing::RealModelPath();
+  ASSERT_FALSE(path.empty()) << compass::testing::kRealModelHint;
+  const auto c = model::LoadModelConfig(path);
+  ASSERT_TRUE(c.ok());
+  // SmolLM2: 30 layers, 3 KV heads of 64: 2 x 30 x 16 x 3 x 64 x 4 bytes.
+  EXPECT_EQ(KvBlockBytes(*c, model::DType::kF32, 16, 1), 737280u);
+  EXPECT_EQ(KvBlockBytes(*c, model::DType::kF32, 16, 3), 737280u / 3);
+  PagedOptions o;
+  o.max_num_seqs = 4;
+  const auto plan = PlanPaged(o, *c, model::DType::kF32, Cpus(1, 64ull << 30), 2048);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_TRUE(plan->fits);
+  // Plenty of memory: the blocks four sequences of 2048 tokens can use.
+  EXPECT_EQ(plan->num_blocks, 4 * 2048 / 16);
+  EXPECT_EQ(plan->ranks[0].kv_bytes, plan->num_blocks * plan->block_bytes);
+  // A small device: what is left after weights and activations.
+  const auto small = PlanPaged(o, *c, model::DType::kF32, Cpus(1, 2ull << 30), 2048);
+  ASSERT_TRUE(small.ok());
+  const RankPlan& r = small->ranks[0];
+  const double left = (2ull << 30) * 0.9 - static_cast<double>(r.weights + r.activations);
+  EXPECT_EQ(small->num_blocks, static_cast<int64_t>(left / small->block_bytes));
+}
+
+TEST(PagedPlanner, ABudgetTooSmallForOneSequenceDoesNotFit) {
+  const model::ModelConfig c = Config("llama2-13b");
+  PagedOptions o;
+  o.num_blocks = 10;
+  const auto plan = PlanPaged(o, c, model::DType::kF16, Cpus(1), 4096);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_FALSE(plan->fits);
+  EXPECT_NE(plan->message.find("fewer than one sequence of 4096 tokens needs (256 blocks"),
+            std::string::npos)
+      << plan->message;
+  o.num_blocks = 0;
+  const auto tiny = PlanPaged(o, c, model::DType::kF16, Cpus(1, 8ull << 30), 4096);
+  ASSERT_TRUE(tiny.ok());
+  EXPECT_FALSE(tiny->fits);  // 26 GB of f16 weights on 8 GiB
+  EXPECT_NE(tiny->message.find("leaves too little after"), std::string::npos) << tiny->message;
+}
+
+}  // namespace
+}  // namespace compass::paged_tp
