@@ -87,39 +87,50 @@ StatusOr<Stage> Stage::Load(const ModelWeights& weights, const StageSpec& spec,
     const Placement& placement = spec.placement;
     if (spec.embedding) {
       COMPASS_ASSIGN_OR_RETURN(at::Tensor embed, weights.View("model.embed_tokens.weight"));
-      s.embed_ = Embedding::Create(embed, placement);
+      if (spec.tp.size > 1) {
+        COMPASS_ASSIGN_OR_RETURN(
+            s.embed_, Embedding::VocabShard(embed, spec.tp.rank, spec.tp.size, placement));
+      } else {
+        s.embed_ = Embedding::Create(embed, placement);
+      }
       COMPASS_RETURN_IF_ERROR(loaded(bytes.embed_tokens_bytes()));
     }
     s.rotary_ = RotaryEmbedding::Create(c, placement.device);
     for (int64_t i = spec.begin; i < spec.end; ++i) {
-      COMPASS_ASSIGN_OR_RETURN(DecoderLayer layer, DecoderLayer::Load(weights, i, placement));
+      COMPASS_ASSIGN_OR_RETURN(DecoderLayer layer,
+                               DecoderLayer::Load(weights, i, placement, spec.tp));
       s.layers_.push_back(std::move(layer));
       COMPASS_RETURN_IF_ERROR(loaded(bytes.layer_bytes(static_cast<size_t>(i))));
     }
     if (spec.head) {
       COMPASS_ASSIGN_OR_RETURN(at::Tensor norm, weights.View("model.norm.weight"));
       s.norm_ = RMSNorm::Create(norm, c.rms_norm_eps, placement);
-      COMPASS_ASSIGN_OR_RETURN(s.head_, LMHead::Load(weights, placement));
+      COMPASS_ASSIGN_OR_RETURN(s.head_, LMHead::Load(weights, placement, spec.tp));
       COMPASS_RETURN_IF_ERROR(loaded(bytes.norm_bytes() + bytes.lm_head_bytes()));
     }
     return s;
   });
 }
 
-at::Tensor Stage::Embed(const Step& step) const {
+at::Tensor Stage::Embed(const Step& step, const AllReduce& reduce) const {
   TORCH_CHECK(spec_.embedding, "stage on ", spec_.device_name, " (layers [", spec_.begin, ", ",
               spec_.end, ")) has no embedding");
   TORCH_CHECK(step.ids().defined(), "the step has no token ids to embed");
-  return embed_.Forward(step.ids().to(device()));
+  TORCH_CHECK(spec_.tp.size == 1 || reduce, "a vocab-shard embedding needs the group's reduce");
+  const at::Tensor h = embed_.Forward(step.ids().to(device()));
+  return spec_.tp.size > 1 ? reduce(h) : h;
 }
 
-at::Tensor Stage::Forward(const at::Tensor& hidden, const Step& step, KvCache* cache) const {
+at::Tensor Stage::Forward(const at::Tensor& hidden, const Step& step, KvCache* cache,
+                          const AllReduce& reduce) const {
   TORCH_CHECK(hidden.device() == device(), "stage on ", spec_.device_name, " (layers [",
               spec_.begin, ", ", spec_.end, ")) got its input on ", hidden.device());
   at::Tensor h = hidden;
   if (!layers_.empty()) {
     const auto [cos, sin] = step.CosSin(rotary_, device(), dtype());
-    for (const DecoderLayer& layer : layers_) h = layer.Forward(h, cos, sin, step.batch(), cache);
+    for (const DecoderLayer& layer : layers_) {
+      h = layer.Forward(h, cos, sin, step.batch(), cache, spec_.tp.size > 1 ? reduce : nullptr);
+    }
   }
   if (spec_.head) h = norm_.Forward(h);
   return h;

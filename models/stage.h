@@ -38,6 +38,11 @@ struct StageSpec {
   bool embedding = false;  // the token embedding runs first (Stage::Embed)
   bool head = false;       // the final norm runs last; Stage::Logits is the LM head
   Placement placement;     // device and dtype of every module of the stage
+  // This stage's part of a tensor-parallel group: its layers are shards
+  // (DecoderLayer::Load), its embedding and head vocab shards; Embed and
+  // Forward then need the group's all-reduce, and Logits gives this rank's
+  // columns.
+  TensorParallel tp;
   // Logical device ("cpu:1", "cuda:0"); a model counts hidden-state moves
   // between consecutive stages whose names differ, which makes placements
   // over virtual CPU devices observable. Empty: placement.device's name.
@@ -106,14 +111,19 @@ class Stage {
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
 
   // The embeddings [B, T, hidden] of step.ids() on this stage's device, in
-  // its dtype. Needs spec().embedding.
-  at::Tensor Embed(const Step& step) const;
+  // its dtype. Needs spec().embedding. Under tensor parallelism `reduce`
+  // sums the ranks' vocab shards.
+  at::Tensor Embed(const Step& step, const AllReduce& reduce = nullptr) const;
   // Layers [begin, end) on hidden [B, T, hidden] (on this stage's device, in
   // its dtype), storing their keys and values in `cache` (null: none); then
-  // the final norm when the stage has the head.
-  at::Tensor Forward(const at::Tensor& hidden, const Step& step, KvCache* cache) const;
+  // the final norm when the stage has the head. Under tensor parallelism
+  // `reduce` sums the ranks' partial attention and MLP outputs.
+  at::Tensor Forward(const at::Tensor& hidden, const Step& step, KvCache* cache,
+                     const AllReduce& reduce = nullptr) const;
   // float32 logits [..., vocab] for final-norm hidden states on this stage's
-  // device. Needs spec().head.
+  // device. Needs spec().head. Under tensor parallelism this rank's columns
+  // [..., ceil(vocab / size)] (zero past the vocabulary): gather the ranks'
+  // along the last dimension and cut to vocab.
   at::Tensor Logits(const at::Tensor& hidden) const;
   // Allocates the buffers of this stage's layers in `cache` on its device,
   // in its dtype (throws c10::OutOfMemoryError when they do not fit).

@@ -5,15 +5,14 @@
 #include <algorithm>
 #include <numeric>
 
+#include "models/communicator.h"
 #include "util/status_throw.h"
 
 namespace compass::paged_tp {
 namespace {
 
-// Rows of one forward: a [rows, width] block pads every row to the longest,
-// so rows run together only while none is shorter than half the longest
-// (a step mixing a 600-token prefill with 60-token ones would otherwise
-// compute ten times the tokens it needs).
+// Groups of row indices, longest first; a group's rows are at least half as
+// long as its first.
 std::vector<std::vector<int64_t>> GroupByLength(const std::vector<int64_t>& lengths) {
   std::vector<int64_t> order(lengths.size());
   std::iota(order.begin(), order.end(), 0);
@@ -29,8 +28,8 @@ std::vector<std::vector<int64_t>> GroupByLength(const std::vector<int64_t>& leng
 
 }  // namespace
 
-at::Tensor SingleDeviceRunner::Step(const StepInput& input, const std::vector<int64_t>& rows,
-                                    const std::vector<int64_t>& cols) {
+at::Tensor ModelRunner::Step(const StepInput& input, const std::vector<int64_t>& rows,
+                             const std::vector<int64_t>& cols) {
   const at::Tensor counts = input.valid.sum(1);
   const int64_t* count = counts.data_ptr<int64_t>();
   const std::vector<int64_t> lengths(count, count + counts.size(0));
@@ -38,12 +37,14 @@ at::Tensor SingleDeviceRunner::Step(const StepInput& input, const std::vector<in
   for (const std::vector<int64_t>& group : GroupByLength(lengths)) {
     const int64_t width = std::max<int64_t>(1, lengths[group.front()]);
     const at::Tensor which = at::tensor(group, at::kLong);
-    std::vector<std::vector<int32_t>> tables;
-    std::vector<int64_t> past;
+    StepInput part;
+    part.ids = input.ids.index_select(0, which).narrow(1, 0, width);
+    part.positions = input.positions.index_select(0, which).narrow(1, 0, width);
+    part.valid = input.valid.index_select(0, which).narrow(1, 0, width);
     std::vector<int64_t> local(lengths.size(), -1);
     for (size_t k = 0; k < group.size(); ++k) {
-      tables.push_back(input.tables[group[k]]);
-      past.push_back(input.past[group[k]]);
+      part.tables.push_back(input.tables[group[k]]);
+      part.past.push_back(input.past[group[k]]);
       local[group[k]] = static_cast<int64_t>(k);
     }
     std::vector<int64_t> asks, ask_rows, ask_cols;
@@ -53,21 +54,75 @@ at::Tensor SingleDeviceRunner::Step(const StepInput& input, const std::vector<in
       ask_rows.push_back(local[rows[i]]);
       ask_cols.push_back(cols[i]);
     }
-    model::PagedKvCache cache(pool_, std::move(tables), std::move(past));
-    const at::Tensor hidden =
-        ValueOrThrow(model_.Hidden(input.ids.index_select(0, which).narrow(1, 0, width),
-                                   input.positions.index_select(0, which).narrow(1, 0, width),
-                                   input.valid.index_select(0, which).narrow(1, 0, width), &cache));
+    const at::Tensor logits = Forward(part, ask_rows, ask_cols);
     if (asks.empty()) continue;
-    const c10::Device device = hidden.device();
-    const at::Tensor logits = model_.Logits(hidden.index(
-        {at::tensor(ask_rows, at::kLong).to(device), at::tensor(ask_cols, at::kLong).to(device)}));
     if (!out.defined()) {
       out = at::empty({static_cast<int64_t>(rows.size()), logits.size(1)}, logits.options());
     }
-    out.index_copy_(0, at::tensor(asks, at::kLong).to(device), logits);
+    out.index_copy_(0, at::tensor(asks, at::kLong).to(logits.device()), logits);
   }
   return out;
+}
+
+at::Tensor SingleDeviceRunner::Forward(const StepInput& input, const std::vector<int64_t>& rows,
+                                       const std::vector<int64_t>& cols) {
+  model::PagedKvCache cache(pool_, input.tables, input.past);
+  const at::Tensor hidden =
+      ValueOrThrow(model_.Hidden(input.ids, input.positions, input.valid, &cache));
+  if (rows.empty()) return at::Tensor();
+  const c10::Device device = hidden.device();
+  return model_.Logits(hidden.index(
+      {at::tensor(rows, at::kLong).to(device), at::tensor(cols, at::kLong).to(device)}));
+}
+
+StatusOr<std::unique_ptr<TensorParallelRunner>> TensorParallelRunner::Load(
+    const model::ModelWeights& weights, const std::vector<c10::Device>& devices,
+    c10::ScalarType dtype, int64_t num_blocks, int64_t block_size) {
+  const model::ModelConfig& c = weights.config();
+  const int64_t size = static_cast<int64_t>(devices.size());
+  auto runner = std::unique_ptr<TensorParallelRunner>(new TensorParallelRunner());
+  for (int64_t r = 0; r < size; ++r) {
+    model::StageSpec spec;
+    spec.begin = 0;
+    spec.end = c.num_hidden_layers;
+    spec.embedding = true;
+    spec.head = true;
+    spec.placement = {devices[r], dtype};
+    spec.tp = {r, size};
+    COMPASS_ASSIGN_OR_RETURN(model::Stage stage, model::Stage::Load(weights, spec));
+    const int64_t kv_heads = c.num_key_value_heads >= size ? c.num_key_value_heads / size : 1;
+    runner->pools_.push_back(std::make_unique<model::PagedKvPool>(
+        c.num_hidden_layers, num_blocks, block_size, kv_heads, c.head_dim,
+        at::TensorOptions().dtype(dtype).device(devices[r])));
+    runner->stages_.push_back(std::move(stage));
+  }
+  return runner;
+}
+
+at::Tensor TensorParallelRunner::Forward(const StepInput& input, const std::vector<int64_t>& rows,
+                                         const std::vector<int64_t>& cols) {
+  const int64_t size = static_cast<int64_t>(stages_.size());
+  const int64_t vocab = config().vocab_size;
+  at::Tensor logits;
+  model::RunRanks(size, [&](model::Communicator& comm) {
+    const int64_t r = comm.rank();
+    const model::Stage& stage = stages_[r];
+    model::PagedKvCache cache(pools_[r].get(), input.tables, input.past);
+    const model::Step step =
+        ValueOrThrow(model::Step::Begin(config(), input.ids, input.positions, input.valid, &cache,
+                                        model::AttentionImpl::kSdpa, stage.device()));
+    const model::AllReduce reduce = model::AllReduceSumOver(comm);
+    const at::Tensor hidden = stage.Forward(stage.Embed(step, reduce), step, &cache, reduce);
+    if (rows.empty()) return;
+    const c10::Device device = hidden.device();
+    const at::Tensor shard = stage.Logits(hidden.index(
+        {at::tensor(rows, at::kLong).to(device), at::tensor(cols, at::kLong).to(device)}));
+    // Every rank's columns side by side, then the padding past the
+    // vocabulary dropped: no softmax ever sees a padded column.
+    const at::Tensor all = comm.AllGather(shard, 1);
+    if (r == 0) logits = all.narrow(1, 0, vocab);
+  });
+  return logits;
 }
 
 }  // namespace compass::paged_tp

@@ -2,11 +2,13 @@
 // cached blocks, and the logits at the positions the engine asks for. One
 // implementation per parallel layout; the engine does not know which.
 //
-// Not thread-safe: one step at a time.
+// Not thread-safe: one step at a time. Step throws (c10::Error, sdk::Error,
+// CollectiveError) on failure, as the modules do.
 #ifndef COMPASS_PAGED_TP_MODEL_RUNNER_H_
 #define COMPASS_PAGED_TP_MODEL_RUNNER_H_
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,8 @@
 #include "models/causal_lm.h"
 #include "models/model_config.h"
 #include "models/paged_kv_cache.h"
+#include "models/stage.h"
+#include "models/weights.h"
 
 namespace compass::paged_tp {
 
@@ -34,10 +38,16 @@ class ModelRunner {
   virtual ~ModelRunner() = default;
   virtual const model::ModelConfig& config() const = 0;
   // float32 logits [N, vocab] (the model's whole vocabulary) at the N
-  // (rows[i], cols[i]) slots of the step, on the device of the head.
-  // Throws (c10::Error, sdk::Error) on failure, as the modules do.
-  virtual at::Tensor Step(const StepInput& input, const std::vector<int64_t>& rows,
-                          const std::vector<int64_t>& cols) = 0;
+  // (rows[i], cols[i]) slots of the step. Rows run in forwards of similar
+  // lengths: a [rows, width] block pads every row to the longest, so a row
+  // joins a forward only while it is at least half the longest.
+  at::Tensor Step(const StepInput& input, const std::vector<int64_t>& rows,
+                  const std::vector<int64_t>& cols);
+
+ protected:
+  // One forward of rows of similar length; same contract as Step.
+  virtual at::Tensor Forward(const StepInput& input, const std::vector<int64_t>& rows,
+                             const std::vector<int64_t>& cols) = 0;
 };
 
 // The whole model on one device, its KV blocks in `pool` (kept alive by the
@@ -47,12 +57,39 @@ class SingleDeviceRunner final : public ModelRunner {
   SingleDeviceRunner(model::CausalLM model, model::PagedKvPool* pool)
       : model_(std::move(model)), pool_(pool) {}
   const model::ModelConfig& config() const override { return model_.config(); }
-  at::Tensor Step(const StepInput& input, const std::vector<int64_t>& rows,
-                  const std::vector<int64_t>& cols) override;
+
+ protected:
+  at::Tensor Forward(const StepInput& input, const std::vector<int64_t>& rows,
+                     const std::vector<int64_t>& cols) override;
 
  private:
   model::CausalLM model_;
   model::PagedKvPool* pool_;
+};
+
+// Tensor parallelism over ranks, one per device, each a thread of this
+// process: rank r holds the r-th shard of every layer (column-parallel
+// q/k/v and gate/up, row-parallel o/down summed by an all-reduce), of the
+// embedding and of the LM head (vocab shards; the logits are gathered and
+// cut to the vocabulary before any softmax), and its own KV blocks (KV heads
+// split, or replicated when there are fewer than ranks). The ranks
+// communicate through an in-process group (cpu:N virtual devices).
+class TensorParallelRunner final : public ModelRunner {
+ public:
+  // Loads every rank's shards onto `devices` (one per rank) in `dtype`, with
+  // a pool of `num_blocks` blocks each. Errors: those of Stage::Load.
+  static StatusOr<std::unique_ptr<TensorParallelRunner>> Load(
+      const model::ModelWeights& weights, const std::vector<c10::Device>& devices,
+      c10::ScalarType dtype, int64_t num_blocks, int64_t block_size);
+  const model::ModelConfig& config() const override { return stages_.front().config(); }
+
+ protected:
+  at::Tensor Forward(const StepInput& input, const std::vector<int64_t>& rows,
+                     const std::vector<int64_t>& cols) override;
+
+ private:
+  std::vector<model::Stage> stages_;
+  std::vector<std::unique_ptr<model::PagedKvPool>> pools_;
 };
 
 }  // namespace compass::paged_tp

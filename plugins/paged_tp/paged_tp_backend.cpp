@@ -1,7 +1,7 @@
 // The paged_tp backend: a paged KV cache with exact prefix sharing and a
 // continuous-batching scheduler (engine.h), planned before any weight is
-// read (planner.h). Tensor-parallel ranks are planned and checked; this
-// version runs one rank.
+// read (planner.h); one rank, or tensor-parallel ranks on cpu:N devices
+// (model_runner.h).
 #include <ATen/Parallel.h>
 #include <compass/plugin.hpp>
 
@@ -106,24 +106,32 @@ class PagedTpBackend final : public sdk::Backend {
     if (simulated_) {
       throw sdk::Error(COMPASS_INVALID_ARGUMENT, "simulated devices can be planned, not loaded");
     }
-    if (options_.tp > 1) {
-      throw sdk::Error(COMPASS_UNSUPPORTED,
-                       "paged_tp: tp = " + std::to_string(options_.tp) +
-                           " is planned and checked, but this version runs one rank; set tp = 1");
+    std::vector<c10::Device> devices;
+    for (int64_t r = 0; r < options_.tp; ++r) {
+      const std::string& name = devices_[r].name;
+      if (options_.tp > 1 && name.rfind("cpu", 0) != 0) {
+        throw sdk::Error(COMPASS_UNSUPPORTED,
+                         "paged_tp: tp = " + std::to_string(options_.tp) + " on " + name +
+                             " needs the NCCL communicator, which this version does not have; "
+                             "tensor parallelism runs on cpu:N ranks, or set tp = 1");
+      }
+      devices.emplace_back(name.rfind("cpu", 0) == 0 ? std::string("cpu") : name);
     }
-    for (const std::string& note : plan_.notes) host_.warn(note);
     if (threads_ > 0) at::set_num_threads(threads_);
     host_.check_cancelled();
     const auto start = std::chrono::steady_clock::now();
     const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
-    const c10::Device device(devices_.front().name.rfind("cpu", 0) == 0 ? std::string("cpu")
-                                                                        : devices_.front().name);
-    model::Placement placement{device, model::ToScalarType(dtype_)};
-    auto lm = ValueOrThrow(model::CausalLM::Load(weights, placement));
-    pool_.emplace(config_.num_hidden_layers, plan_.num_blocks, options_.block_size,
-                  config_.num_key_value_heads, config_.head_dim,
-                  at::TensorOptions().dtype(placement.dtype).device(device));
-    runner_.emplace(std::move(lm), &*pool_);
+    const c10::ScalarType dtype = model::ToScalarType(dtype_);
+    if (options_.tp == 1) {
+      auto lm = ValueOrThrow(model::CausalLM::Load(weights, {devices.front(), dtype}));
+      pool_.emplace(config_.num_hidden_layers, plan_.num_blocks, options_.block_size,
+                    config_.num_key_value_heads, config_.head_dim,
+                    at::TensorOptions().dtype(dtype).device(devices.front()));
+      runner_ = std::make_unique<SingleDeviceRunner>(std::move(lm), &*pool_);
+    } else {
+      runner_ = ValueOrThrow(TensorParallelRunner::Load(weights, devices, dtype, plan_.num_blocks,
+                                                        options_.block_size));
+    }
     EngineOptions e;
     e.max_length = max_length_;
     e.generate_vocab = tokenizer_vocab_;
@@ -191,7 +199,7 @@ class PagedTpBackend final : public sdk::Backend {
   PagedPlan plan_;
   double load_seconds_ = 0;
   std::optional<model::PagedKvPool> pool_;
-  std::optional<SingleDeviceRunner> runner_;
+  std::unique_ptr<ModelRunner> runner_;
   std::optional<Engine> engine_;
 };
 
@@ -199,5 +207,5 @@ class PagedTpBackend final : public sdk::Backend {
 }  // namespace compass::paged_tp
 
 COMPASS_EXPORT_BACKEND(compass::paged_tp::PagedTpBackend, "paged_tp", "0.1.0",
-                       "Paged KV cache with exact prefix sharing and continuous batching; "
-                       "tensor-parallel ranks planned")
+                       "Paged KV cache with exact prefix sharing, continuous batching and "
+                       "tensor parallelism")

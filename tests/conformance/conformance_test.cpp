@@ -22,6 +22,10 @@ const BackendSpec kBackends[] = {
     // Small blocks and steps: chunked prefill, many blocks per sequence.
     {"paged_tp", {"cpu"}, R"({"block_size": 4, "max_batched_tokens": 24})"},
     {"paged_tp", {"cpu"}, R"({"prefix_caching": false})"},
+    // Tensor parallel over cpu:N ranks; with 4 ranks the tiny models' KV
+    // heads (1, 2 or 4) are replicated or split.
+    {"paged_tp", {"cpu:0", "cpu:1"}, R"({"tp": 2})"},
+    {"paged_tp", {"cpu:0", "cpu:1", "cpu:2", "cpu:3"}, R"({"tp": 4, "block_size": 4})"},
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "backend_harness.h"
+#include "models/tiny_model.h"
 #include "real_model.h"
 #include "runner/request_builder.h"
 #include "tokenizer/tokenizer.h"
@@ -198,6 +199,50 @@ TEST(PagedTp, SharingOrderAndBatchNeverChangeTheAnswers) {
   auto oracle = MakeBackend({"hf_native", {"cpu"}, "{}"}, RealModelPath(), 8, 512, &error);
   ASSERT_NE(oracle, nullptr) << error.ToString();
   ExpectSame(RunAll(*oracle, InOrder()), reference, kOracleTolerance, "hf_native");
+}
+
+// Tensor parallelism with a vocabulary no rank count divides: each rank's
+// head shard is padded past the vocabulary, and the padded logits must be
+// dropped before any softmax. Two and four ranks give one rank's answers.
+TEST(PagedTp, TensorParallelWithAVocabularyTheRanksDoNotDivide) {
+  auto spec = model::TinyModelVariant("llama");
+  ASSERT_TRUE(spec.ok());
+  spec->vocab_size = 301;
+  const std::string dir = ::testing::TempDir() + "/paged_tp_vocab301";
+  ASSERT_TRUE(model::WriteTinyModel(*spec, dir).ok());
+  std::vector<TestRequest> requests;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 6; ++i) {
+    TestRequest r;
+    for (int t = 0; t < 20 + 7 * i; ++t) r.context.push_back(static_cast<int32_t>(rng() % 301));
+    r.continuation = {static_cast<int32_t>(rng() % 301), 300, static_cast<int32_t>(rng() % 301)};
+    requests.push_back(r);
+    TestRequest g;
+    g.generate = true;
+    g.context = r.context;
+    g.max_new_tokens = 8;
+    requests.push_back(g);
+  }
+  Status error;
+  auto one = MakeBackend({"paged_tp", {"cpu"}, "{}"}, dir, 4, 128, &error);
+  ASSERT_NE(one, nullptr) << error.ToString();
+  const auto want = Execute(*one, requests);
+  for (int tp : {2, 4}) {
+    std::vector<std::string> devices;
+    for (int r = 0; r < tp; ++r) devices.push_back("cpu:" + std::to_string(r));
+    auto ranks = MakeBackend({"paged_tp", devices, "{\"tp\": " + std::to_string(tp) + "}"}, dir, 4,
+                             128, &error);
+    ASSERT_NE(ranks, nullptr) << error.ToString();
+    const auto got = Execute(*ranks, requests);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (requests[i].generate) {
+        EXPECT_EQ(got[i][0].tokens, want[i][0].tokens) << "tp " << tp << " request " << i;
+      } else {
+        EXPECT_NEAR(got[i][0].logprob, want[i][0].logprob, kSelfTolerance)
+            << "tp " << tp << " request " << i;
+      }
+    }
+  }
 }
 
 TEST(PagedTp, RefusesBadOptionsBeforeLoading) {
