@@ -144,7 +144,8 @@ class PagedTpBackend final : public sdk::Backend {
     engine_.emplace(*runner_, host_, token_bytes_, e);
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     host_.info("loaded " + model_path_ + " in " + std::to_string(load_seconds_) + " s (" +
-               model::DTypeName(dtype_) + ", " + plan_.message + ")");
+               model::DTypeName(dtype_) + ", " + std::to_string(plan_.num_blocks) +
+               " KV blocks of " + std::to_string(options_.block_size) + " tokens per rank)");
   }
 
   void execute(const sdk::Requests& requests, const sdk::ResponseSink& sink) override {
@@ -156,6 +157,7 @@ class PagedTpBackend final : public sdk::Backend {
     sink.figure("load_seconds", load_seconds_, COMPASS_UNIT_SECONDS);
     if (!engine_) return;
     const EngineStats& s = engine_->stats();
+    sink.figure("forward_seconds", s.prefill_seconds + s.decode_seconds, COMPASS_UNIT_SECONDS);
     sink.figure("steps", static_cast<double>(s.steps), COMPASS_UNIT_COUNT);
     sink.figure("prefill_tokens_requested", static_cast<double>(s.prompt_tokens_requested),
                 COMPASS_UNIT_COUNT);

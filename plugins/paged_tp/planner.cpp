@@ -134,8 +134,11 @@ StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfi
     rank.activations = activations;
     rank.reserve = rank.device.rfind("cuda", 0) == 0 ? o.cuda_reserve : 0;
     const double usable = static_cast<double>(rank.capacity) * o.memory_utilization;
-    const double left =
-        usable - static_cast<double>(rank.weights + rank.activations + rank.reserve);
+    double left = usable - static_cast<double>(rank.weights + rank.activations + rank.reserve);
+    // Host memory is shared with everything else on the machine: on CPU the
+    // blocks take at most kCpuKvBudget unless num_blocks says otherwise (as
+    // vLLM's CPU backend does with its 4 GiB default).
+    if (rank.device.rfind("cpu", 0) == 0) left = std::min(left, static_cast<double>(kCpuKvBudget));
     budget_blocks = std::min<int64_t>(
         budget_blocks,
         left > 0 ? static_cast<int64_t>(left / static_cast<double>(plan.block_bytes)) : 0);
@@ -163,8 +166,6 @@ StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfi
     return plan;
   }
   plan.fits = true;
-  plan.message = std::to_string(plan.num_blocks) + " KV blocks of " + std::to_string(o.block_size) +
-                 " tokens (" + std::to_string(plan.num_blocks * o.block_size) + " tokens) per rank";
   return plan;
 }
 

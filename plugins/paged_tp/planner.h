@@ -6,7 +6,8 @@
 // KV budget per rank = capacity x memory_utilization - reserve (CUDA: the
 // context and allocator) - the rank's weights - the activations of the
 // largest step (max_batched_tokens tokens, max_num_seqs rows of up to
-// max_length keys gathered per layer); blocks = budget / bytes per block,
+// max_length keys gathered per layer), at most kCpuKvBudget on a CPU device;
+// blocks = budget / bytes per block,
 // at most what max_num_seqs sequences of max_length tokens can use, or
 // `num_blocks` when given. The plan fits when one sequence of max_length
 // tokens fits.
@@ -22,6 +23,9 @@
 #include "util/status.h"
 
 namespace compass::paged_tp {
+
+// The most host memory the KV blocks of a CPU rank take from the budget.
+constexpr uint64_t kCpuKvBudget = 4ull << 30;
 
 struct DeviceInfo {
   std::string name;  // "cpu", "cpu:1", "cuda:0"
@@ -60,7 +64,7 @@ struct PagedPlan {
   uint64_t block_bytes = 0;  // one block, every layer, K and V, on one rank
   std::vector<RankPlan> ranks;
   bool fits = false;
-  std::string message;  // why not, with a fix; or the figures when it fits
+  std::string message;  // why it does not fit, with a fix; empty when it fits
 };
 
 // InvalidArgument, naming the option and what is allowed: tp < 1, tp larger

@@ -1,6 +1,8 @@
-"""Helpers the golden scripts share: stable JSON layout, file hashes, and the
-pre-tokenizer of SmolLM2's own tokenizer.json (which transformers does not set
-when it builds SmolLM2's tokenizer from a GGUF file)."""
+"""Helpers the golden scripts (and the benchmarks that compare with
+transformers) share: stable JSON layout, file hashes, the pre-tokenizer of
+SmolLM2's own tokenizer.json (which transformers does not set when it builds
+SmolLM2's tokenizer from a GGUF file), and Compass's context/continuation
+split."""
 import hashlib
 import json
 
@@ -37,3 +39,21 @@ def smollm2_pre_tokenizer():
         pre_tokenizers.Digits(individual_digits=True),
         pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
     ])
+
+
+def encode_pair(tok, context, continuation):
+    """core/src/runner/request_builder.cpp EncodePair, add_bos = false: trailing
+    whitespace of the context moves to the continuation, the pair is encoded whole,
+    and the continuation is what follows the context's tokens."""
+    n = 0
+    while n < len(context) and context[len(context) - 1 - n] in " \t\n\v\f\r":
+        n += 1
+    cont = ""
+    if n > 0:
+        cont = context[len(context) - n:]
+        context = context[:len(context) - n]
+    cont += continuation
+    whole = tok.encode(context + cont, add_special_tokens=False)
+    ctx = tok.encode(context, add_special_tokens=False)
+    split = min(len(ctx), len(whole))
+    return ctx, whole[split:]

@@ -81,7 +81,7 @@ from transformers import (
 )
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-from golden_util import sha256, smollm2_pre_tokenizer
+from golden_util import encode_pair, sha256, smollm2_pre_tokenizer
 
 transformers.utils.logging.disable_progress_bar()
 transformers.utils.logging.set_verbosity_error()
@@ -596,26 +596,6 @@ def make_smollm2(path, model, tok, tok_as_built):
 
 # ---------------------------------------------------------------------------------------------
 # Part 4: ARC-Easy.
-
-def c_isspace(ch):
-    return ch in " \t\n\v\f\r"
-
-
-def encode_pair(tok, context, continuation):
-    """core/src/runner/request_builder.cpp EncodePair, add_bos = false."""
-    n = 0
-    while n < len(context) and c_isspace(context[len(context) - 1 - n]):
-        n += 1
-    cont = ""
-    if n > 0:
-        cont = context[len(context) - n:]
-        context = context[:len(context) - n]
-    cont += continuation
-    whole = tok.encode(context + cont, add_special_tokens=False)
-    ctx = tok.encode(context, add_special_tokens=False)
-    split = min(len(ctx), len(whole))
-    return ctx, whole[split:]
-
 
 def norm_length(choice):
     """lm-eval's acc_norm divisor, as scorers/mcq_accuracy: code points of the choice without

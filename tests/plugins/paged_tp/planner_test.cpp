@@ -84,6 +84,12 @@ TEST(PagedPlanner, BlocksFromTheBudget) {
   // Plenty of memory: the blocks four sequences of 2048 tokens can use.
   EXPECT_EQ(plan->num_blocks, 4 * 2048 / 16);
   EXPECT_EQ(plan->ranks[0].kv_bytes, plan->num_blocks * plan->block_bytes);
+  // On a CPU device the blocks take at most 4 GiB of host memory.
+  o.max_num_seqs = 64;
+  const auto capped = PlanPaged(o, *c, model::DType::kF32, Cpus(1, 64ull << 30), 8192);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->num_blocks, static_cast<int64_t>(kCpuKvBudget / 737280));
+  o.max_num_seqs = 4;
   // A small device: what is left after weights and activations.
   const auto small = PlanPaged(o, *c, model::DType::kF32, Cpus(1, 2ull << 30), 2048);
   ASSERT_TRUE(small.ok());
