@@ -25,14 +25,26 @@ def main(out):
         hf = json.load(open(hf_path))
         print(f"\n{kind}: {hf['prompt_tokens']} prompt tokens"
               + (f", transformers batch sizes {hf['settings']}" if hf.get("settings") else ""))
-        print(f"  {'side':<14}{'seconds':>9}{'prompt tok/s':>14}{'vs transformers':>17}")
-        rows = [("transformers", hf["seconds"])]
+        # Scoring: prompt tokens per second (the same prompts for every side).
+        # Generation: tokens generated per second (stop strings end Compass's
+        # sequences earlier than transformers' max_new_tokens).
+        unit = "prompt tok/s" if kind == "scoring" else "new tok/s"
+        print(f"  {'side':<14}{'seconds':>9}{unit:>14}{'vs transformers':>17}")
+        rows = [("transformers", hf["seconds"],
+                 hf["prompt_tokens"] if kind == "scoring" else hf["generated_tokens"])]
         for backend in ("hf_native", "paged_tp"):
-            run = os.path.join(out, f"{kind}.{backend}")
-            rows.append((backend, figures(run)["forward_seconds"]))
-        for name, seconds in rows:
-            rate = hf["prompt_tokens"] / seconds
-            print(f"  {name:<14}{seconds:>9.2f}{rate:>14.0f}{hf['seconds'] / seconds:>16.2f}x")
+            f = figures(os.path.join(out, f"{kind}.{backend}"))
+            if kind == "scoring":
+                work = hf["prompt_tokens"]
+            elif backend == "paged_tp":
+                work = f["decode_tokens"]
+            else:
+                work = f["tokens"] - hf["prompt_tokens"]
+            rows.append((backend, f["forward_seconds"], work))
+        base = rows[0][2] / rows[0][1]
+        for name, seconds, work in rows:
+            rate = work / seconds
+            print(f"  {name:<14}{seconds:>9.2f}{rate:>14.1f}{rate / base:>16.2f}x")
         if kind == "scoring":
             f = figures(os.path.join(out, "scoring.paged_tp"))
             print(f"  paged_tp prefill computed / requested: {f['prefill_tokens_computed']:.0f} / "
@@ -51,10 +63,10 @@ def main(out):
             print(f"  paged_tp vs transformers: log-likelihoods within {worst:.2e}, "
                   f"{same}/{len(pt)} predictions equal; paged_tp and hf_native predict alike")
         else:
-            for backend in ("hf_native", "paged_tp"):
-                f = figures(os.path.join(out, f"generation.{backend}"))
-                print(f"  {backend}: {f.get('decode_tokens', f.get('tokens', 0)):.0f} tokens counted")
-            print(f"  transformers: {hf['generated_tokens']} tokens generated")
+            a = samples(os.path.join(out, "generation.paged_tp"))
+            b = samples(os.path.join(out, "generation.hf_native"))
+            same = sum(a[k]["prediction"] == b[k]["prediction"] for k in a)
+            print(f"  paged_tp and hf_native: {same}/{len(a)} generations identical")
 
 
 if __name__ == "__main__":
