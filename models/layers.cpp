@@ -94,7 +94,9 @@ StatusOr<Embedding> Embedding::VocabShard(const at::Tensor& weight, int64_t inde
                            std::to_string(count) + " does not exist");
   }
   const int64_t vocab = weight.size(0);
-  const int64_t n = (vocab + count - 1) / count;
+  // The vocabulary padded to a multiple of 64 x count: every shard has the
+  // same whole number of 64-row tiles (aligned GEMMs on GPUs).
+  const int64_t n = (vocab + 64 * count - 1) / (64 * count) * 64;
   const int64_t begin = std::min(vocab, index * n);
   const int64_t rows = std::min(vocab, begin + n) - begin;
   Embedding e;

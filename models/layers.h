@@ -67,8 +67,9 @@ class Embedding {
  public:
   Embedding() = default;
   static Embedding Create(const at::Tensor& weight, const Placement& placement);
-  // Rows [index * n, (index + 1) * n) with n = ceil(vocab / count), zero rows
-  // padding the last shard; ids outside the shard give zeros, so the shards'
+  // Rows [index * n, (index + 1) * n) with n = ceil(vocab / (64 * count)) *
+  // 64 (the vocabulary padded to a multiple of 64 x count), zero rows padding
+  // past the vocabulary; ids outside the shard give zeros, so the shards'
   // outputs summed equal the full lookup.
   static StatusOr<Embedding> VocabShard(const at::Tensor& weight, int64_t index, int64_t count,
                                         const Placement& placement);
@@ -208,7 +209,8 @@ class LMHead {
   static StatusOr<LMHead> Load(const ModelWeights& weights, const Placement& placement,
                                const TensorParallel& tp = {});
   // hidden [..., hidden] -> float32 logits [..., vocab] (a shard: [...,
-  // ceil(vocab / size)], padding columns 0; concatenate and cut to vocab).
+  // the shard's rows of Embedding::VocabShard], padding columns 0; concatenate
+  // and cut to vocab).
   at::Tensor Forward(const at::Tensor& hidden) const;
 
  private:

@@ -122,7 +122,7 @@ class Stage {
                      const AllReduce& reduce = nullptr) const;
   // float32 logits [..., vocab] for final-norm hidden states on this stage's
   // device. Needs spec().head. Under tensor parallelism this rank's columns
-  // [..., ceil(vocab / size)] (zero past the vocabulary): gather the ranks'
+  // [..., rows of Embedding::VocabShard] (zero past the vocabulary): gather the ranks'
   // along the last dimension and cut to vocab.
   at::Tensor Logits(const at::Tensor& hidden) const;
   // Allocates the buffers of this stage's layers in `cache` on its device,
