@@ -155,6 +155,10 @@ std::vector<Generation> GenerationsOf(const sdk::Requests& requests,
   return out;
 }
 
+int64_t GenerationLimit(int64_t generate_vocab, int64_t model_vocab) {
+  return generate_vocab > 0 && generate_vocab < model_vocab ? generate_vocab : model_vocab;
+}
+
 std::vector<int64_t> ChooseNext(const std::vector<Generation*>& rows, const at::Tensor& logits,
                                 int64_t limit) {
   // Greedy rows take the argmax on the device; only sampling rows' logits

@@ -105,6 +105,11 @@ std::vector<Generation> GenerationsOf(const sdk::Requests& requests,
                                       const std::vector<uint64_t>& which,
                                       const sdk::TokenBytes& token_bytes);
 
+// The ids a generation may pick: those below the host tokenizer's vocabulary
+// `generate_vocab` when the model's embedding table is padded beyond it
+// (0: the model's whole vocabulary `model_vocab`).
+int64_t GenerationLimit(int64_t generate_vocab, int64_t model_vocab);
+
 // Picks each row's next token from its logits [B, >= limit] (greedy on the
 // device, or the row's sampler over the first `limit` ids on the host) and
 // appends the token's log-prob to the row's answer.

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "models/parallel_accounting.h"
 #include "util/strings.h"
 
 namespace compass::hf_native {
@@ -155,22 +156,12 @@ uint64_t KvCacheBytes(const model::ModelConfig& config, DType dtype, uint64_t to
 uint64_t ActivationBytes(const model::ModelConfig& config, DType dtype, uint64_t batch,
                          uint64_t tokens, bool head, bool has_layers) {
   const uint64_t bt = batch * tokens, ds = model::DTypeSize(dtype);
-  const uint64_t h = static_cast<uint64_t>(config.hidden_size);
-  const uint64_t q = static_cast<uint64_t>(config.q_size());
-  const uint64_t kv = static_cast<uint64_t>(config.kv_size());
-  const uint64_t inter = static_cast<uint64_t>(config.intermediate_size);
   uint64_t bytes = 0;
   if (has_layers) {
-    // One layer at a time, through SDPA (the default attention), which never
-    // materialises the [B, heads, T, T] scores: in the run dtype the layer's
-    // input, its normed copy, the attention output and the residual (4 h);
-    // q, k, v and their rotated copies (2 (q + 2 kv)); the attention output
-    // and its transposed copy (2 q); the MLP's gate, up, silu(gate) and
-    // product (4 intermediate); RMSNorm's float32 copy of the hidden state
-    // (4 bytes x h); and the boolean [B, 1, T, T] mask with one temporary
-    // (2 bytes per query-key pair) for batches that need one (padding).
-    bytes += bt * ds * (4 * h + 2 * (q + 2 * kv) + 2 * q + 4 * inter);
-    bytes += bt * h * 4;
+    // One layer at a time (model::LayerActivationBytes), and the boolean
+    // [B, 1, T, T] mask with one temporary (2 bytes per query-key pair) for
+    // batches that need one (padding).
+    bytes += model::LayerActivationBytes(config, dtype, bt);
     bytes += batch * tokens * tokens * 2;
   }
   // The float32 logits, their log-softmax and the run-dtype logits for every

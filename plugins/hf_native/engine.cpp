@@ -94,8 +94,7 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
   });
   const c10::Device device = model_.head().device;
   const int64_t model_vocab = model_.config().vocab_size;
-  const int64_t limit =
-      generate_vocab_ > 0 && generate_vocab_ < model_vocab ? generate_vocab_ : model_vocab;
+  const int64_t limit = backend_support::GenerationLimit(generate_vocab_, model_vocab);
   const int64_t layers = model_.config().num_hidden_layers;
   int64_t longest = 0, max_new = 0;
   for (const Generation& seq : sequences) {

@@ -112,10 +112,8 @@ void Engine::Execute(const sdk::Requests& requests, const sdk::ResponseSink& sin
     if (Status s = scheduler.Add(std::move(spec)); !s.ok()) fail(e, s);
   }
 
-  const int64_t model_vocab = config.vocab_size;
-  const int64_t limit = options_.generate_vocab > 0 && options_.generate_vocab < model_vocab
-                            ? options_.generate_vocab
-                            : model_vocab;
+  const int64_t limit =
+      backend_support::GenerationLimit(options_.generate_vocab, config.vocab_size);
   while (!scheduler.Empty()) {
     host_.check_cancelled();
     const Step step = scheduler.Schedule();

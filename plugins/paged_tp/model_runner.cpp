@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "models/communicator.h"
+#include "models/parallel_accounting.h"
 #include "util/status_throw.h"
 
 namespace compass::paged_tp {
@@ -90,9 +91,8 @@ StatusOr<std::unique_ptr<TensorParallelRunner>> TensorParallelRunner::Load(
     spec.placement = {devices[r], dtype};
     spec.tp = {r, size};
     COMPASS_ASSIGN_OR_RETURN(model::Stage stage, model::Stage::Load(weights, spec));
-    const int64_t kv_heads = c.num_key_value_heads >= size ? c.num_key_value_heads / size : 1;
     runner->pools_.push_back(std::make_unique<model::PagedKvPool>(
-        c.num_hidden_layers, num_blocks, block_size, kv_heads, c.head_dim,
+        c.num_hidden_layers, num_blocks, block_size, model::KvHeadsPerRank(c, size), c.head_dim,
         at::TensorOptions().dtype(dtype).device(devices[r])));
     runner->stages_.push_back(std::move(stage));
   }

@@ -5,6 +5,8 @@
 #include <limits>
 #include <set>
 
+#include "models/parallel_accounting.h"
+
 namespace compass::paged_tp {
 namespace {
 
@@ -19,10 +21,6 @@ std::string Bytes(uint64_t b) {
   return buf;
 }
 
-int64_t KvHeadsPerRank(const model::ModelConfig& config, int64_t tp) {
-  return config.num_key_value_heads >= tp ? config.num_key_value_heads / tp : 1;
-}
-
 // One step's activations on a rank: the layer working set for
 // max_batched_tokens tokens (as hf_native's estimate, heads split over the
 // ranks), the K and V a layer gathers for max_num_seqs rows of max_length
@@ -32,9 +30,8 @@ uint64_t StepActivationBytes(const model::ModelConfig& c, model::DType dtype, co
   const uint64_t ds = model::DTypeSize(dtype);
   const uint64_t tokens = static_cast<uint64_t>(o.max_batched_tokens);
   const uint64_t tp = static_cast<uint64_t>(o.tp);
-  const uint64_t h = c.hidden_size, q = c.q_size() / tp, inter = c.intermediate_size / tp;
-  const uint64_t kv = static_cast<uint64_t>(KvHeadsPerRank(c, o.tp) * c.head_dim);
-  uint64_t bytes = tokens * ds * (4 * h + 2 * (q + 2 * kv) + 2 * q + 4 * inter) + tokens * h * 4;
+  const uint64_t kv = static_cast<uint64_t>(model::KvHeadsPerRank(c, o.tp) * c.head_dim);
+  uint64_t bytes = model::LayerActivationBytes(c, dtype, tokens, o.tp);
   const uint64_t keys =
       static_cast<uint64_t>(std::min<int64_t>(o.max_num_seqs, o.max_batched_tokens)) *
       static_cast<uint64_t>(max_length);
@@ -48,7 +45,8 @@ uint64_t StepActivationBytes(const model::ModelConfig& c, model::DType dtype, co
 uint64_t KvBlockBytes(const model::ModelConfig& config, model::DType dtype, int64_t block_size,
                       int64_t tp) {
   return 2ull * static_cast<uint64_t>(config.num_hidden_layers) *
-         static_cast<uint64_t>(block_size) * static_cast<uint64_t>(KvHeadsPerRank(config, tp)) *
+         static_cast<uint64_t>(block_size) *
+         static_cast<uint64_t>(model::KvHeadsPerRank(config, tp)) *
          static_cast<uint64_t>(config.head_dim) * model::DTypeSize(dtype);
 }
 

@@ -8,19 +8,10 @@
 #include <set>
 #include <vector>
 
+#include "token_lists.h"
+
 namespace compass::paged_tp {
 namespace {
-
-std::vector<int32_t> Range(int32_t from, int32_t count) {
-  std::vector<int32_t> v(static_cast<size_t>(count));
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 // Admits seq with no reuse cap beyond its length, computes all of it, commits.
 std::vector<BlockId> Cache(BlockManager& bm, SeqId seq, const std::vector<int32_t>& tokens) {

@@ -15,19 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "token_lists.h"
+
 namespace compass::paged_tp {
 namespace {
-
-std::vector<int32_t> Range(int32_t from, int32_t count) {
-  std::vector<int32_t> v(static_cast<size_t>(count));
-  std::iota(v.begin(), v.end(), from);
-  return v;
-}
-
-std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 // The fake model's next token: a hash of the whole text so far, mod 100.
 int32_t NextToken(const std::vector<int32_t>& text) {
