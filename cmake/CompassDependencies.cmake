@@ -12,26 +12,6 @@ if(COMPASS_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
 
-# CUDA and NCCL are optional: the CUDA parts build wherever the toolkit is
-# installed (no GPU needed to compile) and are skipped otherwise.
-option(COMPASS_WITH_CUDA "Build CUDA parts when the CUDA toolkit is found" ON)
-set(COMPASS_HAVE_CUDA OFF)
-set(COMPASS_HAVE_NCCL OFF)
-if(COMPASS_WITH_CUDA)
-  find_package(CUDAToolkit QUIET)
-  if(CUDAToolkit_FOUND)
-    set(COMPASS_HAVE_CUDA ON)
-    find_library(COMPASS_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
-    find_path(COMPASS_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
-    if(COMPASS_NCCL_LIBRARY AND COMPASS_NCCL_INCLUDE_DIR)
-      set(COMPASS_HAVE_NCCL ON)
-      add_library(compass_nccl INTERFACE)
-      target_link_libraries(compass_nccl INTERFACE ${COMPASS_NCCL_LIBRARY})
-      target_include_directories(compass_nccl INTERFACE ${COMPASS_NCCL_INCLUDE_DIR})
-    endif()
-  endif()
-endif()
-message(STATUS "Compass: CUDA ${COMPASS_HAVE_CUDA} (toolkit ${CUDAToolkit_VERSION}), NCCL ${COMPASS_HAVE_NCCL}")
 
 # libtorch comes from the PyPI torch wheel in the project venv. CMake finds it
 # through that venv's python when Torch_DIR / CMAKE_PREFIX_PATH do not.
@@ -62,3 +42,32 @@ if(Torch_FOUND)
 else()
   message(STATUS "Compass: libtorch not found (run scripts/setup.sh, or pass -DCOMPASS_PYTHON=<venv>/bin/python)")
 endif()
+
+# CUDA and NCCL are optional: the CUDA parts build wherever the toolkit is
+# installed (no GPU needed to compile) and are skipped otherwise.
+option(COMPASS_WITH_CUDA "Build CUDA parts when the CUDA toolkit is found" ON)
+set(COMPASS_HAVE_CUDA OFF)
+set(COMPASS_HAVE_NCCL OFF)
+if(COMPASS_WITH_CUDA)
+  find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    set(COMPASS_HAVE_CUDA ON)
+    # The torch wheel's own NCCL (nvidia/nccl beside torch/) first: libtorch
+    # loads it, so it is the one a process ends up using.
+    set(_compass_nccl_hints)
+    if(_compass_torch_prefix)
+      set(_compass_nccl_hints "${_compass_torch_prefix}/../../../nvidia/nccl")
+    endif()
+    find_library(COMPASS_NCCL_LIBRARY NAMES nccl libnccl.so.2
+                 HINTS ${_compass_nccl_hints} ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib)
+    find_path(COMPASS_NCCL_INCLUDE_DIR nccl.h
+              HINTS ${_compass_nccl_hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+    if(COMPASS_NCCL_LIBRARY AND COMPASS_NCCL_INCLUDE_DIR)
+      set(COMPASS_HAVE_NCCL ON)
+      add_library(compass_nccl INTERFACE)
+      target_link_libraries(compass_nccl INTERFACE ${COMPASS_NCCL_LIBRARY})
+      target_include_directories(compass_nccl INTERFACE ${COMPASS_NCCL_INCLUDE_DIR})
+    endif()
+  endif()
+endif()
+message(STATUS "Compass: CUDA ${COMPASS_HAVE_CUDA} (toolkit ${CUDAToolkit_VERSION}), NCCL ${COMPASS_HAVE_NCCL}")

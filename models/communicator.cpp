@@ -14,7 +14,9 @@ std::string Describe(const at::Tensor& t) {
   return c10::str(t.sizes(), " ", t.scalar_type());
 }
 
-std::string Describe(std::exception_ptr e) {
+}  // namespace
+
+std::string DescribeException(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
   } catch (const c10::Error& error) {
@@ -25,8 +27,6 @@ std::string Describe(std::exception_ptr e) {
     return "an exception that is not a std::exception";
   }
 }
-
-}  // namespace
 
 std::function<at::Tensor(const at::Tensor&)> AllReduceSumOver(Communicator& communicator) {
   return [&communicator](const at::Tensor& partial) {
@@ -197,7 +197,7 @@ at::Tensor InProcessGroup::Join(int64_t rank, Op op, const at::Tensor& input, in
       try {
         result_ = Compute();
       } catch (...) {
-        error_ = Describe(std::current_exception());
+        error_ = DescribeException(std::current_exception());
       }
     }
     joined_ = 0;
@@ -225,34 +225,63 @@ at::Tensor InProcessGroup::Join(int64_t rank, Op op, const at::Tensor& input, in
 
 // ---------------------------------------------------------------- RunRanks
 
-void RunRanks(int64_t size, const std::function<void(Communicator&)>& fn,
-              std::chrono::milliseconds timeout) {
-  const std::shared_ptr<InProcessGroup> group = InProcessGroup::Create(size, timeout);
+void RunRankThreads(int64_t size, const std::function<void(int64_t rank)>& body,
+                    const std::function<void(int64_t rank, const std::string& reason)>& abort,
+                    const std::function<void(int64_t rank)>& leave) {
   std::mutex mu;
   std::exception_ptr first;
   std::vector<std::thread> threads;
   auto run = [&](int64_t rank) {
     try {
-      const std::unique_ptr<Communicator> communicator = group->Rank(rank);
-      fn(*communicator);
-      group->Leave(rank);
+      body(rank);
+      leave(rank);
     } catch (...) {
       {
         std::lock_guard<std::mutex> lock(mu);
         if (!first) first = std::current_exception();
       }
-      group->Abort(rank, Describe(std::current_exception()));
+      abort(rank, DescribeException(std::current_exception()));
     }
   };
   try {
     for (int64_t rank = 0; rank < size; ++rank) threads.emplace_back(run, rank);
   } catch (...) {
-    group->Abort(-1, "could not start the rank threads: " + Describe(std::current_exception()));
+    abort(-1, "could not start the rank threads: " + DescribeException(std::current_exception()));
     for (std::thread& t : threads) t.join();
     throw;
   }
   for (std::thread& t : threads) t.join();
   if (first) std::rethrow_exception(first);
+}
+
+void RunRanks(int64_t size, const std::function<void(Communicator&)>& fn,
+              std::chrono::milliseconds timeout) {
+  const std::shared_ptr<InProcessGroup> group = InProcessGroup::Create(size, timeout);
+  RunRankThreads(
+      size, [&](int64_t rank) { fn(*group->Rank(rank)); },
+      [&](int64_t rank, const std::string& reason) { group->Abort(rank, reason); },
+      [&](int64_t rank) { group->Leave(rank); });
+}
+
+namespace {
+
+class InProcessRankGroup final : public RankGroup {
+ public:
+  InProcessRankGroup(int64_t size, std::chrono::milliseconds timeout)
+      : size_(size), timeout_(timeout) {}
+  int64_t size() const override { return size_; }
+  void Run(const std::function<void(Communicator&)>& fn) override { RunRanks(size_, fn, timeout_); }
+
+ private:
+  int64_t size_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace
+
+std::unique_ptr<RankGroup> InProcessRanks(int64_t size, std::chrono::milliseconds timeout) {
+  if (size < 1) throw std::invalid_argument("a group needs at least one rank");
+  return std::make_unique<InProcessRankGroup>(size, timeout);
 }
 
 }  // namespace compass::model

@@ -4,8 +4,8 @@
 // Communicator is what model code calls; InProcessGroup implements it for N
 // ranks that are N threads of this process (virtual devices cpu:0..cpu:N-1,
 // or several GPUs of one process), so that tensor-parallel and pipeline code
-// runs and is tested without GPUs. A NCCL implementation will come later
-// behind the same interface.
+// runs and is tested without GPUs. NcclRanks (nccl_communicator.h)
+// implements it with NCCL for ranks on CUDA devices.
 //
 // Contract (as NCCL's): every rank of the group calls the same collectives
 // in the same order, with tensors of the same shape and dtype (broadcast:
@@ -123,6 +123,32 @@ class InProcessGroup : public std::enable_shared_from_this<InProcessGroup> {
 // CollectiveErrors are its consequences).
 void RunRanks(int64_t size, const std::function<void(Communicator&)>& fn,
               std::chrono::milliseconds timeout = std::chrono::minutes(10));
+
+// The ranks of a model split over devices, as threads of this process with
+// their communicators: what a tensor-parallel model runs each step on.
+// Run has RunRanks' contract (a rank that throws aborts the group; the
+// first exception is rethrown). One Run at a time.
+class RankGroup {
+ public:
+  virtual ~RankGroup() = default;
+  virtual int64_t size() const = 0;
+  virtual void Run(const std::function<void(Communicator&)>& fn) = 0;
+};
+
+// Ranks on any devices (cpu:N virtual devices, or GPUs through host
+// copies): every Run is a RunRanks over a fresh InProcessGroup.
+std::unique_ptr<RankGroup> InProcessRanks(
+    int64_t size, std::chrono::milliseconds timeout = std::chrono::minutes(10));
+
+// RunRanks' threads over any group: runs body(rank) on `size` threads and
+// joins them; a rank that throws calls abort(rank, reason) once, one whose
+// body returns calls leave(rank); rethrows the first exception.
+void RunRankThreads(int64_t size, const std::function<void(int64_t rank)>& body,
+                    const std::function<void(int64_t rank, const std::string& reason)>& abort,
+                    const std::function<void(int64_t rank)>& leave);
+
+// What an exception says, without a backtrace (for abort reasons).
+std::string DescribeException(std::exception_ptr error);
 
 }  // namespace compass::model
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "models/communicator.h"
+#include "models/nccl_communicator.h"
 #include "models/parallel_accounting.h"
 #include "util/status_throw.h"
 
@@ -65,9 +65,24 @@ at::Tensor ModelRunner::Step(const StepInput& input, const std::vector<int64_t>&
   return out;
 }
 
+SingleDeviceRunner::SingleDeviceRunner(model::CausalLM model, int64_t num_blocks,
+                                       int64_t block_size)
+    : model_(std::move(model)), block_size_(block_size) {
+  AllocateKv(num_blocks);
+}
+
+void SingleDeviceRunner::AllocateKv(int64_t num_blocks) {
+  const model::ModelConfig& c = model_.config();
+  const model::Placement& p = model_.placement();
+  pool_.reset();
+  pool_ = std::make_unique<model::PagedKvPool>(c.num_hidden_layers, num_blocks, block_size_,
+                                               c.num_key_value_heads, c.head_dim,
+                                               at::TensorOptions().dtype(p.dtype).device(p.device));
+}
+
 at::Tensor SingleDeviceRunner::Forward(const StepInput& input, const std::vector<int64_t>& rows,
                                        const std::vector<int64_t>& cols) {
-  model::PagedKvCache cache(pool_, input.tables, input.past);
+  model::PagedKvCache cache(pool_.get(), input.tables, input.past);
   const at::Tensor hidden =
       ValueOrThrow(model_.Hidden(input.ids, input.positions, input.valid, &cache));
   if (rows.empty()) return at::Tensor();
@@ -82,6 +97,7 @@ StatusOr<std::unique_ptr<TensorParallelRunner>> TensorParallelRunner::Load(
   const model::ModelConfig& c = weights.config();
   const int64_t size = static_cast<int64_t>(devices.size());
   auto runner = std::unique_ptr<TensorParallelRunner>(new TensorParallelRunner());
+  runner->block_size_ = block_size;
   for (int64_t r = 0; r < size; ++r) {
     model::StageSpec spec;
     spec.begin = 0;
@@ -91,20 +107,39 @@ StatusOr<std::unique_ptr<TensorParallelRunner>> TensorParallelRunner::Load(
     spec.placement = {devices[r], dtype};
     spec.tp = {r, size};
     COMPASS_ASSIGN_OR_RETURN(model::Stage stage, model::Stage::Load(weights, spec));
-    runner->pools_.push_back(std::make_unique<model::PagedKvPool>(
-        c.num_hidden_layers, num_blocks, block_size, model::KvHeadsPerRank(c, size), c.head_dim,
-        at::TensorOptions().dtype(dtype).device(devices[r])));
     runner->stages_.push_back(std::move(stage));
+  }
+  runner->AllocateKv(num_blocks);
+  if (devices.front().is_cuda()) {
+    COMPASS_ASSIGN_OR_RETURN(runner->ranks_, model::NcclRanks(devices));
+  } else {
+    runner->ranks_ = model::InProcessRanks(size);
   }
   return runner;
 }
 
+std::vector<c10::Device> TensorParallelRunner::devices() const {
+  std::vector<c10::Device> out;
+  for (const model::Stage& stage : stages_) out.push_back(stage.device());
+  return out;
+}
+
+void TensorParallelRunner::AllocateKv(int64_t num_blocks) {
+  const model::ModelConfig& c = config();
+  const int64_t size = static_cast<int64_t>(stages_.size());
+  pools_.clear();
+  for (const model::Stage& stage : stages_) {
+    pools_.push_back(std::make_unique<model::PagedKvPool>(
+        c.num_hidden_layers, num_blocks, block_size_, model::KvHeadsPerRank(c, size), c.head_dim,
+        at::TensorOptions().dtype(stage.dtype()).device(stage.device())));
+  }
+}
+
 at::Tensor TensorParallelRunner::Forward(const StepInput& input, const std::vector<int64_t>& rows,
                                          const std::vector<int64_t>& cols) {
-  const int64_t size = static_cast<int64_t>(stages_.size());
   const int64_t vocab = config().vocab_size;
   at::Tensor logits;
-  model::RunRanks(size, [&](model::Communicator& comm) {
+  ranks_->Run([&](model::Communicator& comm) {
     const int64_t r = comm.rank();
     const model::Stage& stage = stages_[r];
     model::PagedKvCache cache(pools_[r].get(), input.tables, input.past);

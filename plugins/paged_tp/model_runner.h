@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/causal_lm.h"
+#include "models/communicator.h"
 #include "models/model_config.h"
 #include "models/paged_kv_cache.h"
 #include "models/stage.h"
@@ -37,6 +38,11 @@ class ModelRunner {
  public:
   virtual ~ModelRunner() = default;
   virtual const model::ModelConfig& config() const = 0;
+  // The device of every rank.
+  virtual std::vector<c10::Device> devices() const = 0;
+  // Replaces every rank's KV blocks by `num_blocks` fresh ones (the old
+  // ones, and what they held, are freed first).
+  virtual void AllocateKv(int64_t num_blocks) = 0;
   // float32 logits [N, vocab] (the model's whole vocabulary) at the N
   // (rows[i], cols[i]) slots of the step. Rows run in forwards of similar
   // lengths: a [rows, width] block pads every row to the longest, so a row
@@ -50,13 +56,14 @@ class ModelRunner {
                              const std::vector<int64_t>& cols) = 0;
 };
 
-// The whole model on one device, its KV blocks in `pool` (kept alive by the
-// runner's owner).
+// The whole model on one device, with `num_blocks` KV blocks of
+// `block_size` tokens.
 class SingleDeviceRunner final : public ModelRunner {
  public:
-  SingleDeviceRunner(model::CausalLM model, model::PagedKvPool* pool)
-      : model_(std::move(model)), pool_(pool) {}
+  SingleDeviceRunner(model::CausalLM model, int64_t num_blocks, int64_t block_size);
   const model::ModelConfig& config() const override { return model_.config(); }
+  std::vector<c10::Device> devices() const override { return {model_.placement().device}; }
+  void AllocateKv(int64_t num_blocks) override;
 
  protected:
   at::Tensor Forward(const StepInput& input, const std::vector<int64_t>& rows,
@@ -64,7 +71,8 @@ class SingleDeviceRunner final : public ModelRunner {
 
  private:
   model::CausalLM model_;
-  model::PagedKvPool* pool_;
+  int64_t block_size_;
+  std::unique_ptr<model::PagedKvPool> pool_;
 };
 
 // Tensor parallelism over ranks, one per device, each a thread of this
@@ -73,15 +81,19 @@ class SingleDeviceRunner final : public ModelRunner {
 // embedding and of the LM head (vocab shards; the logits are gathered and
 // cut to the vocabulary before any softmax), and its own KV blocks (KV heads
 // split, or replicated when there are fewer than ranks). The ranks
-// communicate through an in-process group (cpu:N virtual devices).
+// communicate through NCCL on CUDA devices, through an in-process group on
+// cpu:N virtual devices.
 class TensorParallelRunner final : public ModelRunner {
  public:
   // Loads every rank's shards onto `devices` (one per rank) in `dtype`, with
-  // a pool of `num_blocks` blocks each. Errors: those of Stage::Load.
+  // a pool of `num_blocks` blocks each. Errors: those of Stage::Load and,
+  // on CUDA devices, of NcclRanks.
   static StatusOr<std::unique_ptr<TensorParallelRunner>> Load(
       const model::ModelWeights& weights, const std::vector<c10::Device>& devices,
       c10::ScalarType dtype, int64_t num_blocks, int64_t block_size);
   const model::ModelConfig& config() const override { return stages_.front().config(); }
+  std::vector<c10::Device> devices() const override;
+  void AllocateKv(int64_t num_blocks) override;
 
  protected:
   at::Tensor Forward(const StepInput& input, const std::vector<int64_t>& rows,
@@ -90,6 +102,8 @@ class TensorParallelRunner final : public ModelRunner {
  private:
   std::vector<model::Stage> stages_;
   std::vector<std::unique_ptr<model::PagedKvPool>> pools_;
+  int64_t block_size_ = 0;
+  std::unique_ptr<model::RankGroup> ranks_;
 };
 
 }  // namespace compass::paged_tp

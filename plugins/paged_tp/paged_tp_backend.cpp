@@ -1,7 +1,7 @@
 // The paged_tp backend: a paged KV cache with exact prefix sharing and a
 // continuous-batching scheduler (engine.h), planned before any weight is
-// read (planner.h); one rank, or tensor-parallel ranks on cpu:N devices
-// (model_runner.h).
+// read (planner.h) and, on CUDA, measured at start-up (kv_profile.h); one
+// rank, or tensor-parallel ranks (model_runner.h).
 #include <ATen/Parallel.h>
 #include <compass/plugin.hpp>
 
@@ -10,8 +10,10 @@
 #include <optional>
 
 #include "engine.h"
+#include "kv_profile.h"
 #include "model_runner.h"
 #include "models/causal_lm.h"
+#include "models/nccl_communicator.h"
 #include "models/paged_kv_cache.h"
 #include "models/weights.h"
 #include "planner.h"
@@ -109,10 +111,11 @@ class PagedTpBackend final : public sdk::Backend {
     std::vector<c10::Device> devices;
     for (int64_t r = 0; r < options_.tp; ++r) {
       const std::string& name = devices_[r].name;
-      if (options_.tp > 1 && name.rfind("cpu", 0) != 0) {
+      if (options_.tp > 1 && name.rfind("cpu", 0) != 0 && !model::NcclBuilt()) {
         throw sdk::Error(COMPASS_UNSUPPORTED,
                          "paged_tp: tp = " + std::to_string(options_.tp) + " on " + name +
-                             " needs the NCCL communicator, which this version does not have; "
+                             " needs NCCL, which this build of Compass lacks (CMake looks for "
+                             "nccl.h and libnccl beside the torch wheel and the CUDA toolkit); "
                              "tensor parallelism runs on cpu:N ranks, or set tp = 1");
       }
       devices.emplace_back(name.rfind("cpu", 0) == 0 ? std::string("cpu") : name);
@@ -122,15 +125,24 @@ class PagedTpBackend final : public sdk::Backend {
     const auto start = std::chrono::steady_clock::now();
     const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
     const c10::ScalarType dtype = model::ToScalarType(dtype_);
+    // CUDA ranks measure their KV budget with the weights loaded: they start
+    // with just the blocks of the worst-case step.
+    const bool measure = devices.front().is_cuda();
+    const int64_t initial_blocks = measure ? ProfileBlocks(plan_) : plan_.num_blocks;
     if (options_.tp == 1) {
       auto lm = ValueOrThrow(model::CausalLM::Load(weights, {devices.front(), dtype}));
-      pool_.emplace(config_.num_hidden_layers, plan_.num_blocks, options_.block_size,
-                    config_.num_key_value_heads, config_.head_dim,
-                    at::TensorOptions().dtype(dtype).device(devices.front()));
-      runner_ = std::make_unique<SingleDeviceRunner>(std::move(lm), &*pool_);
+      runner_ =
+          std::make_unique<SingleDeviceRunner>(std::move(lm), initial_blocks, options_.block_size);
     } else {
-      runner_ = ValueOrThrow(TensorParallelRunner::Load(weights, devices, dtype, plan_.num_blocks,
-                                                        options_.block_size));
+      runner_ = ValueOrThrow(
+          TensorParallelRunner::Load(weights, devices, dtype, initial_blocks, options_.block_size));
+    }
+    if (measure) {
+      const int64_t estimated = plan_.num_blocks;
+      plan_.num_blocks = ValueOrThrow(ProfileKvBlocks(*runner_, plan_));
+      runner_->AllocateKv(plan_.num_blocks);
+      host_.info("KV blocks per rank measured: " + std::to_string(plan_.num_blocks) +
+                 " (the plan estimated " + std::to_string(estimated) + ")");
     }
     EngineOptions e;
     e.max_length = max_length_;
@@ -200,7 +212,6 @@ class PagedTpBackend final : public sdk::Backend {
   sdk::TokenBytes token_bytes_;
   PagedPlan plan_;
   double load_seconds_ = 0;
-  std::optional<model::PagedKvPool> pool_;
   std::unique_ptr<ModelRunner> runner_;
   std::optional<Engine> engine_;
 };

@@ -14,8 +14,8 @@ Status Bad(const std::string& option, const std::string& what) {
   return InvalidArgument("paged_tp: " + option + " " + what);
 }
 
-std::string Bytes(uint64_t b) {
-  const double gib = static_cast<double>(b) / (1ull << 30);
+std::string Bytes(double b) {
+  const double gib = b / (1ull << 30);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f GiB", gib);
   return buf;
@@ -59,7 +59,13 @@ Status CheckOptions(const PagedOptions& o, const model::ModelConfig& c,
                          std::to_string(devices.size()) + "; list more devices or lower tp");
   }
   std::set<std::string> seen;
+  const bool cpu = devices.front().name.rfind("cpu", 0) == 0;
   for (int64_t r = 0; r < o.tp; ++r) {
+    if ((devices[r].name.rfind("cpu", 0) == 0) != cpu) {
+      return Bad("tp", "mixes CPU and GPU ranks (" + devices.front().name + ", " + devices[r].name +
+                           "); the ranks of a group are all cpu:N (in-process communicator) or "
+                           "all cuda:N (NCCL)");
+    }
     if (!seen.insert(devices[r].name).second) {
       return Bad("tp", "places two ranks on " + devices[r].name +
                            "; each rank needs its own device (use cpu:0, cpu:1, ... on CPU)");
@@ -165,6 +171,59 @@ StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfi
   }
   plan.fits = true;
   return plan;
+}
+
+StatusOr<int64_t> MeasuredKvBlocks(const PagedPlan& plan,
+                                   const std::vector<MeasuredMemory>& ranks) {
+  const PagedOptions& o = plan.options;
+  const int64_t blocks_per_seq = (plan.max_length + o.block_size - 1) / o.block_size;
+  int64_t blocks = std::numeric_limits<int64_t>::max();
+  const MeasuredMemory* tightest = nullptr;
+  double tightest_left = 0;
+  for (const MeasuredMemory& m : ranks) {
+    const double used = static_cast<double>(m.total - std::min(m.total, m.free + m.released));
+    const double left = static_cast<double>(m.total) * o.memory_utilization - used -
+                        static_cast<double>(m.step_peak);
+    const int64_t here =
+        left > 0 ? static_cast<int64_t>(left / static_cast<double>(plan.block_bytes)) : 0;
+    if (here < blocks) {
+      blocks = here;
+      tightest = &m;
+      tightest_left = left;
+    }
+  }
+  if (tightest == nullptr) return plan.num_blocks;
+  const int64_t useful = blocks_per_seq * o.max_num_seqs;
+  if (o.num_blocks > 0) {
+    blocks = o.num_blocks;
+  } else {
+    blocks = std::min(blocks, useful);
+  }
+  if (blocks < blocks_per_seq) {
+    const MeasuredMemory& m = *tightest;
+    return OutOfMemory(
+        "paged_tp: measured on " + m.device + ": " + Bytes(m.total) + " x " +
+        std::to_string(o.memory_utilization) + " leaves " +
+        Bytes(tightest_left > 0 ? tightest_left : 0) + " for KV blocks after " +
+        Bytes(m.total - std::min(m.total, m.free + m.released)) +
+        " in use (weights, CUDA context, other processes) and a worst-case step of " +
+        Bytes(m.step_peak) + "; one sequence of " + std::to_string(plan.max_length) +
+        " tokens needs " + Bytes(static_cast<uint64_t>(blocks_per_seq) * plan.block_bytes) +
+        " per rank. Lower max_batched_tokens or max_num_seqs, raise memory_utilization, use "
+        "more ranks (tp) or set model.max_length lower");
+  }
+  return blocks;
+}
+
+std::vector<int64_t> ProfileStepRows(const PagedPlan& plan) {
+  int64_t tokens = std::max<int64_t>(1, plan.options.max_batched_tokens);
+  const int64_t width = std::max<int64_t>(1, plan.max_length);
+  std::vector<int64_t> rows;
+  while (tokens > 0 && static_cast<int64_t>(rows.size()) < plan.options.max_num_seqs) {
+    rows.push_back(std::min(tokens, width));
+    tokens -= rows.back();
+  }
+  return rows;
 }
 
 }  // namespace compass::paged_tp

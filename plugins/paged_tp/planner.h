@@ -68,7 +68,7 @@ struct PagedPlan {
 };
 
 // InvalidArgument, naming the option and what is allowed: tp < 1, tp larger
-// than the devices given, a device given twice, block_size not a power of
+// than the devices given, a device given twice, CPU and GPU ranks mixed, block_size not a power of
 // two >= 1, memory_utilization outside (0, 1], num_blocks < 0, max_num_seqs
 // or max_batched_tokens < 1, max_batched_tokens < max_length without
 // chunked prefill; tp not dividing the attention heads, or tp and the KV
@@ -84,6 +84,31 @@ Status CheckOptions(const PagedOptions& options, const model::ModelConfig& confi
 StatusOr<PagedPlan> PlanPaged(const PagedOptions& options, const model::ModelConfig& config,
                               model::DType dtype, const std::vector<DeviceInfo>& devices,
                               int64_t max_length);
+
+// What a CUDA rank measured at start-up with its weights loaded: the
+// device's memory and what the worst-case step (ProfileStep) took at its
+// peak beyond what was allocated before it.
+struct MeasuredMemory {
+  std::string device;
+  uint64_t total = 0;
+  uint64_t free = 0;      // before the step, with the weights loaded
+  uint64_t released = 0;  // of (total - free), freed before the KV blocks are allocated
+  uint64_t step_peak = 0;
+};
+
+// The KV blocks per rank from measurements (the plan's estimate replaced
+// by facts, as vLLM profiles): on each rank total x memory_utilization -
+// (total - free - released) - step_peak, divided by the block size; the
+// least over the ranks, capped as the plan caps it (max_num_seqs sequences
+// of max_length), or the plan's num_blocks when the option gave it.
+// OutOfMemory naming the rank, the numbers and the fixes when one sequence
+// of max_length does not fit.
+StatusOr<int64_t> MeasuredKvBlocks(const PagedPlan& plan, const std::vector<MeasuredMemory>& ranks);
+
+// The worst-case step the measurement runs: max_batched_tokens tokens (at
+// least one) as rows of at most max_length, every token's logits asked for.
+// Returns the row lengths.
+std::vector<int64_t> ProfileStepRows(const PagedPlan& plan);
 
 // K and V of every layer for one block of `block_size` tokens on one of `tp`
 // ranks (KV heads split when there are at least tp of them, else each rank

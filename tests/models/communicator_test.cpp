@@ -4,6 +4,8 @@
 // ending every rank's wait.
 #include "models/communicator.h"
 
+#include "collective_checks.h"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -26,46 +28,15 @@ class CommunicatorTest : public ::testing::TestWithParam<int64_t> {};
 TEST_P(CommunicatorTest, CollectivesOfSeveralShapesAndDtypesRepeated) {
   const int64_t n = GetParam();
   std::atomic<int> checks{0};
-  RunRanks(n, [&](Communicator& comm) {
-    const int64_t r = comm.rank();
-    EXPECT_EQ(comm.size(), n);
-    for (int round = 0; round < 20; ++round) {
-      for (auto dtype : {at::kFloat, at::kDouble, at::kLong, at::kBFloat16}) {
-        const std::vector<int64_t> shape =
-            round % 2 ? std::vector<int64_t>{3, 5} : std::vector<int64_t>{2, 1, 4};
-        const auto options = at::TensorOptions().dtype(dtype);
-        // all_reduce: sum over ranks of (rank + 1) * (round + 1).
-        const at::Tensor x = at::full(shape, (r + 1) * (round + 1), options);
-        comm.AllReduceSum(x);
-        EXPECT_TRUE(at::equal(x, at::full(shape, n * (n + 1) / 2 * (round + 1), options)));
-        // all_gather along dim 0 and the last dim: rank order.
-        const at::Tensor mine = at::full(shape, r, options);
-        const at::Tensor rows = comm.AllGather(mine, 0);
-        EXPECT_EQ(rows.size(0), shape[0] * n);
-        for (int64_t k = 0; k < n; ++k) {
-          EXPECT_TRUE(
-              at::equal(rows.narrow(0, k * shape[0], shape[0]), at::full(shape, k, options)));
-        }
-        const at::Tensor cols = comm.AllGather(mine, -1);
-        EXPECT_EQ(cols.size(-1), shape.back() * n);
-        // Every rank gets its own copy.
-        rows.fill_(-1);
-        // broadcast from a root that moves with the round.
-        const int64_t root = round % n;
-        const at::Tensor b = at::full(shape, r == root ? 100 + round : -7, options);
-        comm.Broadcast(b, root);
-        EXPECT_TRUE(at::equal(b, at::full(shape, 100 + round, options)));
-        comm.Barrier();
-        ++checks;
-      }
-    }
-    // Random floats: every rank holds the same bits.
-    at::Tensor noise = at::randn({64}, at::TensorOptions().dtype(at::kFloat)) * (r + 1);
-    comm.AllReduceSum(noise);
-    const at::Tensor all = comm.AllGather(noise.unsqueeze(0), 0);
-    for (int64_t k = 0; k < n; ++k) EXPECT_TRUE(at::equal(all[k], noise));
-  });
+  RunRanks(n, [&](Communicator& comm) { CheckCollectives(comm, n, c10::kCPU, checks); });
   EXPECT_EQ(checks.load(), n * 20 * 4);
+  // The same through a RankGroup, run twice (each Run a fresh group).
+  const std::unique_ptr<RankGroup> group = InProcessRanks(n);
+  EXPECT_EQ(group->size(), n);
+  for (int run = 0; run < 2; ++run) {
+    group->Run([&](Communicator& comm) { CheckCollectives(comm, n, c10::kCPU, checks); });
+  }
+  EXPECT_EQ(checks.load(), 3 * n * 20 * 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, CommunicatorTest, ::testing::Values(1, 2, 4),

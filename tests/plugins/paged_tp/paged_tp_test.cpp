@@ -16,6 +16,7 @@
 #include <random>
 
 #include "backend_harness.h"
+#include "devices/devices.h"
 #include "models/tiny_model.h"
 #include "real_model.h"
 #include "runner/request_builder.h"
@@ -201,48 +202,79 @@ TEST(PagedTp, SharingOrderAndBatchNeverChangeTheAnswers) {
   ExpectSame(RunAll(*oracle, InOrder()), reference, kOracleTolerance, "hf_native");
 }
 
+// A tiny llama with a vocabulary of 301 (which no rank count divides) and
+// mixed scoring and generation requests over it.
+struct TinyWorkload {
+  std::string dir;
+  std::vector<TestRequest> requests;
+};
+
+const TinyWorkload& Vocab301() {
+  static const TinyWorkload w = [] {
+    TinyWorkload w;
+    auto spec = model::TinyModelVariant("llama");
+    EXPECT_TRUE(spec.ok());
+    spec->vocab_size = 301;
+    w.dir = ::testing::TempDir() + "/paged_tp_vocab301";
+    EXPECT_TRUE(model::WriteTinyModel(*spec, w.dir).ok());
+    std::mt19937 rng(3);
+    for (int i = 0; i < 6; ++i) {
+      TestRequest r;
+      for (int t = 0; t < 20 + 7 * i; ++t) r.context.push_back(static_cast<int32_t>(rng() % 301));
+      r.continuation = {static_cast<int32_t>(rng() % 301), 300, static_cast<int32_t>(rng() % 301)};
+      w.requests.push_back(r);
+      TestRequest g;
+      g.generate = true;
+      g.context = r.context;
+      g.max_new_tokens = 8;
+      w.requests.push_back(g);
+    }
+    return w;
+  }();
+  return w;
+}
+
+// The tiny workload on `devices` against one CPU rank: log-probs within
+// `tolerance`, generations identical.
+void ExpectTinyWorkloadAsOnOneCpu(const std::vector<std::string>& devices,
+                                  const std::string& options, double tolerance) {
+  const TinyWorkload& w = Vocab301();
+  Status error;
+  auto one = MakeBackend({"paged_tp", {"cpu"}, "{}"}, w.dir, 4, 128, &error);
+  ASSERT_NE(one, nullptr) << error.ToString();
+  const auto want = Execute(*one, w.requests);
+  auto other = MakeBackend({"paged_tp", devices, options}, w.dir, 4, 128, &error);
+  ASSERT_NE(other, nullptr) << options << ": " << error.ToString();
+  const auto got = Execute(*other, w.requests);
+  for (size_t i = 0; i < w.requests.size(); ++i) {
+    if (w.requests[i].generate) {
+      EXPECT_EQ(got[i][0].tokens, want[i][0].tokens) << options << " request " << i;
+    } else {
+      EXPECT_NEAR(got[i][0].logprob, want[i][0].logprob, tolerance) << options << " request " << i;
+    }
+  }
+}
+
 // Tensor parallelism with a vocabulary no rank count divides: each rank's
 // head shard is padded past the vocabulary, and the padded logits must be
 // dropped before any softmax. Two and four ranks give one rank's answers.
 TEST(PagedTp, TensorParallelWithAVocabularyTheRanksDoNotDivide) {
-  auto spec = model::TinyModelVariant("llama");
-  ASSERT_TRUE(spec.ok());
-  spec->vocab_size = 301;
-  const std::string dir = ::testing::TempDir() + "/paged_tp_vocab301";
-  ASSERT_TRUE(model::WriteTinyModel(*spec, dir).ok());
-  std::vector<TestRequest> requests;
-  std::mt19937 rng(3);
-  for (int i = 0; i < 6; ++i) {
-    TestRequest r;
-    for (int t = 0; t < 20 + 7 * i; ++t) r.context.push_back(static_cast<int32_t>(rng() % 301));
-    r.continuation = {static_cast<int32_t>(rng() % 301), 300, static_cast<int32_t>(rng() % 301)};
-    requests.push_back(r);
-    TestRequest g;
-    g.generate = true;
-    g.context = r.context;
-    g.max_new_tokens = 8;
-    requests.push_back(g);
-  }
-  Status error;
-  auto one = MakeBackend({"paged_tp", {"cpu"}, "{}"}, dir, 4, 128, &error);
-  ASSERT_NE(one, nullptr) << error.ToString();
-  const auto want = Execute(*one, requests);
   for (int tp : {2, 4}) {
     std::vector<std::string> devices;
     for (int r = 0; r < tp; ++r) devices.push_back("cpu:" + std::to_string(r));
-    auto ranks = MakeBackend({"paged_tp", devices, "{\"tp\": " + std::to_string(tp) + "}"}, dir, 4,
-                             128, &error);
-    ASSERT_NE(ranks, nullptr) << error.ToString();
-    const auto got = Execute(*ranks, requests);
-    for (size_t i = 0; i < requests.size(); ++i) {
-      if (requests[i].generate) {
-        EXPECT_EQ(got[i][0].tokens, want[i][0].tokens) << "tp " << tp << " request " << i;
-      } else {
-        EXPECT_NEAR(got[i][0].logprob, want[i][0].logprob, kSelfTolerance)
-            << "tp " << tp << " request " << i;
-      }
-    }
+    ExpectTinyWorkloadAsOnOneCpu(devices, "{\"tp\": " + std::to_string(tp) + "}", kSelfTolerance);
   }
+}
+
+// On a GPU the same requests through the CUDA paged attention path (the KV
+// budget measured at start-up), and with two GPUs through NCCL, agree with
+// the CPU path (float32). Skipped without a GPU.
+TEST(PagedTp, OnCudaMatchesCpuWhenAGpuIsPresent) {
+  const size_t gpus = ProbeCudaDevices().size();
+  if (gpus == 0) GTEST_SKIP() << "no CUDA device";
+  ExpectTinyWorkloadAsOnOneCpu({"cuda:0"}, "{}", kOracleTolerance);
+  if (gpus >= 2)
+    ExpectTinyWorkloadAsOnOneCpu({"cuda:0", "cuda:1"}, R"({"tp": 2})", kOracleTolerance);
 }
 
 TEST(PagedTp, RefusesBadOptionsBeforeLoading) {

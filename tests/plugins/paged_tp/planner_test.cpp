@@ -41,6 +41,8 @@ TEST(PagedPlanner, RefusesBadOptionsWithTheRule) {
   ExpectRefused(o, c, Cpus(2), "tp = 4 needs 4 devices, one per rank, but backend.devices lists 2");
   ExpectRefused(o, c, {{"cpu:0", 1}, {"cpu:1", 1}, {"cpu:0", 1}, {"cpu:2", 1}},
                 "places two ranks on cpu:0");
+  ExpectRefused(o, c, {{"cpu:0", 1}, {"cuda:0", 1}, {"cpu:1", 1}, {"cpu:2", 1}},
+                "mixes CPU and GPU ranks (cpu:0, cuda:0)");
   o = PagedOptions();
   for (int64_t bs : {0, 3, -16}) {
     o.block_size = bs;
@@ -113,6 +115,55 @@ TEST(PagedPlanner, ABudgetTooSmallForOneSequenceDoesNotFit) {
   ASSERT_TRUE(tiny.ok());
   EXPECT_FALSE(tiny->fits);  // 26 GB of f16 weights on 8 GiB
   EXPECT_NE(tiny->message.find("leaves too little after"), std::string::npos) << tiny->message;
+}
+
+// The budget measured on CUDA ranks replaces the estimate: the tightest
+// rank decides, the useful cap and an explicit num_blocks still apply, and
+// too little room is an error naming the rank and the numbers.
+TEST(PagedPlanner, MeasuredBlocksComeFromTheTightestRank) {
+  const model::ModelConfig c = Config("llama2-13b");
+  PagedOptions o;
+  o.max_num_seqs = 4;
+  const std::vector<DeviceInfo> gpus = {{"cuda:0", 80ull << 30}};
+  auto plan = PlanPaged(o, c, model::DType::kF16, gpus, 4096);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const uint64_t block = plan->block_bytes;
+  const uint64_t gib = 1ull << 30;
+  MeasuredMemory roomy{"cuda:0", 80 * gib, 50 * gib, 1 * gib, 2 * gib};
+  MeasuredMemory tight = roomy;
+  tight.device = "cuda:1";
+  tight.free = 30 * gib;
+  // 80 x 0.9 = 72 GiB usable; in use 80 - 30 - 1 = 49; step 2: 21 GiB left.
+  plan->options.max_num_seqs = 1000;
+  auto blocks = MeasuredKvBlocks(*plan, {roomy, tight});
+  ASSERT_TRUE(blocks.ok()) << blocks.status().message();
+  EXPECT_EQ(*blocks, static_cast<int64_t>(static_cast<double>(21 * gib) / block));
+  plan->options.max_num_seqs = 4;  // 4 sequences of 4096 tokens in 16-token blocks
+  EXPECT_EQ(*MeasuredKvBlocks(*plan, {roomy, tight}), 4 * 256);
+  plan->options.num_blocks = 300;
+  EXPECT_EQ(*MeasuredKvBlocks(*plan, {roomy, tight}), 300);
+  plan->options.num_blocks = 0;
+  tight.free = 8 * gib + gib / 2;  // 72 - 71.5 + ... : under one sequence
+  tight.step_peak = 0;
+  tight.released = 0;
+  auto none = MeasuredKvBlocks(*plan, {roomy, tight});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), COMPASS_OUT_OF_MEMORY);
+  EXPECT_NE(none.status().message().find("measured on cuda:1"), std::string::npos)
+      << none.status().message();
+  EXPECT_NE(none.status().message().find("Lower max_batched_tokens"), std::string::npos);
+}
+
+TEST(PagedPlanner, ProfileStepCoversTheLargestStep) {
+  const model::ModelConfig c = Config("llama2-13b");
+  PagedOptions o;
+  o.max_batched_tokens = 2048;
+  auto plan = PlanPaged(o, c, model::DType::kF16, Cpus(1), 600);
+  ASSERT_TRUE(plan.ok());
+  const std::vector<int64_t> rows = ProfileStepRows(*plan);
+  EXPECT_EQ(rows, (std::vector<int64_t>{600, 600, 600, 248}));
+  plan->options.max_num_seqs = 2;
+  EXPECT_EQ(ProfileStepRows(*plan), (std::vector<int64_t>{600, 600}));
 }
 
 }  // namespace
