@@ -25,7 +25,7 @@ struct TinyModelSpec {
   int64_t vocab_size = 320;
   int64_t hidden_size = 64;
   int64_t intermediate_size = 128;
-  int64_t num_layers = 2;
+  int64_t num_layers = 4;  // enough for pipelines of 1 to 4 stages
   int64_t num_heads = 4;
   int64_t num_kv_heads = 2;
   int64_t head_dim = 0;  // 0: not written (hidden_size / num_heads)

@@ -26,6 +26,15 @@ const BackendSpec kBackends[] = {
     // heads (1, 2 or 4) are replicated or split.
     {"paged_tp", {"cpu:0", "cpu:1"}, R"({"tp": 2})"},
     {"paged_tp", {"cpu:0", "cpu:1", "cpu:2", "cpu:3"}, R"({"tp": 4, "block_size": 4})"},
+    // Pipelines of 1 to 4 stages over cpu:N devices (the tiny models have 4
+    // or 5 layers): split by bytes and by layer counts; one micro-batch in
+    // flight, and many small ones.
+    {"pipeline", {"cpu"}, "{}"},
+    {"pipeline", {"cpu:0", "cpu:1"}, R"({"micro_batch_size": 2})"},
+    {"pipeline", {"cpu:0", "cpu:1", "cpu:2"}, R"({"split": "layers", "micro_batches": 1})"},
+    {"pipeline",
+     {"cpu:0", "cpu:1", "cpu:2", "cpu:3"},
+     R"({"split": "layers", "micro_batch_size": 3})"},
 };
 
 }  // namespace

@@ -47,6 +47,7 @@ std::string ModelFolder(const std::string& kind) {
 const ProtocolCase kCases[] = {
     {{"hf_native"}, "tiny_llama"},
     {{"paged_tp"}, "tiny_llama"},
+    {{"pipeline", {"cpu:0", "cpu:1"}, "{}"}, "tiny_llama"},
     {{"bigram", {"cpu"}, "{}", COMPASS_BIGRAM_PLUGIN_DIR}, "bigram_corpus"},
 };
 

@@ -177,7 +177,7 @@ TEST_F(LayersTest, TensorParallelShardingsThatDoNotFitAreRefused) {
   EXPECT_FALSE(Attention::Load(weights, 0, {}, {0, 8}).ok());
   EXPECT_FALSE(MLP::Load(weights, 0, {}, {0, 3}).ok());
   EXPECT_FALSE(Attention::Load(weights, 0, {}, {2, 2}).ok());
-  EXPECT_FALSE(DecoderLayer::Load(weights, 3, {}).ok());
+  EXPECT_FALSE(DecoderLayer::Load(weights, 5, {}).ok());  // llama has 5 layers
 }
 
 TEST_F(LayersTest, RMSNormFollowsTheFormulaAndKeepsTheInputDtype) {

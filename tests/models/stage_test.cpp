@@ -111,7 +111,7 @@ INSTANTIATE_TEST_SUITE_P(Attention, StageTest,
                          [](const auto& info) { return AttentionImplName(info.param); });
 
 TEST(StageChainTest, ChainsThatAreNotAModelAreRefused) {
-  auto weights = ModelWeights::Open(TinyModelDir("llama"));  // 3 layers
+  auto weights = ModelWeights::Open(TinyModelDir("llama"));  // 5 layers
   ASSERT_TRUE(weights.ok());
   auto load = [&](int64_t begin, int64_t end, bool embedding, bool head) {
     StageSpec spec;
@@ -130,18 +130,18 @@ TEST(StageChainTest, ChainsThatAreNotAModelAreRefused) {
     EXPECT_NE(m.status().message().find(needle), std::string::npos) << m.status().message();
   };
   refused({}, "at least one stage");
-  refused({load(0, 3, false, true)}, "has no embedding");
-  refused({load(0, 3, true, false)}, "has no head");
-  refused({load(0, 1, true, false), load(2, 3, false, true)}, "does not follow layer 0");
-  refused({load(0, 2, true, false), load(1, 3, false, true)}, "does not follow layer 1");
-  refused({load(0, 2, true, true), load(2, 3, false, true)}, "inside the chain");
-  refused({load(0, 1, true, false), load(1, 2, false, true)}, "end at layer 2 of 3");
+  refused({load(0, 5, false, true)}, "has no embedding");
+  refused({load(0, 5, true, false)}, "has no head");
+  refused({load(0, 1, true, false), load(2, 5, false, true)}, "does not follow layer 0");
+  refused({load(0, 2, true, false), load(1, 5, false, true)}, "does not follow layer 1");
+  refused({load(0, 2, true, true), load(2, 5, false, true)}, "inside the chain");
+  refused({load(0, 1, true, false), load(1, 2, false, true)}, "end at layer 2 of 5");
   StageSpec outside;
-  outside.begin = 2;
-  outside.end = 4;
+  outside.begin = 4;
+  outside.end = 6;
   auto bad = Stage::Load(*weights, outside);
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("does not fit a model of 3 layers"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("does not fit a model of 5 layers"), std::string::npos);
   // A stage without the embedding cannot start a step; its Forward checks
   // the device of its input.
   const Stage middle = load(1, 2, false, false);

@@ -85,8 +85,8 @@ TEST(Cli, UnknownFlagIsUsageError) {
 TEST(Cli, PluginsListsInTreePluginsAsJson) {
   auto o = RunCompass("plugins --json");
   ASSERT_EQ(o.exit_code, 0) << o.err;
-  for (const char* name : {"\"hf_native\"", "\"paged_tp\"", "\"pipeline\"", "\"mmlu\"",
-                           "\"mcq_accuracy\"", "0.0.0-unimplemented"}) {
+  for (const char* name :
+       {"\"hf_native\"", "\"paged_tp\"", "\"pipeline\"", "\"mmlu\"", "\"mcq_accuracy\""}) {
     EXPECT_NE(o.out.find(name), std::string::npos) << name;
   }
   // Backends say what they serve.
@@ -175,13 +175,15 @@ TEST(Cli, PluginBuiltForNextMajorIsRefusedWithBothVersions) {
   EXPECT_NE(o.err.find("speaks ABI 2.0"), std::string::npos) << o.err;
 }
 
-TEST(Cli, UnimplementedBackendSaysSo) {
-  const auto dir = TempDir("unimpl");
+TEST(Cli, ABackendRefusingItsModelNamesTheBackendAndTheFile) {
+  const auto dir = TempDir("badmodel");
   const auto cfg = WriteConfig(dir, kModel);
   auto o = RunCompass("--backend pipeline --config " + cfg.string());
   EXPECT_NE(o.exit_code, 0);
   EXPECT_FALSE(o.signalled);
-  EXPECT_NE(o.err.find("not implemented"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("backend 'pipeline' create"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find((dir / "model").string()), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("not valid JSON"), std::string::npos) << o.err;
 }
 
 TEST(Cli, SetOverridesAndLogFile) {

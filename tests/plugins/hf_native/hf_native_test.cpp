@@ -37,7 +37,7 @@ TEST(HfNative, SameLogProbsOnOneCpuAndOnThreeVirtualDevices) {
   const auto reference = RunLoglikelihood(*one, requests);
   const std::string explicit_map =
       R"({"device_map": {"model.embed_tokens": "cpu:0", "model.norm": "cpu:0", "lm_head": "cpu:0",
-          "model.layers.0": "cpu:1", "model.layers.1-2": "cpu:2"}})";
+          "model.layers.0": "cpu:1", "model.layers.1-4": "cpu:2"}})";
   const std::string auto_small =
       R"({"device_map": "auto", "max_memory": {"cpu:0": "12MiB", "cpu:1": "12MiB", "cpu:2": "12MiB"}})";
   for (const std::string& options : {explicit_map, auto_small}) {
@@ -163,7 +163,7 @@ TEST(HfNative, LoadReportsBytesPerLayerAndStopsWhenCancelled) {
   const uint64_t weights = model::AccountParameters(*config, model::DType::kF32).total_bytes();
   const std::string explicit_map =
       R"({"device_map": {"model.embed_tokens": "cpu:0", "model.norm": "cpu:0", "lm_head": "cpu:0",
-          "model.layers.0": "cpu:1", "model.layers.1-2": "cpu:2"}})";
+          "model.layers.0": "cpu:1", "model.layers.1-4": "cpu:2"}})";
   for (const BackendSpec& spec :
        {BackendSpec{"hf_native", {"cpu"}, "{}"},
         BackendSpec{"hf_native", {"cpu:0", "cpu:1", "cpu:2"}, explicit_map}}) {

@@ -1,0 +1,144 @@
+#include "stage_workers.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <stdexcept>
+
+namespace compass::pipeline {
+
+double PhaseStats::bubble() const {
+  if (span <= 0 || stages.empty()) return 0;
+  double busy = 0;
+  for (const StageTimes& t : stages) busy += t.busy;
+  const double idle = 1.0 - busy / (static_cast<double>(stages.size()) * span);
+  return idle < 0 ? 0 : idle;
+}
+
+StageWorkers::StageWorkers(std::vector<model::Stage> stages, int64_t queue_depth,
+                           FaultInjection fault)
+    : stages_(std::move(stages)), fault_(fault), times_(stages_.size()) {
+  for (size_t i = 0; i <= stages_.size(); ++i) {
+    // The output queue is unbounded in effect: the engine bounds what is in
+    // flight, so the last stage never waits on it.
+    queues_.push_back(std::make_unique<Queue>(i < stages_.size() ? static_cast<size_t>(queue_depth)
+                                                                 : static_cast<size_t>(1) << 30));
+  }
+  for (size_t i = 0; i < stages_.size(); ++i) threads_.emplace_back([this, i] { Run(i); });
+}
+
+StageWorkers::~StageWorkers() {
+  for (auto& q : queues_) q->Close();
+  for (std::thread& t : threads_) t.join();
+}
+
+std::string StageWorkers::Describe(size_t stage) const {
+  const model::Stage& s = stages_[stage];
+  const int64_t begin = s.spec().begin, end = s.spec().end;
+  std::string layers = begin == end
+                           ? "no layers"
+                           : "layers " + std::to_string(begin) + "-" + std::to_string(end - 1);
+  return "stage " + std::to_string(stage) + " on " + s.device_name() + " (" + layers + ")";
+}
+
+void StageWorkers::Submit(std::unique_ptr<MicroBatch> micro_batch) {
+  ++in_flight_;
+  queues_.front()->Push(std::move(micro_batch));
+}
+
+std::unique_ptr<MicroBatch> StageWorkers::Next() {
+  std::optional<std::unique_ptr<MicroBatch>> mb = queues_.back()->Pop();
+  if (!mb) throw std::logic_error("pipeline: the stage workers have stopped");
+  --in_flight_;
+  return std::move(*mb);
+}
+
+void StageWorkers::Drain() {
+  abandon_ = true;
+  while (in_flight_ > 0) Next();
+  abandon_ = false;
+}
+
+void StageWorkers::BeginPhase() {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  times_.assign(stages_.size(), StageTimes());
+  started_ = false;
+}
+
+PhaseStats StageWorkers::EndPhase() {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  PhaseStats stats;
+  stats.stages = times_;
+  if (started_) stats.span = std::chrono::duration<double>(last_out_ - first_in_).count();
+  stats.micro_batches = times_.empty() ? 0 : times_.back().micro_batches;
+  return stats;
+}
+
+void StageWorkers::Compute(size_t i, MicroBatch& mb) {
+  const model::Stage& stage = stages_[i];
+  if (fault_.stage == static_cast<int64_t>(i) &&
+      times_[i].micro_batches == static_cast<uint64_t>(fault_.after)) {
+    fault_.stage = -1;  // once
+    throw std::runtime_error("injected fault (debug_fail_stage)");
+  }
+  at::Tensor h = i == 0 ? stage.Embed(*mb.step) : mb.hidden.to(stage.device());
+  h = stage.Forward(h, *mb.step, mb.cache);
+  if (i + 1 == stages_.size()) {
+    mb.out = mb.head ? mb.head(stage, h) : h;
+    mb.hidden = at::Tensor();
+  } else {
+    mb.hidden = h;
+  }
+}
+
+void StageWorkers::Run(size_t i) {
+  Queue& in = *queues_[i];
+  const bool last = i + 1 == stages_.size();
+  while (true) {
+    const Clock::time_point wait_start = Clock::now();
+    std::optional<std::unique_ptr<MicroBatch>> item = in.Pop();
+    if (!item) return;
+    std::unique_ptr<MicroBatch> mb = std::move(*item);
+    const Clock::time_point start = Clock::now();
+    if (!mb->skipped && !abandon_) {
+      try {
+        Compute(i, *mb);
+      } catch (const c10::Error& e) {
+        mb->error = Describe(i) + " failed: " + e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        mb->error = Describe(i) + " failed: " + e.what();
+      }
+    } else {
+      mb->skipped = true;
+    }
+    const Clock::time_point end = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      StageTimes& t = times_[i];
+      if (!mb->skipped) {
+        t.busy += std::chrono::duration<double>(end - start).count();
+        t.wait_input += std::chrono::duration<double>(start - wait_start).count();
+        ++t.micro_batches;
+        if (i == 0 && !started_) {
+          started_ = true;
+          first_in_ = start;
+        }
+        if (last) last_out_ = end;
+      }
+    }
+    // A failed micro-batch goes straight to the engine; what else is in
+    // flight is not computed any more.
+    if (!mb->error.empty()) abandon_ = true;
+    Queue& out = mb->error.empty() ? *queues_[i + 1] : *queues_.back();
+    const Clock::time_point push_start = Clock::now();
+    if (!mb->error.empty()) mb->skipped = true;
+    const bool computed = !mb->skipped;
+    if (!out.Push(std::move(mb))) return;
+    if (computed && !last) {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      times_[i].wait_output += std::chrono::duration<double>(Clock::now() - push_start).count();
+    }
+  }
+}
+
+}  // namespace compass::pipeline
