@@ -28,30 +28,8 @@ if ! "$PYTHON" -c "import transformers, gguf" 2>/dev/null; then
   echo "no python with transformers and gguf; run scripts/setup.sh --dev" >&2
   exit 2
 fi
-per_subject=$(( (QUESTIONS + 3) / 4 ))
-cat >"$OUT/scoring.toml" <<TOML
-[model]
-path = "$GGUF"
-dtype = "float32"
-[[task]]
-name = "mmlu_5shot"
-dataset = "mmlu"
-path = "$SHARED/mmlu"
-shots = 5
-subjects = ["astronomy", "high_school_geography", "marketing", "nutrition"]
-limit = $per_subject
-TOML
-cat >"$OUT/generation.toml" <<TOML
-[model]
-path = "$GGUF"
-dtype = "float32"
-[[task]]
-name = "gsm8k"
-dataset = "gsm8k"
-path = "$SHARED/gsm8k"
-limit = ${PROMPTS:-16}
-max_new_tokens = ${MAX_NEW:-128}
-TOML
+source "$ROOT/bench/workloads.sh"
+write_workloads "$OUT" "$GGUF" "$SHARED" "$QUESTIONS" "${PROMPTS:-16}" "${MAX_NEW:-128}"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in $KINDS; do
   for backend in paged_tp hf_native; do

@@ -26,30 +26,8 @@ SHARED=$ROOT/../shared/data
 GGUF=$(bash "$ROOT/scripts/fetch_model.sh")
 mkdir -p "$OUT"
 devices=$(seq -s, -f '"cpu:%g"' 0 $((STAGES - 1)))
-per_subject=$(( (QUESTIONS + 3) / 4 ))
-cat >"$OUT/scoring.toml" <<TOML
-[model]
-path = "$GGUF"
-dtype = "float32"
-[[task]]
-name = "mmlu_5shot"
-dataset = "mmlu"
-path = "$SHARED/mmlu"
-shots = 5
-subjects = ["astronomy", "high_school_geography", "marketing", "nutrition"]
-limit = $per_subject
-TOML
-cat >"$OUT/generation.toml" <<TOML
-[model]
-path = "$GGUF"
-dtype = "float32"
-[[task]]
-name = "gsm8k"
-dataset = "gsm8k"
-path = "$SHARED/gsm8k"
-limit = ${PROMPTS:-8}
-max_new_tokens = ${MAX_NEW:-64}
-TOML
+source "$ROOT/bench/workloads.sh"
+write_workloads "$OUT" "$GGUF" "$SHARED" "$QUESTIONS" "${PROMPTS:-8}" "${MAX_NEW:-64}"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in $KINDS; do
   "$BUILD/bin/compass" --backend hf_native --config "$OUT/$kind.toml" \

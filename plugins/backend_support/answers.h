@@ -14,7 +14,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,18 @@ TargetScores ScoreTargets(const at::Tensor& logits, const std::vector<int64_t>& 
 // The answer of a request whose continuation's scores are scores[at, at + n).
 sdk::LoglikelihoodAnswer AnswerFrom(const TargetScores& scores, size_t at,
                                     const std::vector<int64_t>& targets, uint64_t n);
+
+// Indices of `items` by length(item), longest first (ties keep their
+// order): padded batches of similar lengths, and an out-of-memory shows at
+// the first batch.
+template <typename T, typename Length>
+std::vector<size_t> LongestFirst(const std::vector<T>& items, Length length) {
+  std::vector<size_t> order(items.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return length(items[a]) > length(items[b]); });
+  return order;
+}
 
 // One completion being generated.
 struct Generation {

@@ -33,11 +33,8 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
                            const sdk::ResponseSink& sink) {
   std::vector<backend_support::ScoringJob> jobs =
       backend_support::GroupByInput(requests, which, &stats_.shared_contexts);
-  // Longest first: padding stays small, and an out-of-memory shows at once.
-  std::vector<size_t> order(jobs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return jobs[a].input.size() > jobs[b].input.size(); });
+  const std::vector<size_t> order = backend_support::LongestFirst(
+      jobs, [](const backend_support::ScoringJob& j) { return j.input.size(); });
   const c10::Device device = model_.head().device;
   for (size_t start = 0; start < order.size(); start += batch_size_) {
     host_.check_cancelled();
@@ -87,11 +84,8 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
 void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>& which,
                       const sdk::ResponseSink& sink) {
   std::vector<Generation> sequences = backend_support::GenerationsOf(requests, which, token_bytes_);
-  std::vector<size_t> order(sequences.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return sequences[a].prompt.size() > sequences[b].prompt.size();
-  });
+  const std::vector<size_t> order =
+      backend_support::LongestFirst(sequences, [](const Generation& g) { return g.prompt.size(); });
   const c10::Device device = model_.head().device;
   const int64_t model_vocab = model_.config().vocab_size;
   const int64_t limit = backend_support::GenerationLimit(generate_vocab_, model_vocab);

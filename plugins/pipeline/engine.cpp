@@ -60,10 +60,8 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
   if (which.empty()) return;
   std::vector<backend_support::ScoringJob> jobs =
       backend_support::GroupByInput(requests, which, &stats_.shared_contexts);
-  std::vector<size_t> order(jobs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return jobs[a].input.size() > jobs[b].input.size(); });
+  const std::vector<size_t> order = backend_support::LongestFirst(
+      jobs, [](const backend_support::ScoringJob& j) { return j.input.size(); });
   const size_t size = static_cast<size_t>(options_.micro_batch_size);
   const size_t chunks = (order.size() + size - 1) / size;
   // Per chunk, its targets in answer order.
@@ -143,11 +141,8 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
                       const sdk::ResponseSink& sink) {
   std::vector<Generation> sequences = backend_support::GenerationsOf(requests, which, token_bytes_);
   if (sequences.empty()) return;
-  std::vector<size_t> order(sequences.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return sequences[a].prompt.size() > sequences[b].prompt.size();
-  });
+  const std::vector<size_t> order =
+      backend_support::LongestFirst(sequences, [](const Generation& g) { return g.prompt.size(); });
   const int64_t limit =
       backend_support::GenerationLimit(options_.generate_vocab, config().vocab_size);
   const c10::Device first = first_device();

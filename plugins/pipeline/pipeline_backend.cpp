@@ -31,8 +31,8 @@ class PipelineBackend final : public sdk::Backend {
         sdk::option("stages", COMPASS_OPT_INT,
                     "pipeline stages, one per device of backend.devices (default: every device)"),
         sdk::option("split", COMPASS_OPT_STRING,
-                    "how layers are split: \"bytes\" (balance weight bytes, default) or "
-                    "\"layers\" (equal counts)"),
+                    "how layers are split: \"layers\" (equal counts, default) or \"bytes\" "
+                    "(balance weight bytes)"),
         sdk::option("stage_layers", COMPASS_OPT_STRING,
                     "explicit layers per stage, e.g. \"0-11,12-29\" (overrides split)"),
         sdk::option("micro_batch_size", COMPASS_OPT_INT,

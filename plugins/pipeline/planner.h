@@ -55,7 +55,10 @@ const char* SplitRuleName(SplitRule rule);
 
 struct PipelineOptions {
   int64_t stages = 0;  // 0: one per device of backend.devices (kExplicit: one per range)
-  SplitRule split = SplitRule::kParameterBytes;
+  // Even layer counts by default: a stage's time is its layers' (the
+  // embedding lookup is cheap, the head runs at a few positions), so equal
+  // counts keep the stages equally busy; bytes balance memory instead.
+  SplitRule split = SplitRule::kEvenLayers;
   // kExplicit only (ignored otherwise): [begin, end) per stage, in order.
   std::vector<std::pair<int64_t, int64_t>> explicit_layers;
   int64_t micro_batch_size = 0;  // rows per micro-batch; 0: the run's batch size if given, else 8

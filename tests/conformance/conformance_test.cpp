@@ -30,7 +30,7 @@ const BackendSpec kBackends[] = {
     // or 5 layers): split by bytes and by layer counts; one micro-batch in
     // flight, and many small ones.
     {"pipeline", {"cpu"}, "{}"},
-    {"pipeline", {"cpu:0", "cpu:1"}, R"({"micro_batch_size": 2})"},
+    {"pipeline", {"cpu:0", "cpu:1"}, R"({"split": "bytes", "micro_batch_size": 2})"},
     {"pipeline", {"cpu:0", "cpu:1", "cpu:2"}, R"({"split": "layers", "micro_batches": 1})"},
     {"pipeline",
      {"cpu:0", "cpu:1", "cpu:2", "cpu:3"},

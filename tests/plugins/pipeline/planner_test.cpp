@@ -176,7 +176,8 @@ uint64_t BruteForceBest(const model::ParameterAccounting& acc, int64_t stages) {
 }
 
 TEST(PipelinePlanner, ByteSplitMatchesTheBruteForceOptimum) {
-  PipelineOptions o;  // split = bytes
+  PipelineOptions o;
+  o.split = SplitRule::kParameterBytes;
   uint32_t seed = 12345;
   const auto next = [&] {
     seed = seed * 1664525u + 1013904223u;
@@ -224,9 +225,11 @@ TEST(PipelinePlanner, ByteSplitMovesLayersOffTheEmbeddingAndHeadStages) {
   const auto acc = model::AccountParameters(c, model::DType::kF32);
   ASSERT_EQ(acc.layers[0].params(), 2720u);
   const std::vector<std::pair<int64_t, int64_t>> want = {{0, 6}, {6, 18}, {18, 24}};
-  EXPECT_EQ(SplitLayers(PipelineOptions(), acc, 3), want);
+  PipelineOptions bytes;
+  bytes.split = SplitRule::kParameterBytes;
+  EXPECT_EQ(SplitLayers(bytes, acc, 3), want);
   EXPECT_EQ(BruteForceBest(acc, 3), 32640u * 4);
-  PipelineOptions o;
+  PipelineOptions o = bytes;
   o.stages = 3;
   const auto plan = PlanPipeline(o, c, model::DType::kF32, Cpus(3), 16, 0);
   ASSERT_TRUE(plan.ok());
@@ -339,7 +342,7 @@ TEST(PipelinePlanner, StageBytesComputedFromTheShapes) {
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->options.micro_batch_size, 8);
   EXPECT_EQ(defaults->options.micro_batches, 4);
-  EXPECT_EQ(defaults->options.split, SplitRule::kParameterBytes);
+  EXPECT_EQ(defaults->options.split, SplitRule::kEvenLayers);
 }
 
 TEST(PipelinePlanner, AStageThatDoesNotFitNamesItsDevice) {
