@@ -24,6 +24,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev
+  chromium-headless-shell  # renders compass compare's HTML report in its test
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

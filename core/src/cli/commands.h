@@ -39,7 +39,21 @@ struct TokenizeOptions {
   bool no_special = false;  // special-token text is encoded as plain text
 };
 
+struct CompareOptions {
+  std::vector<std::string> backends;  // the first is the reference
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string output;  // "" = run.output, else runs/compare-<time>
+  bool restart = false;
+  uint32_t repeat_batch_size = 0;  // rerun the reference at this batch size; 0 = no
+};
+
 int PluginsCommand(const GlobalOptions& global, bool json);
+// Runs one request stream on several backends in turn, each into
+// <output>/<backend> (resumable like a run), and writes the comparison
+// (compare.md, compare.html, compare.json) into <output>. Exit 0 when every
+// backend ran, 1 when one failed (the comparison says which and why).
+int CompareCommand(const GlobalOptions& global, const CompareOptions& options);
 // Prints the ids and pieces of a text under a model's tokenizer.
 int TokenizeCommand(const TokenizeOptions& options);
 int RunCommand(const GlobalOptions& global, const RunOptions& options);

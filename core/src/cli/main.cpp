@@ -17,6 +17,8 @@ constexpr char kUsage[] =
     "Evaluate language models on benchmarks through interchangeable inference backends.\n\n"
     "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
     "  compass plan --backend NAME --config eval.toml [--devices 4xA40-48GB]\n"
+    "  compass compare --backends a,b,c --config eval.toml   the same run on each, "
+    "compared item by item\n"
     "  compass report RUN_DIR                         rebuild a run folder's reports\n"
     "  compass tokenize --model PATH [--json] TEXT    show ids and pieces\n"
     "  compass plugins [--json]                       list the plugins found\n";
@@ -106,6 +108,26 @@ int main(int argc, char** argv) {
                    "2x80GiB, 4xT4-16GB-nobf16");
   plan->add_flag("--json", json, "Print as JSON");
 
+  CompareOptions cmp;
+  auto* compare = app.add_subcommand(
+      "compare",
+      "Run the same config on several backends in turn and compare them item by item: scores "
+      "with paired tests, agreement, flipped items, performance, environment");
+  add_common(compare);
+  compare->add_option("--backends", cmp.backends, "Backends, comma-separated; the first is the reference")
+      ->delimiter(',')
+      ->required();
+  compare->add_option("--config", cmp.config, "The eval.toml to run")->required();
+  compare->add_option("--set", cmp.overrides,
+                      "Override a config value for every backend (repeatable)");
+  compare->add_option("--output", cmp.output,
+                      "Comparison folder, one run folder per backend inside (default: run.output "
+                      "or runs/compare-<time>); running again resumes");
+  compare->add_flag("--restart", cmp.restart, "Discard the stored results and start over");
+  compare->add_option("--repeat-with-batch-size", cmp.repeat_batch_size,
+                      "Rerun the reference backend at this batch size, to separate batch-size "
+                      "effects from backend effects");
+
   std::string run_dir;
   auto* report = app.add_subcommand("report",
                                     "Rebuild results.json, report.md, report.html and "
@@ -142,6 +164,7 @@ int main(int argc, char** argv) {
     if (*plugins) return PluginsCommand(global, json);
     if (*plan) return PlanCommand(global, run, json);
     if (*report) return ReportCommand(global, run_dir);
+    if (*compare) return CompareCommand(global, cmp);
     if (*tokenize) return TokenizeCommand(tok);
     if (run.backend.empty() || run.config.empty()) {
       std::fprintf(stderr, "%s\nRun `compass --help` for all options.\n",

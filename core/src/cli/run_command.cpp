@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/run_backend.h"
 #include "config/config.h"
 #include "devices/devices.h"
 #include "plugin_host/host_services.h"
@@ -93,6 +94,38 @@ bool Interrupted() {
   return g_interrupted.load();
 }
 
+int RunBackend(const PluginRegistry& registry, const EvalConfig& config,
+               const std::string& backend, const compass::RunOptions& options,
+               BackendOutcome* outcome) {
+  PluginHost host;
+  g_host.store(&host);
+  InstallInterruptHandler();
+  Runner runner(registry, host);
+  auto summary = runner.Run(config, backend, options);
+  g_host.store(nullptr);
+  if (!summary.ok()) {
+    spdlog::error("{}", summary.status().message());
+    outcome->error = summary.status().message();
+    return ExitCodeFor(summary.status(), runner.stage());
+  }
+  outcome->finished = true;
+  spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
+               summary->reused, options.output_dir);
+  if (summary->failed_requests > 0) {
+    outcome->error =
+        std::to_string(summary->failed_requests) + " request(s) failed (" +
+        std::to_string(summary->failed_items) + " item(s) left unscored; first: " +
+        summary->first_failure +
+        "); the rest is stored, and running the same command again retries only them";
+    return kExitRunFailed;
+  }
+  return kExitOk;
+}
+
+std::string TimestampedDir(const std::string& name) {
+  return DefaultOutputDir(name);
+}
+
 int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   auto config = LoadConfig(options.config, options.overrides);
   if (!config.ok()) {
@@ -106,26 +139,14 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   if (run_options.output_dir.empty()) run_options.output_dir = config->run.output;
   if (run_options.output_dir.empty()) run_options.output_dir = DefaultOutputDir(options.backend);
   run_options.restart = options.restart;
-
-  PluginHost host;
-  g_host.store(&host);
-  InstallInterruptHandler();
-  Runner runner(registry, host);
-  auto summary = runner.Run(*config, options.backend, run_options);
-  g_host.store(nullptr);
-  if (!summary.ok()) {
-    spdlog::error("{}", summary.status().message());
-    return ExitCodeFor(summary.status(), runner.stage());
-  }
-  spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
-               summary->reused, run_options.output_dir);
+  BackendOutcome outcome;
+  const int code = RunBackend(registry, *config, options.backend, run_options, &outcome);
+  if (!outcome.finished) return code;
+  // Failed requests: the reports still show every other item (failures marked).
   const int report = ReportCommand(global, run_options.output_dir);
-  if (summary->failed_requests > 0) {
-    spdlog::error(
-        "{} request(s) failed ({} item(s) left unscored; first: {}); the rest is stored, "
-        "and running the same command again retries only them",
-        summary->failed_requests, summary->failed_items, summary->first_failure);
-    return kExitRunFailed;
+  if (code != kExitOk) {
+    spdlog::error("{}", outcome.error);
+    return code;
   }
   return report;
 }

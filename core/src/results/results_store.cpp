@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS run (
 CREATE TABLE IF NOT EXISTS responses (
   hash TEXT PRIMARY KEY, kind TEXT NOT NULL, logprob REAL, is_greedy INTEGER,
   num_tokens INTEGER, tokens_json TEXT, finish_reason INTEGER,
-  created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+  created_at TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), token_logprobs_json TEXT);
 CREATE TABLE IF NOT EXISTS tasks (
   name TEXT PRIMARY KEY, dataset TEXT, scorer TEXT, items INTEGER, requests INTEGER,
   computed INTEGER, seconds REAL, ordinal INTEGER);
@@ -170,6 +170,17 @@ StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenImpl(const std::string
     }
     COMPASS_RETURN_IF_ERROR(store->Exec(kSchema));
   }
+  {
+    Stmt columns(db, "SELECT count(*) FROM pragma_table_info('responses') "
+                     "WHERE name = 'token_logprobs_json'");
+    store->has_token_logprobs_ =
+        columns.ok() && columns.Step() == SQLITE_ROW && columns.Int(0) > 0;
+  }
+  if (create && !store->has_token_logprobs_) {
+    COMPASS_RETURN_IF_ERROR(
+        store->Exec("ALTER TABLE responses ADD COLUMN token_logprobs_json TEXT;"));
+    store->has_token_logprobs_ = true;
+  }
   return store;
 }
 
@@ -248,9 +259,11 @@ Status ResultsStore::FinishRun(const std::string& finished_at, double seconds,
 StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
     const std::set<std::string>& hashes) const {
   std::map<std::string, StoredResponse> out;
-  Stmt s(db_,
-         "SELECT kind, logprob, is_greedy, num_tokens, tokens_json, finish_reason FROM responses"
-         " WHERE hash = ?");
+  Stmt s(db_, has_token_logprobs_
+                  ? "SELECT kind, logprob, is_greedy, num_tokens, tokens_json, finish_reason,"
+                    " token_logprobs_json FROM responses WHERE hash = ?"
+                  : "SELECT kind, logprob, is_greedy, num_tokens, tokens_json, finish_reason,"
+                    " NULL FROM responses WHERE hash = ?");
   if (!s.ok()) return Error("reading responses");
   for (const auto& h : hashes) {
     s.Bind(1, h);
@@ -264,6 +277,12 @@ StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
       const std::string tokens = s.Text(4);
       if (!tokens.empty()) r.tokens = nlohmann::json::parse(tokens).get<std::vector<int32_t>>();
       r.finish_reason = static_cast<uint32_t>(s.Int(5));
+      const std::string token_logprobs = s.Text(6);
+      if (!token_logprobs.empty()) {
+        const auto parsed = nlohmann::json::parse(token_logprobs, nullptr, false);
+        if (!parsed.is_array()) return Error("reading responses: bad token_logprobs_json");
+        for (const auto& v : parsed) r.token_logprobs.push_back(v.is_number() ? v.get<float>() : NAN);
+      }
       out.emplace(h, std::move(r));
     } else if (s.rc() != SQLITE_DONE) {
       return Error("reading responses");
@@ -276,11 +295,12 @@ StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
 Status ResultsStore::PutResponse(const StoredResponse& r) {
   Stmt s(db_,
          "INSERT OR REPLACE INTO responses (hash, kind, logprob, is_greedy, num_tokens,"
-         " tokens_json, finish_reason) VALUES (?,?,?,?,?,?,?)");
+         " tokens_json, finish_reason, token_logprobs_json) VALUES (?,?,?,?,?,?,?,?)");
   s.Bind(1, r.hash).Bind(2, r.kind).Bind(3, r.logprob).Bind(4, int64_t{r.is_greedy});
   s.Bind(5, static_cast<int64_t>(r.num_tokens));
   s.Bind(6, r.tokens.empty() ? std::string() : nlohmann::json(r.tokens).dump());
   s.Bind(7, static_cast<int64_t>(r.finish_reason));
+  s.Bind(8, r.token_logprobs.empty() ? std::string() : nlohmann::json(r.token_logprobs).dump());
   if (!s.ok() || s.Step() != SQLITE_DONE) return Error("storing a response");
   return Status::Ok();
 }

@@ -43,6 +43,9 @@ struct StoredResponse {
   bool is_greedy = false;
   uint64_t num_tokens = 0;
   std::vector<int32_t> tokens;  // generate: generated ids
+  // Per continuation / generated token, when the backend gave them (for
+  // where two backends first diverge).
+  std::vector<float> token_logprobs;
   uint32_t finish_reason = 0;
 };
 
@@ -118,6 +121,8 @@ class ResultsStore {
   Status Error(const std::string& what) const;
   sqlite3* db_;
   std::string path_;
+  // Databases written before token log-probs were stored lack the column.
+  bool has_token_logprobs_ = false;
 };
 
 }  // namespace compass

@@ -194,6 +194,9 @@ StoredResponse ToStored(const compass_result& r, const std::string& hash) {
     s.num_tokens = r.tokens.size;
   }
   s.finish_reason = r.finish_reason;
+  if (r.token_logprobs != nullptr) {
+    s.token_logprobs.assign(r.token_logprobs, r.token_logprobs + r.num_tokens);
+  }
   return s;
 }
 

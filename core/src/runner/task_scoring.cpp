@@ -17,6 +17,8 @@ struct ItemOutput {
   std::vector<std::string> texts;  // generation samples, cut at the stop
   double logprob = 0;
   uint64_t num_tokens = 0;
+  std::vector<int32_t> tokens;  // the first completion's ids
+  std::vector<float> token_logprobs;
   std::string error;
 };
 
@@ -68,7 +70,11 @@ StatusOr<ScoredTask> ScoreTask(const std::string& task, const std::vector<sdk::I
         COMPASS_ASSIGN_OR_RETURN(std::string decoded,
                                  tokenizer.Decode(resp.tokens.data(), resp.tokens.size()));
         out.texts.push_back(CutAtStop(std::move(decoded), item.stop));
-        if (s == 0) out.num_tokens = resp.num_tokens;
+        if (s == 0) {
+          out.num_tokens = resp.num_tokens;
+          out.tokens = resp.tokens;
+          out.token_logprobs = resp.token_logprobs;
+        }
       }
     }
   }
@@ -107,6 +113,10 @@ StatusOr<ScoredTask> ScoreTask(const std::string& task, const std::vector<sdk::I
       if (!item.references.empty()) sample["reference"] = item.references[0];
       if (o.error.empty()) {
         sample["generation"] = o.texts.empty() ? std::string() : o.texts[0];
+        // The first completion's ids and their log-probs: where two
+        // backends first diverge (compass compare).
+        sample["tokens"] = o.tokens;
+        if (o.token_logprobs.size() == o.tokens.size()) sample["token_logprobs"] = o.token_logprobs;
         if (o.texts.size() > 1) sample["samples"] = o.texts;
       }
     }

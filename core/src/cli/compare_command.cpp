@@ -1,0 +1,122 @@
+// `compass compare`: the same config on several backends in turn, then the
+// item-by-item comparison (report/comparison.h).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "cli/commands.h"
+#include "cli/run_backend.h"
+#include "report/comparison.h"
+#include "report/report.h"
+#include "results/results_store.h"
+
+namespace compass::cli {
+
+int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
+  if (options.backends.empty()) {
+    spdlog::error("compare: --backends needs at least one backend (e.g. hf_native,paged_tp)");
+    return kExitUsage;
+  }
+  std::set<std::string> seen;
+  for (const std::string& b : options.backends) {
+    if (!seen.insert(b).second) {
+      spdlog::error("compare: backend '{}' is listed twice in --backends", b);
+      return kExitUsage;
+    }
+  }
+  auto config = LoadConfig(options.config, options.overrides);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().message());
+    return kExitUsage;
+  }
+  const auto registry = PluginRegistry::Discover(PluginSearchPath(global.plugin_dirs));
+  // Every backend must exist before anything runs.
+  for (const std::string& b : options.backends) {
+    auto found = registry.Find(PluginKind::kBackend, b);
+    if (!found.ok()) {
+      spdlog::error("compare: {}", found.status().message());
+      return kExitPlugin;
+    }
+  }
+  std::string out = options.output;
+  if (out.empty()) out = config->run.output;
+  if (out.empty()) out = TimestampedDir("compare");
+  namespace fs = std::filesystem;
+
+  std::vector<ComparedRun> runs;
+  bool all_ran = true;
+  // One backend in turn; each releases its memory (the instance ends with
+  // its run) before the next loads.
+  auto run_one = [&](const std::string& backend, const std::string& label,
+                     const EvalConfig& cfg, const std::string& repeats) -> bool {
+    ComparedRun r;
+    r.label = label;
+    r.dir = (fs::path(out) / label).string();
+    r.repeats = repeats;
+    spdlog::info("compare: {} into {}", label, r.dir);
+    compass::RunOptions run_options;
+    run_options.output_dir = r.dir;
+    run_options.restart = options.restart;
+    BackendOutcome outcome;
+    const int code = RunBackend(registry, cfg, backend, run_options, &outcome);
+    if (code == kExitInterrupted) return false;
+    if (outcome.finished) {
+      // Its own reports, as a run writes them.
+      if (auto store = ResultsStore::OpenExisting(r.dir); store.ok()) {
+        if (auto files = WriteReports(**store, r.dir); !files.ok()) {
+          spdlog::warn("{}", files.status().message());
+        }
+      }
+    }
+    if (!outcome.finished) {
+      r.error = outcome.error;
+      all_ran = false;
+    } else if (code != kExitOk) {
+      spdlog::warn("compare: {}: {}", label, outcome.error);
+      all_ran = false;
+    }
+    runs.push_back(std::move(r));
+    return true;
+  };
+  for (const std::string& backend : options.backends) {
+    if (!run_one(backend, backend, *config, "")) return kExitInterrupted;
+  }
+  if (options.repeat_batch_size > 0) {
+    std::string base;
+    for (const ComparedRun& r : runs) {
+      if (r.error.empty()) {
+        base = r.label;
+        break;
+      }
+    }
+    if (!base.empty()) {
+      std::vector<std::string> overrides = options.overrides;
+      overrides.push_back("backend.batch_size=" + std::to_string(options.repeat_batch_size));
+      auto repeat = LoadConfig(options.config, overrides);
+      if (!repeat.ok()) {
+        spdlog::error("{}", repeat.status().message());
+        return kExitUsage;
+      }
+      const std::string label = base + "@bs" + std::to_string(options.repeat_batch_size);
+      if (!run_one(base, label, *repeat, base)) return kExitInterrupted;
+    }
+  }
+  auto comparison = Compare(runs);
+  if (!comparison.ok()) {
+    spdlog::error("{}", comparison.status().message());
+    return kExitRunFailed;
+  }
+  auto files = WriteComparison(*comparison, out);
+  if (!files.ok()) {
+    spdlog::error("{}", files.status().message());
+    return kExitRunFailed;
+  }
+  std::printf("\n%s\nComparison: %s\n            %s\n            %s\n",
+              ComparisonTable(*comparison).c_str(), files->html.c_str(), files->markdown.c_str(),
+              files->json.c_str());
+  return all_ran ? kExitOk : kExitRunFailed;
+}
+
+}  // namespace compass::cli
