@@ -53,7 +53,7 @@ fi
 if [ "${1:-}" = "--dev" ]; then
   log "installing the reference implementations into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    numpy safetensors transformers tokenizers sentencepiece protobuf gguf accelerate
+    numpy safetensors transformers tokenizers sentencepiece protobuf gguf accelerate scipy statsmodels
 fi
 "$VENV/bin/python" -W ignore - <<'PY' >&2
 import shutil, subprocess, torch
