@@ -18,6 +18,7 @@ cat >"$WORK/eval.toml" <<TOML
 [model]
 path = "$GGUF"
 dtype = "float32"
+max_length = 1024
 
 [backend]
 devices = ["cpu:0", "cpu:1"]

@@ -49,8 +49,8 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   bool all_ran = true;
   // One backend in turn; each releases its memory (the instance ends with
   // its run) before the next loads.
-  auto run_one = [&](const std::string& backend, const std::string& label,
-                     const EvalConfig& cfg, const std::string& repeats) -> bool {
+  auto run_one = [&](const std::string& backend, const std::string& label, const EvalConfig& cfg,
+                     const std::string& repeats) -> bool {
     ComparedRun r;
     r.label = label;
     r.dir = (fs::path(out) / label).string();

@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
       "Run the same config on several backends in turn and compare them item by item: scores "
       "with paired tests, agreement, flipped items, performance, environment");
   add_common(compare);
-  compare->add_option("--backends", cmp.backends, "Backends, comma-separated; the first is the reference")
+  compare
+      ->add_option("--backends", cmp.backends,
+                   "Backends, comma-separated; the first is the reference")
       ->delimiter(',')
       ->required();
   compare->add_option("--config", cmp.config, "The eval.toml to run")->required();

@@ -18,9 +18,8 @@ struct BackendOutcome {
 
 // Runs `backend` on `config` into options.output_dir; returns the exit code
 // (kExitOk, or the code for where it stopped).
-int RunBackend(const PluginRegistry& registry, const EvalConfig& config,
-               const std::string& backend, const compass::RunOptions& options,
-               BackendOutcome* outcome);
+int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const std::string& backend,
+               const compass::RunOptions& options, BackendOutcome* outcome);
 
 // runs/<name>-<time> under the working directory.
 std::string TimestampedDir(const std::string& name);

@@ -94,9 +94,8 @@ bool Interrupted() {
   return g_interrupted.load();
 }
 
-int RunBackend(const PluginRegistry& registry, const EvalConfig& config,
-               const std::string& backend, const compass::RunOptions& options,
-               BackendOutcome* outcome) {
+int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const std::string& backend,
+               const compass::RunOptions& options, BackendOutcome* outcome) {
   PluginHost host;
   g_host.store(&host);
   InstallInterruptHandler();
@@ -112,11 +111,10 @@ int RunBackend(const PluginRegistry& registry, const EvalConfig& config,
   spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
                summary->reused, options.output_dir);
   if (summary->failed_requests > 0) {
-    outcome->error =
-        std::to_string(summary->failed_requests) + " request(s) failed (" +
-        std::to_string(summary->failed_items) + " item(s) left unscored; first: " +
-        summary->first_failure +
-        "); the rest is stored, and running the same command again retries only them";
+    outcome->error = std::to_string(summary->failed_requests) + " request(s) failed (" +
+                     std::to_string(summary->failed_items) +
+                     " item(s) left unscored; first: " + summary->first_failure +
+                     "); the rest is stored, and running the same command again retries only them";
     return kExitRunFailed;
   }
   return kExitOk;

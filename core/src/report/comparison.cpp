@@ -173,9 +173,10 @@ Agreement Agree(const std::string& task, const ComparedRun& ref, const RunData& 
   auto ordinal = [&](const std::string& id) { return ia->second.at(id).ordinal; };
   std::sort(g.flips.begin(), g.flips.end(),
             [&](const Flip& x, const Flip& y) { return ordinal(x.item_id) < ordinal(y.item_id); });
-  std::sort(g.divergences.begin(), g.divergences.end(), [&](const Divergence& x, const Divergence& y) {
-    return ordinal(x.item_id) < ordinal(y.item_id);
-  });
+  std::sort(g.divergences.begin(), g.divergences.end(),
+            [&](const Divergence& x, const Divergence& y) {
+              return ordinal(x.item_id) < ordinal(y.item_id);
+            });
   return g;
 }
 
@@ -214,8 +215,8 @@ StatusOr<Comparison> Compare(const std::vector<ComparedRun>& runs) {
     } else if (data[i]->hashes != first->hashes) {
       c.identical_requests = false;
       c.request_note += (c.request_note.empty() ? "" : "; ") + runs[i].label + " answered " +
-                        std::to_string(data[i]->hashes.size()) + " requests, " + first_label +
-                        " " + std::to_string(first->hashes.size()) + ", not all the same";
+                        std::to_string(data[i]->hashes.size()) + " requests, " + first_label + " " +
+                        std::to_string(first->hashes.size()) + ", not all the same";
     }
   }
   // Scores: every (task, metric) of the overall group, in the first run's

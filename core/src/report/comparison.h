@@ -51,7 +51,7 @@ struct PairedDifference {
   double difference = 0;
   std::string test;  // "McNemar (exact)", "McNemar", "paired bootstrap"
   double p_value = 1;
-  double low = 0, high = 0;  // bootstrap interval (0, 0 for McNemar)
+  double low = 0, high = 0;                     // bootstrap interval (0, 0 for McNemar)
   uint64_t only_reference = 0, only_other = 0;  // McNemar's discordant items
   bool significant = false;                     // p < 0.05
 };
@@ -65,7 +65,7 @@ struct Flip {
 struct Divergence {
   std::string item_id;
   int64_t position = -1;  // first generated token that differs (-1: identical)
-  int64_t reference_token = -1, other_token = -1;  // -1: the sequence ended
+  int64_t reference_token = -1, other_token = -1;   // -1: the sequence ended
   double reference_logprob = 0, other_logprob = 0;  // NaN when unknown
 };
 

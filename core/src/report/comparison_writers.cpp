@@ -169,8 +169,8 @@ std::string Markdown(const Comparison& c) {
   md << "\n## Paired tests\n\n| task | metric | backends | difference | test | p | "
         "discordant / interval |\n|---|---|---|---|---|---|---|\n";
   for (const PairedDifference& d : c.differences) {
-    md << "| " << MdCell(d.task) << " | " << MdCell(d.metric) << " | " << MdCell(d.other)
-       << " − " << MdCell(d.reference) << " | " << Fixed(d.difference) << " | " << d.test << " | "
+    md << "| " << MdCell(d.task) << " | " << MdCell(d.metric) << " | " << MdCell(d.other) << " − "
+       << MdCell(d.reference) << " | " << Fixed(d.difference) << " | " << d.test << " | "
        << PValue(d.p_value) << (d.significant ? " **significant**" : "") << " | "
        << (d.test.rfind("McNemar", 0) == 0
                ? std::to_string(d.only_reference) + " / " + std::to_string(d.only_other)
@@ -183,9 +183,9 @@ std::string Markdown(const Comparison& c) {
     md << "| " << MdCell(g.task) << " | " << MdCell(g.other) << " vs " << MdCell(g.reference)
        << " | " << g.same_prediction << "/" << g.items << " (" << Fixed(100 * g.share(), 1)
        << " %) | " << Scientific(g.max_abs_delta) << " | " << Scientific(g.mean_abs_delta) << " | "
-       << (g.generations ? std::to_string(g.identical_generations) + "/" +
-                               std::to_string(g.generations)
-                         : "—")
+       << (g.generations
+               ? std::to_string(g.identical_generations) + "/" + std::to_string(g.generations)
+               : "—")
        << " |\n";
   }
   for (const Agreement& g : c.agreements) {
@@ -207,9 +207,9 @@ std::string Markdown(const Comparison& c) {
          << MdCell(g.reference) << " token (log-prob) | " << MdCell(g.other)
          << " token (log-prob) |\n|---|---|---|---|\n";
       for (const Divergence& d : g.divergences) {
-        md << "| " << MdCell(d.item_id) << " | " << d.position << " | "
-           << Token(d.reference_token) << " (" << Fixed(d.reference_logprob) << ") | "
-           << Token(d.other_token) << " (" << Fixed(d.other_logprob) << ") |\n";
+        md << "| " << MdCell(d.item_id) << " | " << d.position << " | " << Token(d.reference_token)
+           << " (" << Fixed(d.reference_logprob) << ") | " << Token(d.other_token) << " ("
+           << Fixed(d.other_logprob) << ") |\n";
       }
     }
   }
@@ -258,8 +258,8 @@ std::string BarChart(const std::string& id, const std::vector<Bar>& bars, double
   for (int tick = 0; tick <= 4; ++tick) {
     const double frac = tick / 4.0;
     const double x = label_w + plot_w * frac;
-    const double v = log ? std::pow(10, min_log + frac * (std::log10(max_value) - min_log))
-                         : max_value * frac;
+    const double v =
+        log ? std::pow(10, min_log + frac * (std::log10(max_value) - min_log)) : max_value * frac;
     svg << "<line x1=\"" << x << "\" y1=\"" << top << "\" x2=\"" << x << "\" y2=\"" << height - 25
         << "\" stroke=\"#ddd\"/><text x=\"" << x << "\" y=\"" << height - 10
         << "\" text-anchor=\"middle\" fill=\"#555\">" << (log ? Scientific(v) : Fixed(v, 2))
@@ -274,21 +274,21 @@ std::string BarChart(const std::string& id, const std::vector<Bar>& bars, double
     const int y = top + row_h * static_cast<int>(i);
     const double x = x_of(b.value);
     svg << "<text x=\"" << label_w - 8 << "\" y=\"" << y + 16 << "\" text-anchor=\"end\">"
-        << Html(b.label) << "</text>\n<rect x=\"" << label_w << "\" y=\"" << y + 4
-        << "\" width=\"" << std::max(1.0, x - label_w) << "\" height=\"" << row_h - 8
-        << "\" fill=\"" << kColors[b.color % 6] << "\"><title>" << Html(b.label) << ": "
-        << Html(b.text) << "</title></rect>\n";
+        << Html(b.label) << "</text>\n<rect x=\"" << label_w << "\" y=\"" << y + 4 << "\" width=\""
+        << std::max(1.0, x - label_w) << "\" height=\"" << row_h - 8 << "\" fill=\""
+        << kColors[b.color % 6] << "\"><title>" << Html(b.label) << ": " << Html(b.text)
+        << "</title></rect>\n";
     double right = x;
     if (!std::isnan(b.whisker) && !log) {
       const double lo = x_of(b.value - b.whisker), hi = x_of(b.value + b.whisker);
       const int cy = y + row_h / 2;
-      svg << "<path d=\"M" << lo << " " << cy << " H" << hi << " M" << lo << " " << cy - 4
-          << " V" << cy + 4 << " M" << hi << " " << cy - 4 << " V" << cy + 4
+      svg << "<path d=\"M" << lo << " " << cy << " H" << hi << " M" << lo << " " << cy - 4 << " V"
+          << cy + 4 << " M" << hi << " " << cy - 4 << " V" << cy + 4
           << "\" stroke=\"#222\" stroke-width=\"1.5\" fill=\"none\"/>\n";
       right = hi;
     }
-    svg << "<text x=\"" << right + 6 << "\" y=\"" << y + 16 << "\" fill=\"#222\">"
-        << Html(b.text) << "</text>\n";
+    svg << "<text x=\"" << right + 6 << "\" y=\"" << y + 16 << "\" fill=\"#222\">" << Html(b.text)
+        << "</text>\n";
   }
   svg << "</svg>\n";
   return svg.str();
@@ -307,9 +307,9 @@ std::string HtmlReport(const Comparison& c) {
       << (i == 0 ? " (reference)" : "");
   }
   h << ". Requests: "
-    << (c.identical_requests ? "identical on every backend (the same token ids)."
-                             : "<span class=\"bad\">not identical: " + Html(c.request_note) +
-                                   "</span>")
+    << (c.identical_requests
+            ? "identical on every backend (the same token ids)."
+            : "<span class=\"bad\">not identical: " + Html(c.request_note) + "</span>")
     << "</p>\n";
   for (const ComparedRun& r : c.runs) {
     if (!r.error.empty()) {
@@ -337,8 +337,7 @@ std::string HtmlReport(const Comparison& c) {
   for (const ScoreRow& row : c.scores) {
     h << "<tr><td>" << Html(row.task) << "</td><td>" << Html(row.metric) << "</td>";
     for (const ScoreCell& cell : row.cells) {
-      h << "<td>"
-        << (cell.present ? Fixed(cell.value) + " ± " + Fixed(cell.stderr_value) : "—")
+      h << "<td>" << (cell.present ? Fixed(cell.value) + " ± " + Fixed(cell.stderr_value) : "—")
         << "</td>";
     }
     h << "</tr>\n";
@@ -346,10 +345,10 @@ std::string HtmlReport(const Comparison& c) {
   h << "</table>\n<h2>Paired tests</h2>\n<table><tr><th>task</th><th>metric</th><th>backends"
        "</th><th>difference</th><th>test</th><th>p</th><th>discordant / interval</th></tr>\n";
   for (const PairedDifference& d : c.differences) {
-    h << "<tr><td>" << Html(d.task) << "</td><td>" << Html(d.metric) << "</td><td>"
-      << Html(d.other) << " − " << Html(d.reference) << "</td><td>" << Fixed(d.difference)
-      << "</td><td>" << Html(d.test) << "</td><td" << (d.significant ? " class=\"sig\"" : "")
-      << ">" << PValue(d.p_value) << "</td><td>"
+    h << "<tr><td>" << Html(d.task) << "</td><td>" << Html(d.metric) << "</td><td>" << Html(d.other)
+      << " − " << Html(d.reference) << "</td><td>" << Fixed(d.difference) << "</td><td>"
+      << Html(d.test) << "</td><td" << (d.significant ? " class=\"sig\"" : "") << ">"
+      << PValue(d.p_value) << "</td><td>"
       << (d.test.rfind("McNemar", 0) == 0
               ? std::to_string(d.only_reference) + " / " + std::to_string(d.only_other)
               : "[" + Fixed(d.low) + ", " + Fixed(d.high) + "]")
@@ -376,12 +375,12 @@ std::string HtmlReport(const Comparison& c) {
   h << "<table><tr><th>task</th><th>backends</th><th>same prediction</th><th>max |Δ log-prob|"
        "</th><th>mean |Δ log-prob|</th><th>identical generations</th></tr>\n";
   for (const Agreement& g : c.agreements) {
-    h << "<tr><td>" << Html(g.task) << "</td><td>" << Html(g.other) << " vs "
-      << Html(g.reference) << "</td><td>" << g.same_prediction << "/" << g.items << "</td><td>"
+    h << "<tr><td>" << Html(g.task) << "</td><td>" << Html(g.other) << " vs " << Html(g.reference)
+      << "</td><td>" << g.same_prediction << "/" << g.items << "</td><td>"
       << Scientific(g.max_abs_delta) << "</td><td>" << Scientific(g.mean_abs_delta) << "</td><td>"
-      << (g.generations ? std::to_string(g.identical_generations) + "/" +
-                              std::to_string(g.generations)
-                        : "—")
+      << (g.generations
+              ? std::to_string(g.identical_generations) + "/" + std::to_string(g.generations)
+              : "—")
       << "</td></tr>\n";
   }
   h << "</table>\n";
@@ -463,7 +462,7 @@ StatusOr<ComparisonFiles> WriteComparison(const Comparison& comparison, const st
 std::string ComparisonTable(const Comparison& c) {
   std::ostringstream t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-24s %-12s", "TASK", "METRIC");
+  std::snprintf(line, sizeof line, "%-24s %-22s", "TASK", "METRIC");
   t << line;
   for (const ComparedRun& r : c.runs) {
     std::snprintf(line, sizeof line, " %18s", r.label.c_str());
@@ -471,11 +470,11 @@ std::string ComparisonTable(const Comparison& c) {
   }
   t << "\n";
   for (const ScoreRow& row : c.scores) {
-    std::snprintf(line, sizeof line, "%-24s %-12s", row.task.c_str(), row.metric.c_str());
+    std::snprintf(line, sizeof line, "%-24s %-22s", row.task.c_str(), row.metric.c_str());
     t << line;
     for (const ScoreCell& cell : row.cells) {
-      const std::string v = cell.present ? Fixed(cell.value) + "±" + Fixed(cell.stderr_value, 3)
-                                         : std::string("-");
+      const std::string v =
+          cell.present ? Fixed(cell.value) + "±" + Fixed(cell.stderr_value, 3) : std::string("-");
       std::snprintf(line, sizeof line, " %18s", v.c_str());
       t << line;
     }
@@ -504,7 +503,8 @@ std::string ComparisonTable(const Comparison& c) {
       << Fixed(d.difference) << " (" << d.test << ", p = " << PValue(d.p_value) << ")\n";
   }
   if (!any) t << "\nNo significant difference (paired tests, p < 0.05).\n";
-  if (!c.identical_requests) t << "\nWARNING: the request streams differ: " << c.request_note << "\n";
+  if (!c.identical_requests)
+    t << "\nWARNING: the request streams differ: " << c.request_note << "\n";
   for (const ComparedRun& r : c.runs) {
     if (!r.error.empty()) t << "\n" << r.label << " did not run: " << r.error << "\n";
   }

@@ -171,10 +171,10 @@ StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenImpl(const std::string
     COMPASS_RETURN_IF_ERROR(store->Exec(kSchema));
   }
   {
-    Stmt columns(db, "SELECT count(*) FROM pragma_table_info('responses') "
-                     "WHERE name = 'token_logprobs_json'");
-    store->has_token_logprobs_ =
-        columns.ok() && columns.Step() == SQLITE_ROW && columns.Int(0) > 0;
+    Stmt columns(db,
+                 "SELECT count(*) FROM pragma_table_info('responses') "
+                 "WHERE name = 'token_logprobs_json'");
+    store->has_token_logprobs_ = columns.ok() && columns.Step() == SQLITE_ROW && columns.Int(0) > 0;
   }
   if (create && !store->has_token_logprobs_) {
     COMPASS_RETURN_IF_ERROR(
@@ -281,7 +281,8 @@ StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
       if (!token_logprobs.empty()) {
         const auto parsed = nlohmann::json::parse(token_logprobs, nullptr, false);
         if (!parsed.is_array()) return Error("reading responses: bad token_logprobs_json");
-        for (const auto& v : parsed) r.token_logprobs.push_back(v.is_number() ? v.get<float>() : NAN);
+        for (const auto& v : parsed)
+          r.token_logprobs.push_back(v.is_number() ? v.get<float>() : NAN);
       }
       out.emplace(h, std::move(r));
     } else if (s.rc() != SQLITE_DONE) {

@@ -57,15 +57,19 @@ void WriteRun(const fs::path& dir, const RunSpec& spec) {
     bool right = i % 2 == 0;
     if (std::find(spec.flip.begin(), spec.flip.end(), i) != spec.flip.end()) right = false;
     correct += right;
-    const std::vector<double> lp = right ? std::vector<double>{-1.0, -2.0, -3.0}
-                                         : std::vector<double>{-2.0, -1.0, -3.0};
+    const std::vector<double> lp =
+        right ? std::vector<double>{-1.0, -2.0, -3.0} : std::vector<double>{-2.0, -1.0, -3.0};
     std::vector<double> shifted = lp;
     for (double& v : shifted) v += spec.logprob_shift;
     json s = {{"id", "q" + std::to_string(i)},
               {"logprobs", shifted},
               {"prediction", right ? "A" : "B"},
               {"reference", "A"}};
-    samples.push_back({"mcq", "q" + std::to_string(i), "", static_cast<uint64_t>(i), s.dump(),
+    samples.push_back({"mcq",
+                       "q" + std::to_string(i),
+                       "",
+                       static_cast<uint64_t>(i),
+                       s.dump(),
                        {{"acc", right ? 1.0 : 0.0}}});
   }
   StoredTask t{"mcq", "jsonl", "mcq_accuracy", kItems, kItems, kItems, 1.0, 0};
@@ -79,16 +83,22 @@ void WriteRun(const fs::path& dir, const RunSpec& spec) {
   for (int i = 0; i < 4; ++i) {
     std::vector<int> tokens = {5, 6, 7, 8, 9};
     if (spec.token_change && i == 2) tokens[3] = 42;
-    json s = {{"id", "g" + std::to_string(i)},
-              {"generation", "x"},
-              {"prediction", spec.token_change && i == 2 ? "7" : "6"},
-              {"tokens", tokens},
-              {"token_logprobs", {-0.1, -0.2, -0.3, spec.token_change && i == 2 ? -2.5 : -0.4, -0.5}}};
-    gens.push_back({"gen", "g" + std::to_string(i), "", static_cast<uint64_t>(i), s.dump(),
+    json s = {
+        {"id", "g" + std::to_string(i)},
+        {"generation", "x"},
+        {"prediction", spec.token_change && i == 2 ? "7" : "6"},
+        {"tokens", tokens},
+        {"token_logprobs", {-0.1, -0.2, -0.3, spec.token_change && i == 2 ? -2.5 : -0.4, -0.5}}};
+    gens.push_back({"gen",
+                    "g" + std::to_string(i),
+                    "",
+                    static_cast<uint64_t>(i),
+                    s.dump(),
                     {{"exact_match", spec.token_change && i == 2 ? 0.0 : 1.0}}});
   }
   StoredTask g{"gen", "gsm8k", "exact_match", 4, 4, 4, 1.0, 1};
-  ASSERT_TRUE((*store)->PutTask(g, gens, {{"gen", "", "exact_match", "analytic", 1.0, 0, 4, true}}).ok());
+  ASSERT_TRUE(
+      (*store)->PutTask(g, gens, {{"gen", "", "exact_match", "analytic", 1.0, 0, 4, true}}).ok());
   ASSERT_TRUE((*store)->PutFigures({{"load_seconds", "", 0.5, COMPASS_UNIT_SECONDS}}).ok());
   ASSERT_TRUE((*store)->FinishRun("2026-01-01T00:00:00Z", 2.0, "[]").ok());
 }
