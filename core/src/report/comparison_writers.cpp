@@ -37,6 +37,19 @@ std::string Vector(const std::vector<double>& v) {
   return out + "]";
 }
 
+// McNemar's discordant counts, or the bootstrap interval.
+std::string Evidence(const PairedDifference& d) {
+  return d.test.rfind("McNemar", 0) == 0
+             ? std::to_string(d.only_reference) + " / " + std::to_string(d.only_other)
+             : "[" + Fixed(d.low) + ", " + Fixed(d.high) + "]";
+}
+
+std::string Generations(const Agreement& g) {
+  return g.generations
+             ? std::to_string(g.identical_generations) + "/" + std::to_string(g.generations)
+             : "—";
+}
+
 std::string Token(int64_t id) {
   return id < 0 ? "(end)" : std::to_string(id);
 }
@@ -171,10 +184,7 @@ std::string Markdown(const Comparison& c) {
   for (const PairedDifference& d : c.differences) {
     md << "| " << MdCell(d.task) << " | " << MdCell(d.metric) << " | " << MdCell(d.other) << " − "
        << MdCell(d.reference) << " | " << Fixed(d.difference) << " | " << d.test << " | "
-       << PValue(d.p_value) << (d.significant ? " **significant**" : "") << " | "
-       << (d.test.rfind("McNemar", 0) == 0
-               ? std::to_string(d.only_reference) + " / " + std::to_string(d.only_other)
-               : "[" + Fixed(d.low) + ", " + Fixed(d.high) + "]")
+       << PValue(d.p_value) << (d.significant ? " **significant**" : "") << " | " << Evidence(d)
        << " |\n";
   }
   md << "\n## Agreement\n\n| task | backends | same prediction | max \\|Δ log-prob\\| | mean "
@@ -183,10 +193,7 @@ std::string Markdown(const Comparison& c) {
     md << "| " << MdCell(g.task) << " | " << MdCell(g.other) << " vs " << MdCell(g.reference)
        << " | " << g.same_prediction << "/" << g.items << " (" << Fixed(100 * g.share(), 1)
        << " %) | " << Scientific(g.max_abs_delta) << " | " << Scientific(g.mean_abs_delta) << " | "
-       << (g.generations
-               ? std::to_string(g.identical_generations) + "/" + std::to_string(g.generations)
-               : "—")
-       << " |\n";
+       << Generations(g) << " |\n";
   }
   for (const Agreement& g : c.agreements) {
     if (g.flips.empty() && g.divergences.empty()) continue;
@@ -348,11 +355,7 @@ std::string HtmlReport(const Comparison& c) {
     h << "<tr><td>" << Html(d.task) << "</td><td>" << Html(d.metric) << "</td><td>" << Html(d.other)
       << " − " << Html(d.reference) << "</td><td>" << Fixed(d.difference) << "</td><td>"
       << Html(d.test) << "</td><td" << (d.significant ? " class=\"sig\"" : "") << ">"
-      << PValue(d.p_value) << "</td><td>"
-      << (d.test.rfind("McNemar", 0) == 0
-              ? std::to_string(d.only_reference) + " / " + std::to_string(d.only_other)
-              : "[" + Fixed(d.low) + ", " + Fixed(d.high) + "]")
-      << "</td></tr>\n";
+      << PValue(d.p_value) << "</td><td>" << Evidence(d) << "</td></tr>\n";
   }
   h << "</table>\n<h2>Agreement</h2>\n";
   std::vector<Bar> share_bars, delta_bars;
@@ -378,10 +381,7 @@ std::string HtmlReport(const Comparison& c) {
     h << "<tr><td>" << Html(g.task) << "</td><td>" << Html(g.other) << " vs " << Html(g.reference)
       << "</td><td>" << g.same_prediction << "/" << g.items << "</td><td>"
       << Scientific(g.max_abs_delta) << "</td><td>" << Scientific(g.mean_abs_delta) << "</td><td>"
-      << (g.generations
-              ? std::to_string(g.identical_generations) + "/" + std::to_string(g.generations)
-              : "—")
-      << "</td></tr>\n";
+      << Generations(g) << "</td></tr>\n";
   }
   h << "</table>\n";
   for (const Agreement& g : c.agreements) {
