@@ -343,13 +343,30 @@ StatusOr<PipelinePlan> PlanPipeline(const PipelineOptions& given, const model::M
     return Bad("max_length",
                "must be at least 1, got " + std::to_string(max_length) + "; set model.max_length");
   }
+  if (given.micro_batch_size == 0 && run_batch_size <= 0) {
+    // No size given: the largest of 8, 4, 2, 1 rows that fits (a model
+    // with a large vocabulary and a long context needs small micro-batches
+    // for its float32 logits), as hf_native picks its automatic batch.
+    PipelinePlan plan;
+    for (int64_t rows = kDefaultMicroBatchSize; rows >= 1; rows /= 2) {
+      PipelineOptions sized = given;
+      sized.micro_batch_size = rows;
+      COMPASS_ASSIGN_OR_RETURN(plan, PlanPipeline(sized, c, dtype, devices, max_length, 0));
+      if (plan.fits) {
+        if (rows < kDefaultMicroBatchSize) {
+          plan.notes.push_back("micro_batch_size = " + std::to_string(rows) +
+                               " (automatic: " + std::to_string(2 * rows) + " rows do not fit)");
+        }
+        break;
+      }
+    }
+    return plan;
+  }
   PipelinePlan plan;
   plan.options = given;
   PipelineOptions& o = plan.options;
   o.stages = ResolvedStages(given, devices);
-  if (o.micro_batch_size == 0) {
-    o.micro_batch_size = run_batch_size > 0 ? run_batch_size : kDefaultMicroBatchSize;
-  }
+  if (o.micro_batch_size == 0) o.micro_batch_size = run_batch_size;
   if (o.micro_batches == 0) o.micro_batches = 2 * o.stages;
   if (o.split == SplitRule::kExplicit) o.explicit_layers = given.explicit_layers;
   plan.dtype = dtype;

@@ -61,8 +61,10 @@ struct PipelineOptions {
   SplitRule split = SplitRule::kEvenLayers;
   // kExplicit only (ignored otherwise): [begin, end) per stage, in order.
   std::vector<std::pair<int64_t, int64_t>> explicit_layers;
-  int64_t micro_batch_size = 0;  // rows per micro-batch; 0: the run's batch size if given, else 8
-  int64_t micro_batches = 0;     // micro-batches in flight at once; 0: 2 x stages
+  // Rows per micro-batch; 0: the run's batch size if given, else the
+  // largest of 8, 4, 2, 1 that fits (with a note when below 8).
+  int64_t micro_batch_size = 0;
+  int64_t micro_batches = 0;           // micro-batches in flight at once; 0: 2 x stages
   uint64_t cuda_reserve = 1ull << 30;  // per GPU stage
 };
 

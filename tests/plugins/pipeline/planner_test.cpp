@@ -337,10 +337,21 @@ TEST(PipelinePlanner, StageBytesComputedFromTheShapes) {
   EXPECT_TRUE(plan->fits);
   EXPECT_TRUE(plan->message.empty());
 
-  // Defaults: 8 rows without a run batch size, 2 x stages micro-batches.
-  const auto defaults = PlanPipeline(PipelineOptions(), c, model::DType::kF16, devices, 64, 0);
+  // Defaults: 8 rows without a run batch size where they fit, 2 x stages
+  // micro-batches.
+  const std::vector<DeviceInfo> roomy = {{"cuda:0", 1ull << 40}, {"cpu:1", 1ull << 40}};
+  const auto defaults = PlanPipeline(PipelineOptions(), c, model::DType::kF16, roomy, 64, 0);
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->options.micro_batch_size, 8);
+  // Where 8 rows do not fit, the largest of 4, 2, 1 that does, with a note.
+  const auto tight = PlanPipeline(PipelineOptions(), c, model::DType::kF16, devices, 64, 0);
+  ASSERT_TRUE(tight.ok());
+  EXPECT_LT(tight->options.micro_batch_size, 8);
+  if (tight->fits) {
+    bool noted = false;
+    for (const std::string& n : tight->notes) noted |= n.find("automatic") != std::string::npos;
+    EXPECT_TRUE(noted);
+  }
   EXPECT_EQ(defaults->options.micro_batches, 4);
   EXPECT_EQ(defaults->options.split, SplitRule::kEvenLayers);
 }
