@@ -57,7 +57,15 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options);
 // Prints the ids and pieces of a text under a model's tokenizer.
 int TokenizeCommand(const TokenizeOptions& options);
 int RunCommand(const GlobalOptions& global, const RunOptions& options);
+// `--backend all` plans every in-tree backend (PlanAllCommand).
 int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json);
+// Plans hf_native, paged_tp and pipeline for the same model and devices and
+// prints one table (or one JSON document): each backend's layout (its
+// device map; tp = the devices, or the most that the model's heads allow;
+// stages = the devices, at most the layers), dtype, per-device peak, KV
+// capacity and verdict. 0 when one backend fits, 4 when none does.
+int PlanAllCommand(const GlobalOptions& global, const RunOptions& options, bool json);
+inline constexpr char kAllBackends[] = "all";
 // Rebuilds the reports of a run folder from its results database.
 int ReportCommand(const GlobalOptions& global, const std::string& run_dir);
 

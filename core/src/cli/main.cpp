@@ -16,7 +16,7 @@ namespace {
 constexpr char kUsage[] =
     "Evaluate language models on benchmarks through interchangeable inference backends.\n\n"
     "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
-    "  compass plan --backend NAME --config eval.toml [--devices 4xA40-48GB]\n"
+    "  compass plan --backend NAME|all --config eval.toml [--devices 4xA40]\n"
     "  compass compare --backends a,b,c --config eval.toml   the same run on each, "
     "compared item by item\n"
     "  compass report RUN_DIR                         rebuild a run folder's reports\n"
@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
   add_common(plan);
   add_run(plan, true);
   plan->add_option("--devices", run.devices,
-                   "Plan for simulated devices instead of this machine's: 4xA40-48GB, "
-                   "2x80GiB, 4xT4-16GB-nobf16");
+                   "Plan for simulated devices instead of this machine's: 4xA40 (a GPU of "
+                   "the catalogue, docs/cli.md), 4xA40-48GB, 2x80GiB, 4xT4-16GB-nobf16");
   plan->add_flag("--json", json, "Print as JSON");
 
   CompareOptions cmp;

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/plan_support.h"
 #include "cli/run_backend.h"
 #include "config/config.h"
 #include "devices/devices.h"
@@ -31,17 +32,6 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void OnInterrupt(int) {
   g_interrupted.store(true);
   if (PluginHost* host = g_host.load()) host->RequestCancel();
-}
-
-int ExitCodeFor(const Status& status, RunStage stage) {
-  if (status.code() == COMPASS_CANCELLED || Interrupted()) return kExitInterrupted;
-  switch (stage) {
-    case RunStage::kPlugin: return kExitPlugin;
-    case RunStage::kValidate: return kExitUsage;
-    case RunStage::kPlan:
-      return status.code() == COMPASS_OUT_OF_MEMORY ? kExitPlanRefused : kExitUsage;
-    default: return kExitRunFailed;
-  }
 }
 
 void PrintPlan(const PlanReport& r) {
@@ -92,6 +82,39 @@ void InstallInterruptHandler() {
 
 bool Interrupted() {
   return g_interrupted.load();
+}
+
+int ExitCodeFor(const Status& status, RunStage stage) {
+  if (status.code() == COMPASS_CANCELLED || Interrupted()) return kExitInterrupted;
+  switch (stage) {
+    case RunStage::kPlugin: return kExitPlugin;
+    case RunStage::kValidate: return kExitUsage;
+    case RunStage::kPlan:
+      return status.code() == COMPASS_OUT_OF_MEMORY ? kExitPlanRefused : kExitUsage;
+    default: return kExitRunFailed;
+  }
+}
+
+nlohmann::json PlanJson(const PlanReport& r) {
+  nlohmann::json out = {{"backend", r.backend},
+                        {"dtype", r.dtype},
+                        {"max_length", r.max_length},
+                        {"fits", r.plan.fits},
+                        {"message", r.plan.message}};
+  for (const auto& d : r.plan.devices) {
+    out["devices"].push_back({{"device", d.device},
+                              {"capacity_bytes", d.capacity},
+                              {"weight_bytes", d.weights},
+                              {"cache_bytes", d.cache},
+                              {"activation_bytes", d.activations}});
+  }
+  for (const auto& p : r.plan.placements) {
+    out["placements"].push_back({{"module", p.module}, {"device", p.device}, {"bytes", p.bytes}});
+  }
+  for (const auto& f : r.plan.figures) {
+    out["figures"][f.scope.empty() ? f.name : f.scope + "." + f.name] = f.value;
+  }
+  return out;
 }
 
 int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const std::string& backend,
@@ -168,6 +191,7 @@ int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
 }
 
 int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json) {
+  if (options.backend == kAllBackends) return PlanAllCommand(global, options, json);
   auto config = LoadConfig(options.config, options.overrides);
   if (!config.ok()) {
     spdlog::error("{}", config.status().message());
@@ -191,22 +215,7 @@ int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool jso
     return ExitCodeFor(result.status(), runner.stage());
   }
   if (json) {
-    nlohmann::json out = {{"backend", result->backend},
-                          {"dtype", result->dtype},
-                          {"max_length", result->max_length},
-                          {"fits", result->plan.fits},
-                          {"message", result->plan.message}};
-    for (const auto& d : result->plan.devices) {
-      out["devices"].push_back({{"device", d.device},
-                                {"capacity_bytes", d.capacity},
-                                {"weight_bytes", d.weights},
-                                {"cache_bytes", d.cache},
-                                {"activation_bytes", d.activations}});
-    }
-    for (const auto& p : result->plan.placements) {
-      out["placements"].push_back({{"module", p.module}, {"device", p.device}, {"bytes", p.bytes}});
-    }
-    std::cout << out.dump(2) << "\n";
+    std::cout << PlanJson(*result).dump(2) << "\n";
   } else {
     PrintPlan(*result);
   }

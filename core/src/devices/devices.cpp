@@ -5,6 +5,7 @@
 #include <regex>
 #include <set>
 
+#include "devices/gpu_catalogue.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -101,40 +102,72 @@ StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& nam
     const auto& info = cuda[d.index];
     d.model = info.model;
     d.memory_bytes = info.free_bytes;
-    d.bf16 = info.cc_major >= 8;
-    d.fp16 = info.cc_major > 5 || (info.cc_major == 5 && info.cc_minor >= 3);
+    d.bf16 = Bf16FromComputeCapability(info.cc_major, info.cc_minor);
+    d.fp16 = Fp16FromComputeCapability(info.cc_major, info.cc_minor);
   }
   return devices;
 }
 
 StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec) {
-  // COUNTx[MODEL-]SIZE[-nobf16]
-  static const std::regex kGroup(
-      R"(^(\d+)x(?:([A-Za-z][A-Za-z0-9_.]*)-)?([0-9.]+\s*[KMGT]i?B)(-nobf16)?$)",
-      std::regex::icase);
+  // COUNTx(GPU | [MODEL-]SIZE)[-nobf16]
+  static const std::regex kGroup(R"(^(\d+)x(.+?)(-nobf16)?$)", std::regex::icase);
+  static const std::regex kSize(R"(^[0-9.]+\s*[KMGT]i?B$)", std::regex::icase);
+  static const std::regex kModelSize(R"(^([A-Za-z][A-Za-z0-9_. -]*)-([0-9.]+\s*[KMGT]i?B)$)",
+                                     std::regex::icase);
   std::vector<Device> devices;
   for (const auto& raw : Split(spec, ',')) {
     const std::string group(Trim(raw));
     std::smatch m;
     if (!std::regex_match(group, m, kGroup)) {
-      return InvalidArgument("--devices: '" + group +
-                             "' is not a device group; write COUNTx[MODEL-]SIZE[-nobf16], e.g. "
-                             "4xA40-48GB, 2x80GiB or 4xT4-16GB-nobf16");
+      return InvalidArgument(
+          "--devices: '" + group +
+          "' is not a device group; write COUNTxGPU (a GPU of the catalogue: " +
+          GpuCatalogueNames() +
+          ") or COUNTx[MODEL-]SIZE, either with -nobf16 to take bf16 away, e.g. 4xA40, "
+          "4xA40-48GB, 2x80GiB or 4xT4-16GB-nobf16");
     }
-    const int count = std::stoi(m[1]);
-    COMPASS_ASSIGN_OR_RETURN(uint64_t bytes, ParseByteSize(m[3].str()));
-    if (count <= 0 || count > 1024)
-      return InvalidArgument("--devices: bad count in '" + group + "'");
+    const std::string digits = m[1].str();
+    int count = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+    if (ec != std::errc() || count <= 0 || count > 1024) {
+      return InvalidArgument("--devices: bad count in '" + group + "' (1 to 1024 devices)");
+    }
+    const std::string body = m[2].str();
+    Device proto;
+    proto.type = DeviceType::kCuda;
+    proto.simulated = true;
+    proto.fp16 = true;
+    proto.bf16 = true;
+    std::smatch ms;
+    if (std::regex_match(body, kSize)) {  // "80GiB": a GPU of that size
+      COMPASS_ASSIGN_OR_RETURN(proto.memory_bytes, ParseByteSize(body));
+      proto.model = "GPU";
+    } else if (std::regex_match(body, ms, kModelSize)) {
+      // "A40-48GB": the memory as written; bf16 and fp16 from the catalogue
+      // when it knows the model, else (a GPU it does not know) both.
+      COMPASS_ASSIGN_OR_RETURN(proto.memory_bytes, ParseByteSize(ms[2].str()));
+      proto.model = ms[1].str();
+      if (auto g = FindGpuFamily(ms[1].str(), proto.memory_bytes)) {
+        proto.model = g->model;
+        proto.bf16 = g->bf16;
+        proto.fp16 = g->fp16;
+      }
+    } else {  // "A40", "A100-80": everything from the catalogue
+      auto g = FindGpu(body);
+      if (!g.ok()) {
+        return InvalidArgument("--devices: in '" + group + "', " + g.status().message());
+      }
+      proto.model = (*g)->model;
+      proto.memory_bytes = (*g)->memory_bytes;
+      proto.bf16 = (*g)->bf16;
+      proto.fp16 = (*g)->fp16;
+    }
+    if (m[3].matched) proto.bf16 = false;
+    proto.model += " (simulated)";
     for (int i = 0; i < count; ++i) {
-      Device d;
-      d.type = DeviceType::kCuda;
+      Device d = proto;
       d.index = static_cast<int>(devices.size());
       d.name = "cuda:" + std::to_string(d.index);
-      d.model = (m[2].matched ? m[2].str() : std::string("GPU")) + " (simulated)";
-      d.memory_bytes = bytes;
-      d.bf16 = !m[4].matched;
-      d.fp16 = true;
-      d.simulated = true;
       devices.push_back(d);
     }
   }

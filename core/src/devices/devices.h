@@ -44,8 +44,17 @@ StatusOr<Device> ParseDeviceName(const std::string& text);
 // an error. CPU memory is the available RAM split across the CPU devices.
 StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& names);
 
-// Simulated devices for planning: "4xA40-48GB", "2x80GiB", "8xV100-32GB-nobf16",
-// comma-separated groups allowed ("1x80GB,1x40GB"). Named "cuda:0".. in order.
+// Simulated devices for planning, named "cuda:0".. in order:
+//   "4xA40", "8xA100-80"  a GPU of the catalogue (gpu_catalogue.h): memory,
+//                         bf16/fp16 and model ("NVIDIA A40 (simulated)")
+//                         as a probe of the card would give them
+//   "4xA40-48GB"          MODEL-SIZE: the memory as written; bf16/fp16 from
+//                         the catalogue when it knows MODEL (its family:
+//                         "V100-32GB", "A100-80GB"), else both
+//   "2x80GiB"             a GPU of that memory, bf16 and fp16
+//   "...-nobf16"          after any of them: without bf16
+// Comma-separated groups are allowed ("1x80GB,1x40GB"). A name without a
+// size that the catalogue does not know is an error listing the catalogue.
 StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec);
 
 // CUDA devices visible to this process; empty when built without CUDA or

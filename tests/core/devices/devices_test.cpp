@@ -1,6 +1,11 @@
 #include "devices/devices.h"
 
+#include "devices/gpu_catalogue.h"
+
 #include <gtest/gtest.h>
+
+#include <cctype>
+#include <string>
 
 namespace compass {
 namespace {
@@ -64,6 +69,109 @@ TEST(Devices, SimulatedGroups) {
   auto bad = ParseSimulatedDevices("four gpus");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("COUNTx"), std::string::npos);
+}
+
+TEST(Devices, EveryCatalogueGpuParses) {
+  for (const GpuSpec& g : GpuCatalogue()) {
+    auto devs = ParseSimulatedDevices("2x" + g.name);
+    ASSERT_TRUE(devs.ok()) << g.name << ": " << devs.status().message();
+    ASSERT_EQ(devs->size(), 2u);
+    const Device& d = (*devs)[1];
+    EXPECT_EQ(d.name, "cuda:1");
+    EXPECT_EQ(d.memory_bytes, g.memory_bytes) << g.name;
+    EXPECT_EQ(d.model, g.model + " (simulated)");
+    EXPECT_EQ(d.bf16, g.bf16) << g.name;
+    EXPECT_EQ(d.fp16, g.fp16) << g.name;
+    EXPECT_TRUE(d.simulated);
+    // bf16 from Ampere (8.0) on, as a probe of the card decides.
+    EXPECT_EQ(g.bf16, g.cc_major >= 8) << g.name;
+    EXPECT_TRUE(g.fp16) << g.name;
+    // Case and separators do not matter.
+    std::string lower = g.name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_TRUE(ParseSimulatedDevices("1x" + lower).ok()) << lower;
+    // -nobf16 still takes bf16 away.
+    EXPECT_FALSE((*ParseSimulatedDevices("1x" + g.name + "-nobf16"))[0].bf16) << g.name;
+  }
+  EXPECT_EQ(GpuCatalogue().size(), 17u);
+}
+
+TEST(Devices, CatalogueBf16Flags) {
+  const auto bf16 = [](const std::string& name) {
+    auto devs = ParseSimulatedDevices("1x" + name);
+    EXPECT_TRUE(devs.ok()) << name << ": " << devs.status().message();
+    return devs.ok() && (*devs)[0].bf16;
+  };
+  for (const char* without : {"P4", "P40", "P100", "T4", "V100-16GB", "V100-32GB"}) {
+    EXPECT_FALSE(bf16(without)) << without;
+  }
+  for (const char* with : {"A10", "A30", "A40", "A100-40GB", "A100-80GB", "L4", "L40S", "H100",
+                           "H200", "RTX3090", "RTX4090"}) {
+    EXPECT_TRUE(bf16(with)) << with;
+  }
+}
+
+TEST(Devices, CatalogueSpellings) {
+  auto devs = ParseSimulatedDevices("4xA40");
+  ASSERT_TRUE(devs.ok()) << devs.status().message();
+  ASSERT_EQ(devs->size(), 4u);
+  EXPECT_EQ((*devs)[0].model, "NVIDIA A40 (simulated)");
+  EXPECT_EQ((*devs)[0].memory_bytes, 48'000'000'000ull);  // as 4xA40-48GB
+  EXPECT_TRUE((*devs)[0].bf16);
+
+  // The memory variants: A100-80GB, A100-80, a100_80gb; MODEL-SIZE takes
+  // the size from the text and the rest from the catalogue.
+  for (const char* spelling : {"A100-80GB", "A100-80", "a100_80gb", "A100-80GiB"}) {
+    devs = ParseSimulatedDevices(std::string("8x") + spelling);
+    ASSERT_TRUE(devs.ok()) << spelling << ": " << devs.status().message();
+    EXPECT_EQ((*devs)[7].model, "NVIDIA A100 80GB (simulated)") << spelling;
+    EXPECT_TRUE((*devs)[7].bf16);
+  }
+  EXPECT_EQ((*ParseSimulatedDevices("1xA100-80GiB"))[0].memory_bytes, 80ull << 30);
+  devs = ParseSimulatedDevices("2xV100-32GB");
+  ASSERT_TRUE(devs.ok());
+  EXPECT_EQ((*devs)[0].model, "Tesla V100 32GB (simulated)");
+  EXPECT_FALSE((*devs)[0].bf16);  // the catalogue knows V100 has none, without -nobf16
+  EXPECT_EQ((*devs)[0].memory_bytes, 32'000'000'000ull);
+  devs = ParseSimulatedDevices("1xT4-16GB");
+  ASSERT_TRUE(devs.ok());
+  EXPECT_FALSE((*devs)[0].bf16);
+  devs = ParseSimulatedDevices("1xRTX 4090, 1xH200");
+  ASSERT_TRUE(devs.ok()) << devs.status().message();
+  EXPECT_EQ((*devs)[0].model, "NVIDIA GeForce RTX 4090 (simulated)");
+  EXPECT_EQ((*devs)[1].memory_bytes, 141'000'000'000ull);
+  // A family size the catalogue does not list: the family's flags.
+  devs = ParseSimulatedDevices("1xA100-64GB");
+  ASSERT_TRUE(devs.ok());
+  EXPECT_EQ((*devs)[0].model, "NVIDIA A100 (simulated)");
+  EXPECT_TRUE((*devs)[0].bf16);
+  // A model the catalogue does not know keeps today's rule: named, with
+  // the size given, bf16 unless -nobf16.
+  devs = ParseSimulatedDevices("2xMI300X-192GB");
+  ASSERT_TRUE(devs.ok()) << devs.status().message();
+  EXPECT_EQ((*devs)[0].model, "MI300X (simulated)");
+  EXPECT_TRUE((*devs)[0].bf16);
+}
+
+TEST(Devices, UnknownOrAmbiguousCatalogueNames) {
+  auto bad = ParseSimulatedDevices("4xA50");
+  ASSERT_FALSE(bad.ok());
+  const std::string& m = bad.status().message();
+  EXPECT_NE(m.find("'A50'"), std::string::npos) << m;
+  for (const GpuSpec& g : GpuCatalogue()) EXPECT_NE(m.find(g.name), std::string::npos) << m;
+  EXPECT_NE(m.find("A50-48GB"), std::string::npos) << m;  // the way out: give the memory
+
+  bad = ParseSimulatedDevices("8xA100");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("A100-40GB or A100-80GB"), std::string::npos)
+      << bad.status().message();
+  bad = ParseSimulatedDevices("2xV100-nobf16");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("V100-16GB or V100-32GB"), std::string::npos);
+
+  for (const char* text : {"0xA40", "99999999999xA40", "4x", "A40", "4xA40,", "x4"}) {
+    EXPECT_FALSE(ParseSimulatedDevices(text).ok()) << text;
+  }
 }
 
 }  // namespace

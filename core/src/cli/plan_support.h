@@ -1,0 +1,25 @@
+// What `compass plan` and `compass plan --backend all` share: the exit code
+// of a failed stage and the JSON shape of one backend's plan.
+#ifndef COMPASS_CLI_PLAN_SUPPORT_H_
+#define COMPASS_CLI_PLAN_SUPPORT_H_
+
+#include <nlohmann/json.hpp>
+
+#include "runner/runner.h"
+#include "util/status.h"
+
+namespace compass::cli {
+
+// The exit code for a run or plan that stopped with `status` at `stage`
+// (commands.h): 130 interrupted, 3 plugin, 2 usage, 4 a plan that does not
+// fit, 1 otherwise.
+int ExitCodeFor(const Status& status, RunStage stage);
+
+// {"backend", "dtype", "max_length", "fits", "message", "devices": [{device,
+// capacity_bytes, weight_bytes, cache_bytes, activation_bytes}],
+// "placements": [{module, device, bytes}], "figures": {name: value}}.
+nlohmann::json PlanJson(const PlanReport& report);
+
+}  // namespace compass::cli
+
+#endif  // COMPASS_CLI_PLAN_SUPPORT_H_
