@@ -335,9 +335,11 @@ Status ContiguousKvCache::AppendRows(const ContiguousKvCache& other) {
     Allocate(static_cast<int64_t>(l), k.size(1), k.size(3), k.options());
     for (auto [dst, src] :
          {std::pair{&keys_[l], &other.keys_[l]}, {&values_[l], &other.values_[l]}}) {
-      dst->narrow(0, batch_size_, n)
-          .narrow(2, gap, other.length_)
-          .copy_(src->narrow(0, 0, n).narrow(2, 0, other.length_));
+      at::Tensor rows = dst->narrow(0, batch_size_, n);
+      // The empty slots are masked out, but a masked weight of 0 times a
+      // NaN left in uninitialised memory is still NaN: they hold zeros.
+      if (gap > 0) rows.narrow(2, 0, gap).zero_();
+      rows.narrow(2, gap, other.length_).copy_(src->narrow(0, 0, n).narrow(2, 0, other.length_));
     }
   }
   if (other.valid_.defined()) {
