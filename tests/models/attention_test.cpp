@@ -211,6 +211,36 @@ TEST_F(AttentionTest, KeepRowsDropsRowsBetweenSteps) {
   EXPECT_FALSE(decode->ForSdpa(0, c10::kCPU).mask.defined());
 }
 
+// Rows that join after a shorter prompt leave empty slots before theirs.
+// Whatever the buffers held there before (here NaN from an earlier batch),
+// the next step's attention must stay finite: masked weights are zero, and
+// 0 x NaN is NaN, so the slots must not keep old values.
+TEST_F(AttentionTest, EmptySlotsBeforeJoinedRowsHoldNoLeftovers) {
+  const int64_t heads = 4, kv_heads = 2, d = 8;
+  for (AttentionImpl impl : {AttentionImpl::kEager, AttentionImpl::kSdpa}) {
+    ContiguousKvCache cache(2, 12, 1);
+    auto poison = cache.BeginStep({}, at::arange(12, at::kLong).repeat({2, 1}));
+    ASSERT_TRUE(poison.ok());
+    const at::Tensor nan = at::full({2, kv_heads, 12, d}, NAN);
+    cache.Attend(0, at::randn({2, heads, 12, d}), nan, nan, WithImpl(*poison, impl), 0);
+    cache.Clear();
+    for (int64_t n : {8, 5}) {
+      ContiguousKvCache own(1, n, 1);
+      auto step = own.BeginStep({}, at::arange(n, at::kLong).unsqueeze(0));
+      ASSERT_TRUE(step.ok());
+      own.Attend(0, at::randn({1, heads, n, d}), at::randn({1, kv_heads, n, d}),
+                 at::randn({1, kv_heads, n, d}), WithImpl(*step, impl), 0);
+      ASSERT_TRUE(cache.AppendRows(own).ok());
+    }
+    auto step = cache.BeginStep({}, at::tensor({8, 5}, at::kLong).unsqueeze(1));
+    ASSERT_TRUE(step.ok());
+    const at::Tensor out =
+        cache.Attend(0, at::randn({2, heads, 1, d}), at::randn({2, kv_heads, 1, d}),
+                     at::randn({2, kv_heads, 1, d}), WithImpl(*step, impl), 0);
+    EXPECT_TRUE(at::isfinite(out).all().item<bool>()) << AttentionImplName(impl);
+  }
+}
+
 // Sequences prefilled in caches of their own join a running batch
 // (continuous batching): their later steps equal attention over each whole
 // sequence alone, right-aligned after a shorter prompt.
