@@ -291,20 +291,10 @@ nlohmann::json ToJson(const std::vector<Row>& rows, bool fits) {
 }  // namespace
 
 int PlanAllCommand(const GlobalOptions& global, const RunOptions& options, bool json) {
-  auto config = LoadConfig(options.config, options.overrides);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
-    return kExitUsage;
-  }
-  std::vector<Device> simulated;
-  if (!options.devices.empty()) {
-    auto parsed = ParseSimulatedDevices(options.devices);
-    if (!parsed.ok()) {
-      spdlog::error("{}", parsed.status().message());
-      return kExitUsage;
-    }
-    simulated = *parsed;
-  }
+  std::optional<PlanInputs> inputs = LoadPlanInputs(options);
+  if (!inputs) return kExitUsage;
+  const EvalConfig* config = &inputs->config;
+  const std::vector<Device>& simulated = inputs->simulated;
   // The heads and layers the layouts depend on; a model the library cannot
   // read gets tp and stages = the devices, and each backend says why not.
   std::optional<model::ModelConfig> model;

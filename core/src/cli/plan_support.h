@@ -5,6 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+#include <vector>
+
+#include "cli/commands.h"
+#include "config/config.h"
+#include "devices/devices.h"
 #include "runner/runner.h"
 #include "util/status.h"
 
@@ -19,6 +25,15 @@ int ExitCodeFor(const Status& status, RunStage stage);
 // capacity_bytes, weight_bytes, cache_bytes, activation_bytes}],
 // "placements": [{module, device, bytes}], "figures": {name: value}}.
 nlohmann::json PlanJson(const PlanReport& report);
+
+// The config (with --set) and the simulated devices (--devices; empty: this
+// machine's) a plan is made for; nothing, the error logged, when either is
+// bad (exit kExitUsage).
+struct PlanInputs {
+  EvalConfig config;
+  std::vector<Device> simulated;
+};
+std::optional<PlanInputs> LoadPlanInputs(const RunOptions& options);
 
 }  // namespace compass::cli
 

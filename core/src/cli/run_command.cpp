@@ -190,22 +190,30 @@ int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
   return kExitOk;
 }
 
-int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json) {
-  if (options.backend == kAllBackends) return PlanAllCommand(global, options, json);
+std::optional<PlanInputs> LoadPlanInputs(const RunOptions& options) {
   auto config = LoadConfig(options.config, options.overrides);
   if (!config.ok()) {
     spdlog::error("{}", config.status().message());
-    return kExitUsage;
+    return std::nullopt;
   }
-  std::vector<Device> simulated;
+  PlanInputs inputs{std::move(*config), {}};
   if (!options.devices.empty()) {
     auto parsed = ParseSimulatedDevices(options.devices);
     if (!parsed.ok()) {
       spdlog::error("{}", parsed.status().message());
-      return kExitUsage;
+      return std::nullopt;
     }
-    simulated = *parsed;
+    inputs.simulated = std::move(*parsed);
   }
+  return inputs;
+}
+
+int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json) {
+  if (options.backend == kAllBackends) return PlanAllCommand(global, options, json);
+  std::optional<PlanInputs> inputs = LoadPlanInputs(options);
+  if (!inputs) return kExitUsage;
+  const EvalConfig* config = &inputs->config;
+  const std::vector<Device>& simulated = inputs->simulated;
   const auto registry = PluginRegistry::Discover(PluginSearchPath(global.plugin_dirs));
   PluginHost host;
   Runner runner(registry, host);
