@@ -78,6 +78,10 @@ for a in c["agreement"]:
 for d in c["differences"]:
     assert not d["significant"], d
     assert d["test"].startswith("McNemar"), d  # accuracy metrics are 0/1
+for e in c["environment"]:  # the host's own measures, for every backend
+    names = {(f["name"], f["scope"]) for f in e["figures"]}
+    for n in ("answer_latency_p50", "answer_latency_p90", "answer_latency_p99", "peak_memory"):
+        assert (n, "host") in names, (e["label"], n)
 pairs = {(a["other"], a["reference"]) for a in c["agreement"]}
 assert ("hf_native@bs1", "hf_native") in pairs, pairs
 print("compare.json: every backend agrees with hf_native on",

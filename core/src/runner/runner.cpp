@@ -15,6 +15,7 @@
 #include "results/request_hash.h"
 #include "results/results_store.h"
 #include "runner/backend_session.h"
+#include "runner/host_measures.h"
 #include "runner/progress.h"
 #include "runner/request_builder.h"
 #include "runner/run_rules.h"
@@ -352,6 +353,8 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   std::unique_ptr<BackendSession> session;
   std::map<std::string, std::string> failures;  // request hash -> error
   double compute_seconds = 0;
+  std::vector<double> answer_seconds;  // when each answer arrived, from the call's start
+  uint64_t peak_host = 0;
   if (!pending.empty()) {
     stage_ = RunStage::kPlan;
     COMPASS_ASSIGN_OR_RETURN(
@@ -364,6 +367,9 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     }
     stage_ = RunStage::kExecute;
     if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
+    // The backend's own peak host memory: load and execute, not what the
+    // process held before.
+    const bool peak_measured = ResetPeakHostMemory();
     COMPASS_RETURN_IF_ERROR(session->Load(host_));
     summary.loaded = true;
 
@@ -376,6 +382,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     });
     Status s = session->backend().Execute(pending, [&](const compass_result& r) -> Status {
       ++delivered;
+      answer_seconds.push_back(SecondsSince(start));
       const std::string& h = pending_hash[r.index];
       if (r.error_code != COMPASS_OK) {
         std::string message(sdk::view(r.error_message));
@@ -391,6 +398,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     });
     host_.SetProgress(nullptr);
     compute_seconds = SecondsSince(start);
+    if (peak_measured) peak_host = PeakHostMemory();
     if (!s.ok()) {
       if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
       return s;
@@ -440,6 +448,23 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     COMPASS_ASSIGN_OR_RETURN(auto figures, session->backend().Figures());
     std::vector<StoredFigure> stored_figures;
     for (const auto& f : figures) stored_figures.push_back({f.name, f.scope, f.value, f.unit});
+    // The host's own measures, the same for every backend: when answers
+    // arrived after the call began (every request is sent at once, so this
+    // is each request's latency), and the peak resident memory of loading
+    // and executing.
+    for (const auto& [name, q] : {std::pair{"answer_latency_p50", 0.5},
+                                  {"answer_latency_p90", 0.9},
+                                  {"answer_latency_p99", 0.99},
+                                  {"answer_latency_max", 1.0}}) {
+      if (!answer_seconds.empty()) {
+        stored_figures.push_back(
+            {name, "host", NearestRankPercentile(answer_seconds, q), COMPASS_UNIT_SECONDS});
+      }
+    }
+    if (peak_host > 0) {
+      stored_figures.push_back(
+          {"peak_memory", "host", static_cast<double>(peak_host), COMPASS_UNIT_BYTES});
+    }
     COMPASS_RETURN_IF_ERROR(store->PutFigures(stored_figures));
   }
   summary.seconds = SecondsSince(run_start);
