@@ -193,6 +193,31 @@ std::vector<int64_t> ChooseNext(const std::vector<Generation*>& rows, const at::
   return out;
 }
 
+std::vector<int64_t> AdvanceRows(const sdk::Requests& requests,
+                                 const std::vector<Generation*>& rows,
+                                 const std::vector<int64_t>& next, uint64_t* appended,
+                                 const std::function<void(Generation&)>& finished) {
+  std::vector<int64_t> live;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    Generation& g = *rows[k];
+    const bool done = Advance(g, requests[g.request], next[k]);
+    if (g.answer.finish_reason != COMPASS_FINISH_STOP_TOKEN) ++*appended;
+    if (done) {
+      finished(g);
+    } else {
+      live.push_back(static_cast<int64_t>(k));
+    }
+  }
+  return live;
+}
+
+c10::Device TorchDevice(const std::string& name) {
+  if (name.rfind("cuda:", 0) == 0) {
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(name.substr(5))));
+  }
+  return c10::Device(c10::kCPU);
+}
+
 bool Advance(Generation& g, const compass_request& r, int64_t token) {
   if (Contains(r.stop_token_ids, static_cast<int32_t>(token))) {
     g.answer.finish_reason = COMPASS_FINISH_STOP_TOKEN;

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -135,6 +136,19 @@ std::vector<int64_t> ChooseNext(const std::vector<Generation*>& rows, const at::
 // ends it (the completing token is returned; the host cuts the text), else
 // the token is appended and max_new_tokens ends it. True when finished.
 bool Advance(Generation& g, const compass_request& r, int64_t token);
+
+// Advance for every row of a batch with its chosen token next[k]: calls
+// `finished(row)` for each row that ends, and returns the indices of those
+// that go on. `appended` counts the tokens added to answers (a stop token
+// is not).
+std::vector<int64_t> AdvanceRows(const sdk::Requests& requests,
+                                 const std::vector<Generation*>& rows,
+                                 const std::vector<int64_t>& next, uint64_t* appended,
+                                 const std::function<void(Generation&)>& finished);
+
+// The torch device a logical device computes on: "cuda:N" is GPU N;
+// "cpu" and the virtual "cpu:N" are the CPU.
+c10::Device TorchDevice(const std::string& name);
 
 }  // namespace compass::backend_support
 

@@ -119,18 +119,7 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
   // Applies the stop rules to each row's newly chosen token; returns the
   // rows that go on. Finished sequences are delivered at once.
   auto advance = [&](const std::vector<Generation*>& batch, const std::vector<int64_t>& next) {
-    std::vector<int64_t> live;
-    for (size_t k = 0; k < batch.size(); ++k) {
-      Generation& seq = *batch[k];
-      const bool finished = backend_support::Advance(seq, requests[seq.request], next[k]);
-      if (seq.answer.finish_reason != COMPASS_FINISH_STOP_TOKEN) ++stats_.tokens;
-      if (finished) {
-        finish(seq);
-      } else {
-        live.push_back(static_cast<int64_t>(k));
-      }
-    }
-    return live;
+    return backend_support::AdvanceRows(requests, batch, next, &stats_.tokens, finish);
   };
   while (true) {
     // Waiting sequences join while rows are free and they fit.

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <compass/plugin.hpp>
 
+#include "answers.h"
 #include "models/stage.h"
 #include "util/status_throw.h"
 
@@ -11,9 +12,7 @@ namespace compass::hf_native {
 LogicalDevice ToLogical(const std::string& name) {
   LogicalDevice d;
   d.name = name;
-  if (name.rfind("cuda:", 0) == 0) {
-    d.device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(name.substr(5))));
-  }
+  d.device = backend_support::TorchDevice(name);
   return d;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "answers.h"
 #include "engine.h"
 #include "kv_profile.h"
 #include "model_runner.h"
@@ -118,7 +119,7 @@ class PagedTpBackend final : public sdk::Backend {
                              "nccl.h and libnccl beside the torch wheel and the CUDA toolkit); "
                              "tensor parallelism runs on cpu:N ranks, or set tp = 1");
       }
-      devices.emplace_back(name.rfind("cpu", 0) == 0 ? std::string("cpu") : name);
+      devices.push_back(backend_support::TorchDevice(name));
     }
     if (threads_ > 0) at::set_num_threads(threads_);
     host_.check_cancelled();

@@ -209,20 +209,11 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
     const int64_t g = mb->tag;
     Group& group = groups[g];
     const std::vector<int64_t> next = backend_support::ChooseNext(group.rows, mb->out, limit);
-    std::vector<int64_t> live;
-    for (size_t k = 0; k < group.rows.size(); ++k) {
-      Generation& seq = *group.rows[k];
-      const bool finished = backend_support::Advance(seq, requests[seq.request], next[k]);
-      if (seq.answer.finish_reason != COMPASS_FINISH_STOP_TOKEN) {
-        ++tokens_;
-        ++stats_.decode_tokens;
-      }
-      if (finished) {
-        finish(seq);
-      } else {
-        live.push_back(static_cast<int64_t>(k));
-      }
-    }
+    uint64_t appended = 0;
+    const std::vector<int64_t> live =
+        backend_support::AdvanceRows(requests, group.rows, next, &appended, finish);
+    tokens_ += appended;
+    stats_.decode_tokens += appended;
     if (live.empty()) {
       refill(g);
       continue;

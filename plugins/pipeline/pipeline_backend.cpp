@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "answers.h"
 #include "engine.h"
 #include "models/weights.h"
 #include "planner.h"
@@ -131,8 +132,7 @@ class PipelineBackend final : public sdk::Backend {
       spec.end = s.end;
       spec.embedding = s.embedding;
       spec.head = s.head;
-      spec.placement = {c10::Device(s.device.rfind("cpu", 0) == 0 ? std::string("cpu") : s.device),
-                        dtype};
+      spec.placement = {backend_support::TorchDevice(s.device), dtype};
       spec.device_name = s.device;
       stages.push_back(ValueOrThrow(model::Stage::Load(weights, spec)));
     }
