@@ -126,10 +126,10 @@ void StageWorkers::Run(size_t i) {
         if (last) last_out_ = end;
       }
     }
-    // A failed micro-batch goes straight to the engine; what else is in
-    // flight is not computed any more.
-    if (!mb->error.empty()) abandon_ = true;
-    Queue& out = mb->error.empty() ? *queues_[i + 1] : *queues_.back();
+    // A failed micro-batch passes through the later stages uncomputed, in
+    // its place in the queues: the micro-batches ahead of it finish and are
+    // delivered first, then the engine, seeing the failure, abandons the rest.
+    Queue& out = *queues_[i + 1];
     const Clock::time_point push_start = Clock::now();
     if (!mb->error.empty()) mb->skipped = true;
     const bool computed = !mb->skipped;

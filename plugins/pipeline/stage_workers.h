@@ -11,10 +11,11 @@
 // that no stage computed: 1 - sum(busy) / (p x span).
 //
 // Failures: a stage that throws marks its micro-batch failed (the message
-// names the stage, its device and layers) and sends it straight to the
-// engine; the engine then calls Abandon, and every micro-batch still in
-// flight passes through the stages without being computed, so Drain ends
-// promptly (also on cancellation). Workers survive both: the next call
+// names the stage, its device and layers); it passes through the later
+// stages uncomputed, after the micro-batches ahead of it, which finish and
+// are delivered. The engine, receiving it, calls Drain: every micro-batch
+// still in flight passes through the stages without being computed, so
+// Drain ends promptly (also on cancellation). Workers survive both: the next call
 // starts clean.
 //
 // Threading: Submit, Next, Abandon and Drain from one engine thread; the

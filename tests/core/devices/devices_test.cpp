@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cctype>
 #include <string>
 
@@ -25,12 +27,16 @@ TEST(Devices, ParsesNames) {
 }
 
 TEST(Devices, VirtualCpuDevicesShareHostMemory) {
+  // Available memory moves while other processes run: the share is checked
+  // against the larger of the readings around the one ResolveDevices takes.
+  const uint64_t before = AvailableHostMemory();
   auto devs = ResolveDevices({"cpu:0", "cpu:1", "cpu:2"});
+  const uint64_t after = AvailableHostMemory();
   ASSERT_TRUE(devs.ok()) << devs.status().message();
   ASSERT_EQ(devs->size(), 3u);
   EXPECT_EQ((*devs)[1].name, "cpu:1");
   EXPECT_GT((*devs)[0].memory_bytes, 0u);
-  EXPECT_LE((*devs)[0].memory_bytes * 3, AvailableHostMemory() + 3);
+  EXPECT_LE((*devs)[0].memory_bytes * 3, std::max(before, after) + 3);
   EXPECT_TRUE((*devs)[0].bf16);
 }
 
