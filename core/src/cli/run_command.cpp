@@ -178,6 +178,18 @@ int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
     spdlog::error("{}", store.status().message());
     return kExitUsage;
   }
+  if (auto labels = (*store)->Labels();
+      labels.ok() && !labels->empty() && labels->front() != "") {
+    // A compare folder: its runs are labelled by backend.
+    std::string names;
+    for (const std::string& l : *labels) names += (names.empty() ? "" : ", ") + l;
+    spdlog::error(
+        "{} holds the compared runs {}: their reports are in {}/<backend>/ and the comparison in "
+        "{}/compare.html; to rebuild them, run the same `compass compare` with --output {} "
+        "(nothing stored is computed again)",
+        (*store)->path(), names, run_dir, run_dir, run_dir);
+    return kExitUsage;
+  }
   auto table = SummaryTable(**store);
   auto files = table.ok() ? WriteReports(**store, run_dir) : StatusOr<ReportFiles>(table.status());
   if (!files.ok()) {

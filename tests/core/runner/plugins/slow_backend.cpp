@@ -6,6 +6,7 @@
 #include <compass/plugin.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -40,11 +41,16 @@ class SlowBackend final : public compass::sdk::Backend {
     // per-request errors); from the environment so the config stays the same.
     const char* fail = std::getenv("COMPASS_TEST_FAIL_TOKEN");
     const int fail_token = fail ? std::atoi(fail) : -1;
+    // Requests whose continuation holds this id get a NaN log-prob (a
+    // broken model), which the host must not score.
+    const char* nan = std::getenv("COMPASS_TEST_NAN_TOKEN");
+    const int nan_token = nan ? std::atoi(nan) : -1;
     const uint64_t n = r.size();
     for (uint64_t i = 0; i < n; ++i) {
-      bool failing = false;
+      bool failing = false, nan_answer = false;
       for (uint64_t t = 0; t < r[i].continuation.size; ++t) {
         failing = failing || r[i].continuation.ids[t] == fail_token;
+        nan_answer = nan_answer || r[i].continuation.ids[t] == nan_token;
       }
       if (failing) {
         sink.error(r[i], COMPASS_UNSUPPORTED,
@@ -72,7 +78,7 @@ class SlowBackend final : public compass::sdk::Backend {
         std::fclose(f);
       }
       compass::sdk::LoglikelihoodAnswer a;
-      a.logprob = lp - ctx / 1e4;
+      a.logprob = nan_answer ? std::nan("") : lp - ctx / 1e4;
       a.is_greedy = false;
       sink.loglikelihood(r[i], a);
       host_.progress(i + 1, n, i + 1);
