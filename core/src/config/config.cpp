@@ -481,9 +481,11 @@ class Validator {
       if (const toml::node* n = t->get("shots")) {
         COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".shots", 0, kUint32Max));
         task.shots = static_cast<uint32_t>(v);
+        task.shots_set = true;
       }
       if (const toml::node* n = t->get("scorer")) {
         COMPASS_ASSIGN_OR_RETURN(task.scorer, String(*n, tp + ".scorer"));
+        task.scorer_where = PosFor(*n);
       }
       if (const toml::node* n = t->get("limit")) {
         COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".limit", 0, kInt64Max));
@@ -590,6 +592,7 @@ StatusOr<EvalConfig> ParseConfig(std::string_view text, const std::string& file,
     EvalConfig config;
     config.file = file;
     config.display_file = file;
+    config.base_dir = base.lexically_normal().string();
     COMPASS_ASSIGN_OR_RETURN(toml::table doc, BuildDocument(text, file, overrides));
     COMPASS_RETURN_IF_ERROR(Validator(file, base.lexically_normal()).Validate(doc, config));
     // Validation moved pieces out of `doc`; a second parse keeps `root` whole and

@@ -194,6 +194,38 @@ StatusOr<std::unique_ptr<DatasetInstance>> DatasetInstance::Create(
   });
 }
 
+StatusOr<std::optional<TaskInfo>> DatasetInstance::Describe(const PluginRecord& record,
+                                                            PluginHost& host,
+                                                            const compass_dataset_config& config) {
+  if (record.dataset.describe == nullptr) return std::optional<TaskInfo>();
+  struct Ctx {
+    SinkState state;
+    std::optional<TaskInfo> info;
+  } ctx;
+  compass_task_info_sink sink{
+      &ctx, [](void* c, const compass_task_info* in) {
+        auto* x = static_cast<Ctx*>(c);
+        x->state.Run([&] {
+          TaskInfo info;
+          const uint64_t size = in->struct_size;
+          if (COMPASS_HAS_FIELD(compass_task_info, size, item_kinds))
+            info.item_kinds = in->item_kinds;
+          if (COMPASS_HAS_FIELD(compass_task_info, size, scorer)) info.scorer = Str(in->scorer);
+          if (COMPASS_HAS_FIELD(compass_task_info, size, scorer_options_json))
+            info.scorer_options_json = Str(in->scorer_options_json);
+          if (COMPASS_HAS_FIELD(compass_task_info, size, num_shots)) info.num_shots = in->num_shots;
+          x->info = std::move(info);
+        });
+      }};
+  Status s = FromPlugin(record.dataset.describe(host.ServicesFor(record.name), &config, &sink),
+                        record, "describe");
+  COMPASS_RETURN_IF_ERROR(ctx.state.Finish(s));
+  if (!ctx.info) {
+    return Internal("dataset '" + record.name + "' describe returned without describing the task");
+  }
+  return ctx.info;
+}
+
 DatasetInstance::~DatasetInstance() {
   record_.dataset.destroy(handle_);
 }

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,8 +76,21 @@ class BackendInstance {
   compass_backend* handle_;
 };
 
+// What a task will deliver (compass_task_info), as the dataset describes
+// it from the task's config alone.
+struct TaskInfo {
+  uint64_t item_kinds = 0;  // COMPASS_ITEM_KIND_BIT(...) | ...
+  std::string scorer;       // "" = the dataset's default_scorer
+  std::string scorer_options_json;
+  int64_t num_shots = -1;  // -1 = no default
+};
+
 class DatasetInstance {
  public:
+  // Calls the dataset's describe; nullopt for a plugin without one (ABI
+  // 2.0). An error is the plugin's, prefixed as create's are.
+  static StatusOr<std::optional<TaskInfo>> Describe(const PluginRecord& record, PluginHost& host,
+                                                    const compass_dataset_config& config);
   static StatusOr<std::unique_ptr<DatasetInstance>> Create(const PluginRecord& record,
                                                            PluginHost& host,
                                                            const compass_dataset_config& config);

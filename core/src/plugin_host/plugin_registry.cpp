@@ -34,6 +34,23 @@ const char* PluginKindName(PluginKind kind) {
   return "?";
 }
 
+const char* ItemKindName(uint32_t kind) {
+  switch (kind) {
+    case COMPASS_ITEM_MULTIPLE_CHOICE: return "multiple_choice";
+    case COMPASS_ITEM_GENERATE: return "generate";
+    case COMPASS_ITEM_ROLLING: return "rolling";
+    default: return "unknown";
+  }
+}
+
+std::vector<std::string> ItemKindNames(uint64_t mask) {
+  std::vector<std::string> out;
+  for (uint32_t kind = 0; kind < 64; ++kind) {
+    if (mask & COMPASS_ITEM_KIND_BIT(kind)) out.emplace_back(ItemKindName(kind));
+  }
+  return out;
+}
+
 const compass_option_list& PluginRecord::options() const {
   switch (kind) {
     case PluginKind::kBackend: return backend.options;
