@@ -123,6 +123,9 @@ limit = 50
   EXPECT_EQ(mmlu.dataset_options["subjects"][0].value<std::string>(), "anatomy");
   EXPECT_EQ(mmlu.dataset_options.get("subjects")->source().begin.line, 22u);
   EXPECT_EQ(mmlu.where.ToString(), "eval.toml:15:1");
+  EXPECT_TRUE(mmlu.shots_set);
+  EXPECT_EQ(mmlu.scorer_where.ToString(), "eval.toml:19:10");
+  EXPECT_EQ(c.base_dir, dir_.string());
 
   const TaskConfig& gsm = c.tasks[1];
   EXPECT_EQ(gsm.name, "gsm");
@@ -131,6 +134,8 @@ limit = 50
   EXPECT_EQ(gsm.max_new_tokens, 128u);
   EXPECT_EQ(gsm.seed, 99u);  // from run.seed
   EXPECT_TRUE(gsm.dataset_options.empty());
+  EXPECT_FALSE(gsm.shots_set);  // the dataset may set it
+  EXPECT_EQ(gsm.scorer_where.line, 0);
 
   EXPECT_EQ(c.run.output, (dir_ / "runs" / "out").string());
   EXPECT_EQ(c.run.seed, 99u);
@@ -507,6 +512,32 @@ TEST(PluginOptionsTest, ValidTableToJson) {
   StatusOr<std::string> empty = PluginOptionsToJson(toml::table{}, kSpecList, "eval.toml", "x");
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, "{}");
+}
+
+// A COMPASS_OPT_PATH option (ABI 2.1) is resolved against the config's
+// folder, as the task's path is; an absolute one is kept.
+TEST(PluginOptionsTest, PathsAreResolvedAgainstTheConfigFolder) {
+  const compass_option_spec specs[] = {{sizeof(compass_option_spec),
+                                        {"task_file", 9},
+                                        COMPASS_OPT_PATH,
+                                        {nullptr, 0},
+                                        {nullptr, 0}}};
+  const compass_option_list list = {specs, 1};
+  StatusOr<std::string> json = PluginOptionsToJson(ParseTable("task_file = \"tasks/../t.yaml\"\n"),
+                                                   list, "eval.toml", "task[0]", "/cfg");
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  EXPECT_EQ(*json, R"({"task_file":"/cfg/t.yaml"})");
+  json = PluginOptionsToJson(ParseTable("task_file = \"/abs/t.yaml\"\n"), list, "eval.toml",
+                             "task[0]", "/cfg");
+  EXPECT_EQ(*json, R"({"task_file":"/abs/t.yaml"})");
+  json = PluginOptionsToJson(ParseTable("task_file = 3\n"), list, "eval.toml", "task[0]", "/cfg");
+  ASSERT_FALSE(json.ok());
+  EXPECT_EQ(json.status().message(),
+            "eval.toml:1:13: task[0].task_file: expected a string (a file path), got an integer");
+  json = PluginOptionsToJson(ParseTable("task_file = \"\"\n"), list, "eval.toml", "task[0]");
+  ASSERT_FALSE(json.ok());
+  EXPECT_EQ(json.status().message(),
+            "eval.toml:1:13: task[0].task_file: is empty; give a file path");
 }
 
 TEST(PluginOptionsTest, UnknownKeyWithHint) {

@@ -266,8 +266,28 @@ TEST(PluginRegistry, ExceptionsInPluginsBecomeStatuses) {
   EXPECT_EQ(s.code(), COMPASS_DATA_LOSS);
   EXPECT_NE(s.message().find("corrupt.csv:7"), std::string::npos);
 
+  // describe (ABI 2.1): what the task delivers, before any data.
+  auto info = DatasetInstance::Describe(*ds, host, dc);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  ASSERT_TRUE(info->has_value());
+  EXPECT_EQ((*info)->item_kinds, COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE));
+  EXPECT_EQ((*info)->scorer, "mcq_accuracy");
+  EXPECT_EQ((*info)->scorer_options_json, R"({"x":1})");
+  EXPECT_EQ((*info)->num_shots, 5);
+  // A table without the slot (an older minor) describes nothing.
+  PluginRecord older = *ds;
+  older.dataset.describe = nullptr;
+  auto none = DatasetInstance::Describe(older, host, dc);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
   // An exception in a constructor: create fails cleanly.
   dc.num_shots = 99;
+  auto bad_info = DatasetInstance::Describe(*ds, host, dc);
+  ASSERT_FALSE(bad_info.ok());
+  EXPECT_EQ(bad_info.status().code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(bad_info.status().message(),
+            "dataset 'throwing' describe: task.yaml:3: doc_to_text: bad");
   auto failed = DatasetInstance::Create(*ds, host, dc);
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("constructor exploded"), std::string::npos);

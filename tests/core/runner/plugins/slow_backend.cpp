@@ -1,13 +1,15 @@
 // A deterministic, deliberately slow backend for crash-safety tests. Each
 // loglikelihood takes `delay_ms`; every request it computes is appended to
 // `log_file` as "context ids|continuation ids" and flushed before its result
-// is delivered.
+// is delivered. load() creates `load_file`, so a test can tell whether a run
+// got as far as loading weights.
 #include <unistd.h>
 #include <compass/plugin.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -18,8 +20,9 @@ class SlowBackend final : public compass::sdk::Backend {
   static compass_option_list options() {
     static const compass_option_spec specs[] = {
         compass::sdk::option("delay_ms", COMPASS_OPT_INT, "milliseconds per request"),
-        compass::sdk::option("log_file", COMPASS_OPT_STRING, "where computed requests are logged")};
-    return {specs, 2};
+        compass::sdk::option("log_file", COMPASS_OPT_STRING, "where computed requests are logged"),
+        compass::sdk::option("load_file", COMPASS_OPT_STRING, "created when load() is called")};
+    return {specs, 3};
   }
   SlowBackend(const compass::sdk::Host& host, const compass_backend_config& config) : host_(host) {
     const std::string opts(compass::sdk::view(config.options_json));
@@ -33,6 +36,10 @@ class SlowBackend final : public compass::sdk::Backend {
     const std::string delay = value("delay_ms");
     delay_ms_ = delay.empty() ? 0 : std::stoi(delay);
     log_file_ = value("log_file");
+    load_file_ = value("load_file");
+  }
+  void load() override {
+    if (!load_file_.empty()) std::ofstream(load_file_) << "loaded\n";
   }
   static constexpr uint64_t capabilities = COMPASS_CAN_LOGLIKELIHOOD;
   void execute(const compass::sdk::Requests& r, const compass::sdk::ResponseSink& sink) override {
@@ -83,6 +90,7 @@ class SlowBackend final : public compass::sdk::Backend {
   compass::sdk::Host host_;
   int delay_ms_ = 0;
   std::string log_file_;
+  std::string load_file_;
 };
 
 }  // namespace
