@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/crash_handler.h"
 #include "cli/plan_support.h"
 #include "cli/run_backend.h"
 #include "config/config.h"
@@ -122,8 +123,10 @@ int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const s
   PluginHost host;
   g_host.store(&host);
   InstallInterruptHandler();
+  SetCrashResumeFolder(options.output_dir);
   Runner runner(registry, host);
   auto summary = runner.Run(config, backend, options);
+  SetCrashResumeFolder("");
   g_host.store(nullptr);
   if (!summary.ok()) {
     spdlog::error("{}", summary.status().message());

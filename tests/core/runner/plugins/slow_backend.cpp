@@ -45,6 +45,11 @@ class SlowBackend final : public compass::sdk::Backend {
     // broken model), which the host must not score.
     const char* nan = std::getenv("COMPASS_TEST_NAN_TOKEN");
     const int nan_token = nan ? std::atoi(nan) : -1;
+    // "segv" or "abort" after this many answers, on a thread of the
+    // backend's own: a plugin that crashes mid-run.
+    const char* crash = std::getenv("COMPASS_TEST_CRASH");
+    const char* crash_after = std::getenv("COMPASS_TEST_CRASH_AFTER");
+    const uint64_t crash_at = crash_after ? std::strtoull(crash_after, nullptr, 10) : 0;
     const uint64_t n = r.size();
     for (uint64_t i = 0; i < n; ++i) {
       bool failing = false, nan_answer = false;
@@ -58,6 +63,7 @@ class SlowBackend final : public compass::sdk::Backend {
         continue;
       }
       host_.check_cancelled();
+      if (crash != nullptr && i == crash_at) Crash(crash);
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
       double lp = 0, ctx = 0;
       std::string line;
@@ -86,6 +92,14 @@ class SlowBackend final : public compass::sdk::Backend {
   }
 
  private:
+  static void Crash(const std::string& how) {
+    std::thread([how] {
+      if (how == "abort") std::abort();
+      volatile int* null = nullptr;
+      *null = 1;
+    }).join();
+  }
+
   compass::sdk::Host host_;
   int delay_ms_ = 0;
   std::string log_file_;
