@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "models/parallel_accounting.h"
+
 namespace compass::model {
 namespace {
 
@@ -219,10 +221,8 @@ StatusOr<MLP> MLP::Load(const ModelWeights& weights, int64_t layer, const Placem
                         const TensorParallel& tp) {
   COMPASS_RETURN_IF_ERROR(CheckTensorParallel(tp));
   const ModelConfig& c = weights.config();
-  if (c.intermediate_size % tp.size != 0) {
-    return InvalidArgument(c.source + ": intermediate_size " + std::to_string(c.intermediate_size) +
-                           " does not split across tensor parallel size " +
-                           std::to_string(tp.size));
+  if (const std::string why = TensorParallelRefusal(c, tp.size); !why.empty()) {
+    return InvalidArgument(c.source + ": " + why);
   }
   const std::string p = LayerPrefix(layer) + "mlp.";
   COMPASS_ASSIGN_OR_RETURN(auto gate, Projection(weights, p + "gate_proj", c.mlp_bias));
@@ -257,27 +257,15 @@ StatusOr<Attention> Attention::Load(const ModelWeights& weights, int64_t layer,
   const ModelConfig& c = weights.config();
   const int64_t heads = c.num_attention_heads;
   const int64_t kv_heads = c.num_key_value_heads;
-  if (heads % tp.size != 0) {
-    return InvalidArgument(c.source + ": num_attention_heads " + std::to_string(heads) +
-                           " does not split across tensor parallel size " +
-                           std::to_string(tp.size));
+  if (const std::string why = TensorParallelRefusal(c, tp.size); !why.empty()) {
+    return InvalidArgument(c.source + ": " + why);
   }
   // KV heads are split when there are enough, else each rank keeps the one
   // its query heads read.
   int64_t kv_index = tp.rank, kv_count = tp.size;
   if (kv_heads < tp.size) {
-    if (tp.size % kv_heads != 0) {
-      return InvalidArgument(c.source + ": num_key_value_heads " + std::to_string(kv_heads) +
-                             " can neither be split across nor replicated over tensor parallel "
-                             "size " +
-                             std::to_string(tp.size));
-    }
     kv_index = tp.rank / (tp.size / kv_heads);
     kv_count = kv_heads;
-  } else if (kv_heads % tp.size != 0) {
-    return InvalidArgument(c.source + ": num_key_value_heads " + std::to_string(kv_heads) +
-                           " does not split across tensor parallel size " +
-                           std::to_string(tp.size));
   }
   const std::string p = LayerPrefix(layer) + "self_attn.";
   COMPASS_ASSIGN_OR_RETURN(auto q, Projection(weights, p + "q_proj", c.qkv_bias));

@@ -2,6 +2,26 @@
 
 namespace compass::model {
 
+std::string TensorParallelRefusal(const ModelConfig& c, int64_t tp) {
+  const std::string n = std::to_string(tp);
+  if (tp < 1) return "tp = " + n + " must be at least 1";
+  if (c.num_attention_heads % tp != 0) {
+    return "tp = " + n + " does not divide the model's " + std::to_string(c.num_attention_heads) +
+           " attention heads (each rank computes heads / tp of them); use a tp that divides " +
+           std::to_string(c.num_attention_heads);
+  }
+  if (c.num_key_value_heads % tp != 0 && tp % c.num_key_value_heads != 0) {
+    return "tp = " + n + " and the model's " + std::to_string(c.num_key_value_heads) +
+           " KV heads do not divide one another (KV heads are split when tp divides them and "
+           "replicated when they divide tp)";
+  }
+  if (c.intermediate_size % tp != 0) {
+    return "tp = " + n + " does not divide the model's intermediate_size " +
+           std::to_string(c.intermediate_size) + " (each rank computes a slice of the MLP)";
+  }
+  return "";
+}
+
 int64_t KvHeadsPerRank(const ModelConfig& config, int64_t tp) {
   return config.num_key_value_heads >= tp ? config.num_key_value_heads / tp : 1;
 }

@@ -5,11 +5,18 @@
 #define COMPASS_MODELS_PARALLEL_ACCOUNTING_H_
 
 #include <cstdint>
+#include <string>
 
 #include "models/dtype.h"
 #include "models/model_config.h"
 
 namespace compass::model {
+
+// Why `tp` ranks cannot split this model ("" when they can): tp must divide
+// the attention heads and the MLP's intermediate size; the KV heads are
+// split when tp divides them and replicated when they divide tp. The one
+// rule the planners and the layers' loaders apply.
+std::string TensorParallelRefusal(const ModelConfig& config, int64_t tp);
 
 // KV heads each of `tp` ranks holds: the KV heads split when there are at
 // least tp of them, else one (replicated), as Attention::Load shards them.

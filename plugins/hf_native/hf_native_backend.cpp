@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "device_map.h"
+#include "device_memory.h"
 #include "engine.h"
 #include "models/weights.h"
 #include "placed_model.h"
@@ -164,6 +165,7 @@ class HfNativeBackend final : public sdk::Backend {
                         std::any_of(plan_.layer_device.begin(), plan_.layer_device.end(),
                                     [](const std::string& d) { return d.rfind("cpu", 0) == 0; });
     if (on_cpu) KeepFreedActivationsForReuse();
+    backend_support::ResetDevicePeaks(UsedDevices());
     host_.check_cancelled();
     const auto start = std::chrono::steady_clock::now();
     const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
@@ -207,9 +209,16 @@ class HfNativeBackend final : public sdk::Backend {
         sink.figure("weights", static_cast<double>(u.weights), COMPASS_UNIT_BYTES, u.device);
       }
     }
+    backend_support::DevicePeakFigures(UsedDevices(), sink);
   }
 
  private:
+  std::vector<std::string> UsedDevices() const {
+    std::vector<std::string> out;
+    for (const auto& u : plan_.devices) out.push_back(u.device);
+    return out;
+  }
+
   Engine& Ready() {
     if (!engine_) throw sdk::Error(COMPASS_INTERNAL, "hf_native: requests before load()");
     return *engine_;

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "answers.h"
+#include "device_memory.h"
 #include "engine.h"
 #include "kv_profile.h"
 #include "model_runner.h"
@@ -109,6 +110,7 @@ class PagedTpBackend final : public sdk::Backend {
     if (simulated_) {
       throw sdk::Error(COMPASS_INVALID_ARGUMENT, "simulated devices can be planned, not loaded");
     }
+    backend_support::ResetDevicePeaks(UsedDevices());
     std::vector<c10::Device> devices;
     for (int64_t r = 0; r < options_.tp; ++r) {
       const std::string& name = devices_[r].name;
@@ -197,9 +199,15 @@ class PagedTpBackend final : public sdk::Backend {
     sink.figure("preemptions", static_cast<double>(s.preemptions), COMPASS_UNIT_COUNT);
     sink.figure("peak_blocks", static_cast<double>(s.peak_blocks), COMPASS_UNIT_COUNT);
     sink.figure("kv_blocks", static_cast<double>(plan_.num_blocks), COMPASS_UNIT_COUNT);
+    backend_support::DevicePeakFigures(UsedDevices(), sink);
   }
 
  private:
+  std::vector<std::string> UsedDevices() const {
+    std::vector<std::string> out;
+    for (const RankPlan& r : plan_.ranks) out.push_back(r.device);
+    return out;
+  }
   sdk::Host host_;
   std::string model_path_;
   model::ModelConfig config_;

@@ -89,18 +89,8 @@ Status CheckOptions(const PagedOptions& o, const model::ModelConfig& c,
                    ": without chunked_prefill a prompt must fit one step; raise it or turn "
                    "chunked_prefill on");
   }
-  if (c.num_attention_heads % o.tp != 0) {
-    return Bad("tp", "= " + std::to_string(o.tp) + " does not divide the model's " +
-                         std::to_string(c.num_attention_heads) +
-                         " attention heads (each rank computes heads / tp of them); use a tp "
-                         "that divides " +
-                         std::to_string(c.num_attention_heads));
-  }
-  if (c.num_key_value_heads % o.tp != 0 && o.tp % c.num_key_value_heads != 0) {
-    return Bad("tp", "= " + std::to_string(o.tp) + " and the model's " +
-                         std::to_string(c.num_key_value_heads) +
-                         " KV heads do not divide one another (KV heads are split when tp "
-                         "divides them and replicated when they divide tp)");
+  if (const std::string why = model::TensorParallelRefusal(c, o.tp); !why.empty()) {
+    return InvalidArgument("paged_tp: " + why);
   }
   return Status::Ok();
 }

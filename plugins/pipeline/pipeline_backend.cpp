@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "answers.h"
+#include "device_memory.h"
 #include "engine.h"
 #include "models/weights.h"
 #include "planner.h"
@@ -120,6 +121,7 @@ class PipelineBackend final : public sdk::Backend {
       throw sdk::Error(COMPASS_INVALID_ARGUMENT, "simulated devices can be planned, not loaded");
     }
     if (threads_ > 0) at::set_num_threads(threads_);
+    backend_support::ResetDevicePeaks(UsedDevices());
     host_.check_cancelled();
     const auto start = std::chrono::steady_clock::now();
     const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
@@ -201,9 +203,15 @@ class PipelineBackend final : public sdk::Backend {
         sink.figure(prefix + "wait_output_seconds", t.wait_output, COMPASS_UNIT_SECONDS, scope);
       }
     }
+    backend_support::DevicePeakFigures(UsedDevices(), sink);
   }
 
  private:
+  std::vector<std::string> UsedDevices() const {
+    std::vector<std::string> out;
+    for (const StagePlan& s : plan_.stages) out.push_back(s.device);
+    return out;
+  }
   sdk::Host host_;
   std::string model_path_;
   model::ModelConfig config_;

@@ -4,7 +4,8 @@
 # and GSM8K (greedy), plus hf_native again at batch size 1. Every backend
 # must agree with the reference on every prediction, with log-probs within
 # 1e-4 (float32); the HTML report must render in headless Chromium with
-# every chart, and its screenshot must not be blank.
+# every chart, and its screenshot must not be blank. Every run goes into
+# one results store, and the same command again computes nothing.
 # usage: compare_run_test.sh COMPASS SOURCE_DIR
 set -euo pipefail
 COMPASS=$1 SRC=$2
@@ -54,9 +55,20 @@ TOML
 for f in compare.json compare.md compare.html; do
   [ -s "$WORK/cmp/$f" ] || fail "missing $f"
 done
+# One results store holds every run, each under its backend's label; each
+# run's own reports are in a folder of its name.
+python3 - "$WORK/cmp/results.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+labels = [r[0] for r in db.execute("SELECT label FROM run ORDER BY label")]
+assert labels == ["hf_native", "hf_native@bs1", "paged_tp", "pipeline"], labels
+counts = {l: n for l, n in db.execute("SELECT label, count(*) FROM responses GROUP BY label")}
+assert len(set(counts.values())) == 1 and min(counts.values()) > 0, counts
+PY
 for b in hf_native paged_tp pipeline hf_native@bs1; do
-  [ -s "$WORK/cmp/$b/results.sqlite" ] || fail "no run folder for $b"
+  [ -s "$WORK/cmp/$b/report.md" ] || fail "no report for $b"
 done
+[ ! -e "$WORK/cmp/hf_native/results.sqlite" ] || fail "a second results store was written"
 python3 - "$WORK/cmp/compare.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
@@ -88,6 +100,19 @@ print("compare.json: every backend agrees with hf_native on",
       sum(a["items"] for a in c["agreement"] if a["other"] == "paged_tp"), "items")
 PY
 grep -q "Agreement with the reference" "$WORK/stdout" || fail "no agreement table printed"
+
+# Resumable like a run: the same command again computes nothing.
+cp "$WORK/cmp/compare.json" "$WORK/compare.first.json"
+"$COMPASS" compare --backends hf_native,paged_tp,pipeline --config "$WORK/eval.toml" \
+  --output "$WORK/cmp" --repeat-with-batch-size 1 >"$WORK/stdout2" 2>"$WORK/stderr2" ||
+  fail "compare again failed: $(tail -20 "$WORK/stderr2")"
+[ "$(grep -c " 0 computed, " "$WORK/stderr2")" -eq 4 ] ||
+  fail "the second compare computed again: $(grep computed "$WORK/stderr2")"
+python3 - "$WORK/compare.first.json" "$WORK/cmp/compare.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["agreement"] == b["agreement"] and a["scores"] == b["scores"], "results changed on resume"
+PY
 
 # The report renders: every chart is in the DOM Chromium built, and the
 # screenshot is not blank.

@@ -1,4 +1,5 @@
-// `compass compare`: the same config on several backends in turn, then the
+// `compass compare`: the same config on several backends in turn, each into
+// the one results store of the compare folder under its own label, then the
 // item-by-item comparison (report/comparison.h).
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,13 @@
 #include "results/results_store.h"
 
 namespace compass::cli {
+namespace {
+
+std::string StorePath(const std::string& dir) {
+  return (std::filesystem::path(dir) / ResultsStore::kFileName).string();
+}
+
+}  // namespace
 
 int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   if (options.backends.empty()) {
@@ -53,19 +61,23 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
                      const std::string& repeats) -> bool {
     ComparedRun r;
     r.label = label;
-    r.dir = (fs::path(out) / label).string();
+    r.dir = out;
     r.repeats = repeats;
-    spdlog::info("compare: {} into {}", label, r.dir);
+    spdlog::info("compare: {} into {} (label '{}')", backend, StorePath(out), label);
     compass::RunOptions run_options;
-    run_options.output_dir = r.dir;
+    run_options.output_dir = out;
+    run_options.store_label = label;
     run_options.restart = options.restart;
     BackendOutcome outcome;
     const int code = RunBackend(registry, cfg, backend, run_options, &outcome);
     if (code == kExitInterrupted) return false;
     if (outcome.finished) {
-      // Its own reports, as a run writes them.
-      if (auto store = ResultsStore::OpenExisting(r.dir); store.ok()) {
-        if (auto files = WriteReports(**store, r.dir); !files.ok()) {
+      // Its own reports, as a run writes them, in a folder of its own.
+      const fs::path reports = fs::path(out) / label;
+      std::error_code ec;
+      fs::create_directories(reports, ec);
+      if (auto store = ResultsStore::OpenExisting(out, label); store.ok()) {
+        if (auto files = WriteReports(**store, reports.string()); !files.ok()) {
           spdlog::warn("{}", files.status().message());
         }
       }

@@ -10,6 +10,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/crash_handler.h"
 
 namespace {
 
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
   auto* tok_file = tokenize->add_option("--file", tok.file, "Read the text from a file");
   tokenize->add_option("TEXT", tok.text, "The text")->excludes(tok_file);
 
+  InstallCrashHandler();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

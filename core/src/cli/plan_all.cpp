@@ -5,10 +5,9 @@
 // (`--set backend.paged_tp.tp=4`), so that what the user wrote in the
 // config's [backend.<name>] table or with --set wins where given:
 //   hf_native  its device_map (auto unless configured)
-//   paged_tp   tp = the devices, or when the model's heads forbid that, the
-//              largest tp below that paged_tp accepts (it divides the
-//              attention heads, and it and the KV heads divide one another:
-//              plugins/paged_tp/planner.h, CheckOptions)
+//   paged_tp   tp = the devices, or when the model forbids that, the
+//              largest tp below that it accepts
+//              (models/parallel_accounting.h, TensorParallelRefusal)
 //   pipeline   stages = the devices, at most the model's decoder layers
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -25,6 +24,7 @@
 #include "config/config.h"
 #include "devices/devices.h"
 #include "models/model_config.h"
+#include "models/parallel_accounting.h"
 #include "plugin_host/host_services.h"
 #include "plugin_host/plugin_registry.h"
 #include "runner/run_rules.h"
@@ -60,11 +60,6 @@ std::string NodeText(const toml::node& node) {
 }
 
 // Whether paged_tp accepts `tp` for this model (its CheckOptions rule).
-bool TpAllowed(const model::ModelConfig& m, int64_t tp) {
-  return m.num_attention_heads % tp == 0 &&
-         (m.num_key_value_heads % tp == 0 || tp % m.num_key_value_heads == 0);
-}
-
 // The layout of `backend` and the overrides that ask for it; nothing is
 // added where the user's config or --set names the option already.
 std::string ChooseLayout(const std::string& backend, const EvalConfig& config, int64_t devices,
@@ -82,16 +77,16 @@ std::string ChooseLayout(const std::string& backend, const EvalConfig& config, i
     }
     int64_t tp = std::max<int64_t>(devices, 1);
     std::string why;
-    if (model && model->num_attention_heads > 0 && model->num_key_value_heads > 0 &&
-        !TpAllowed(*model, tp)) {
+    const std::string refusal = model && model->num_attention_heads > 0 &&
+                                        model->num_key_value_heads > 0
+                                    ? model::TensorParallelRefusal(*model, tp)
+                                    : "";
+    if (!refusal.empty()) {
       const int64_t all = tp;
-      while (tp > 1 && !TpAllowed(*model, tp)) --tp;
+      while (tp > 1 && !model::TensorParallelRefusal(*model, tp).empty()) --tp;
       why = " (not " + std::to_string(all) + ")";
       *note = "tp = " + std::to_string(tp) + ", the largest tp <= " + std::to_string(all) +
-              " devices that the model's " + std::to_string(model->num_attention_heads) +
-              " attention heads and " + std::to_string(model->num_key_value_heads) +
-              " KV heads allow (tp divides the heads, and tp and the KV heads divide one "
-              "another); the ranks use the first " +
+              " devices the model allows (" + refusal + "); the ranks use the first " +
               std::to_string(tp) + " devices";
     }
     overrides->push_back("backend.paged_tp.tp=" + std::to_string(tp));

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/crash_handler.h"
 #include "cli/plan_support.h"
 #include "cli/run_backend.h"
 #include "config/config.h"
@@ -122,8 +123,10 @@ int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const s
   PluginHost host;
   g_host.store(&host);
   InstallInterruptHandler();
+  SetCrashResumeFolder(options.output_dir);
   Runner runner(registry, host);
   auto summary = runner.Run(config, backend, options);
+  SetCrashResumeFolder("");
   g_host.store(nullptr);
   if (!summary.ok()) {
     spdlog::error("{}", summary.status().message());
@@ -176,6 +179,18 @@ int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
   auto store = ResultsStore::OpenExisting(run_dir);
   if (!store.ok()) {
     spdlog::error("{}", store.status().message());
+    return kExitUsage;
+  }
+  if (auto labels = (*store)->Labels();
+      labels.ok() && !labels->empty() && labels->front() != "") {
+    // A compare folder: its runs are labelled by backend.
+    std::string names;
+    for (const std::string& l : *labels) names += (names.empty() ? "" : ", ") + l;
+    spdlog::error(
+        "{} holds the compared runs {}: their reports are in {}/<backend>/ and the comparison in "
+        "{}/compare.html; to rebuild them, run the same `compass compare` with --output {} "
+        "(nothing stored is computed again)",
+        (*store)->path(), names, run_dir, run_dir, run_dir);
     return kExitUsage;
   }
   auto table = SummaryTable(**store);

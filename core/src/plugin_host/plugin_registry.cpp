@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "plugin_host/elf_check.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -106,6 +107,11 @@ std::string MissingSlots(const std::vector<std::pair<const void*, const char*>>&
 }  // namespace
 
 void PluginRegistry::LoadFile(const std::string& path) {
+  // Before dlopen: a truncated file would be mapped and fault (SIGBUS).
+  if (Status elf = CheckSharedObject(path); !elf.ok()) {
+    refused_.push_back({path, "not a loadable shared library: " + elf.message()});
+    return;
+  }
   std::shared_ptr<PluginLibrary> library;
   try {
     boost::dll::shared_library lib(

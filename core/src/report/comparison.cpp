@@ -24,7 +24,7 @@ struct RunData {
 
 StatusOr<RunData> Read(const ComparedRun& run) {
   RunData d;
-  COMPASS_ASSIGN_OR_RETURN(d.store, ResultsStore::OpenExisting(run.dir));
+  COMPASS_ASSIGN_OR_RETURN(d.store, ResultsStore::OpenExisting(run.dir, run.label));
   COMPASS_ASSIGN_OR_RETURN(d.tasks, d.store->Tasks());
   for (const StoredTask& t : d.tasks) {
     COMPASS_ASSIGN_OR_RETURN(std::vector<StoredSample> samples, d.store->Samples(t.name));

@@ -27,8 +27,8 @@ namespace compass {
 
 // One backend's run in a comparison.
 struct ComparedRun {
-  std::string label;    // "hf_native", "paged_tp", "hf_native@bs1"
-  std::string dir;      // its run folder
+  std::string label;    // "hf_native", "paged_tp", "hf_native@bs1"; its label in the store
+  std::string dir;      // the folder of the results store holding it
   std::string error;    // why it has no results (it could not run); empty when it ran
   std::string repeats;  // for a batch-size rerun: the label it repeats; else empty
 };

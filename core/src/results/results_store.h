@@ -4,8 +4,15 @@
 // aggregates and run metadata live beside them, and reports are built from
 // here alone.
 //
+// One database may hold several runs, each under its own label (a
+// comparison's backends); a plain run uses the empty label. A ResultsStore
+// reads and writes the one run its label names.
+//
+// Values are never invented: a NULL or a value of the wrong type where a
+// number belongs is DataLoss, and a non-finite log-prob is refused on write.
+//
 // Threading: one ResultsStore per thread at a time (the runner serialises
-// backend callbacks). Errors name the database file.
+// backend callbacks). Errors name the database file (and the label).
 #ifndef COMPASS_RESULTS_RESULTS_STORE_H_
 #define COMPASS_RESULTS_RESULTS_STORE_H_
 
@@ -81,18 +88,24 @@ class ResultsStore {
  public:
   static constexpr char kFileName[] = "results.sqlite";
 
-  // Opens (creating if needed) <dir>/results.sqlite. A file that is not a
-  // Compass results database is an error, never overwritten.
-  static StatusOr<std::unique_ptr<ResultsStore>> Open(const std::string& dir);
+  // Opens (creating if needed) <dir>/results.sqlite for the run `label`. A
+  // file that is not a Compass results database is an error, never
+  // overwritten; one written by an older Compass is upgraded in place.
+  static StatusOr<std::unique_ptr<ResultsStore>> Open(const std::string& dir,
+                                                      const std::string& label = "");
   // Opens an existing database read-only (reports, comparisons).
-  static StatusOr<std::unique_ptr<ResultsStore>> OpenExisting(const std::string& dir);
+  static StatusOr<std::unique_ptr<ResultsStore>> OpenExisting(const std::string& dir,
+                                                              const std::string& label = "");
   ~ResultsStore();
 
   const std::string& path() const { return path_; }
+  const std::string& label() const { return label_; }
+  // Labels of every run the database holds.
+  StatusOr<std::vector<std::string>> Labels() const;
 
   // Records the run, or checks that a stored run has the same config hash.
-  // A different config is refused unless `restart`, which deletes the stored
-  // results first.
+  // A different config is refused unless `restart`, which deletes this
+  // label's stored results first (other labels are untouched).
   Status BeginRun(const RunMetadata& meta, bool restart);
   StatusOr<RunMetadata> Run() const;
   Status FinishRun(const std::string& finished_at, double seconds, const std::string& notes_json);
@@ -115,14 +128,18 @@ class ResultsStore {
   StatusOr<std::vector<StoredFigure>> Figures() const;
 
  private:
-  ResultsStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  static StatusOr<std::unique_ptr<ResultsStore>> OpenImpl(const std::string& dir, bool create);
+  ResultsStore(sqlite3* db, std::string path, std::string label)
+      : db_(db), path_(std::move(path)), label_(std::move(label)) {}
+  static StatusOr<std::unique_ptr<ResultsStore>> OpenImpl(const std::string& dir,
+                                                          const std::string& label, bool create);
+  Status UpgradeFromVersion1();
+  Status DeleteRun();
   Status Exec(const char* sql) const;
   Status Error(const std::string& what) const;
+  std::string Where() const;  // " under '<label>'", or "" for the empty label
   sqlite3* db_;
   std::string path_;
-  // Databases written before token log-probs were stored lack the column.
-  bool has_token_logprobs_ = false;
+  std::string label_;
 };
 
 }  // namespace compass

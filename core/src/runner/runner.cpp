@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -284,6 +285,12 @@ StoredResponse ToStored(const compass_result& r, const std::string& hash) {
   return s;
 }
 
+bool Finite(const StoredResponse& r) {
+  if (!std::isfinite(r.logprob)) return false;
+  return std::all_of(r.token_logprobs.begin(), r.token_logprobs.end(),
+                     [](float v) { return std::isfinite(v); });
+}
+
 }  // namespace
 
 StatusOr<PlanReport> Runner::Plan(const EvalConfig& config, const std::string& backend_name,
@@ -386,7 +393,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       work));
   stage_ = RunStage::kValidate;
 
-  COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir));
+  COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir, options.store_label));
   RunMetadata meta;
   meta.config_text = ConfigText(config);
   meta.config_hash = Hasher().Add(meta.config_text).Add(backend_name).Hex();
@@ -474,6 +481,11 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         return Status::Ok();
       }
       StoredResponse resp = ToStored(r, h);
+      if (!Finite(resp)) {
+        // A NaN would score as a confident wrong answer: the request fails.
+        failures.emplace(h, "the backend returned a non-finite log-prob (NaN or infinity)");
+        return Status::Ok();
+      }
       COMPASS_RETURN_IF_ERROR(store->PutResponse(resp));
       stored[resp.hash] = std::move(resp);
       ++summary.computed;

@@ -23,8 +23,9 @@
 namespace compass {
 
 struct RunOptions {
-  std::string output_dir;  // where results.sqlite lives; created if missing
-  bool restart = false;    // discard stored results of a different (or the same) run
+  std::string output_dir;   // where results.sqlite lives; created if missing
+  std::string store_label;  // the run's label in it ("" for a plain run; compare: the backend)
+  bool restart = false;     // discard stored results of a different (or the same) run
 };
 
 struct RunSummary {

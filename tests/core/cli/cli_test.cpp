@@ -141,6 +141,23 @@ TEST(Cli, MissingModelPathIsClear) {
   EXPECT_NE(o.err.find("no/such/model"), std::string::npos) << o.err;
 }
 
+TEST(Cli, CompareRefusesUnknownAndRepeatedBackendsBeforeRunningAny) {
+  const auto dir = TempDir("compare_bad");
+  const auto cfg = WriteConfig(dir, kModel);
+  const std::string plugins = "--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good ";
+  auto o = RunCompass(plugins + "compare --backends good,good --config " + cfg.string() +
+                      " --output " + (dir / "twice").string());
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_NE(o.err.find("backend 'good' is listed twice"), std::string::npos) << o.err;
+  o = RunCompass(plugins + "compare --backends good,goood --config " + cfg.string() +
+                 " --output " + (dir / "unknown").string());
+  EXPECT_EQ(o.exit_code, 3) << o.err;
+  EXPECT_NE(o.err.find("goood"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("did you mean 'good'?"), std::string::npos) << o.err;
+  // Nothing ran: the first backend is not started when a later one is bad.
+  EXPECT_FALSE(fs::exists(dir / "unknown" / "results.sqlite"));
+}
+
 TEST(Cli, MissingConfigFileIsClear) {
   auto o = RunCompass("--backend good --config /no/such/eval.toml");
   EXPECT_EQ(o.exit_code, 2);

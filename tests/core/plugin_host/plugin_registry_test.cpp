@@ -192,6 +192,49 @@ TEST(PluginRegistry, TextFileNamedSoIsRefusedAndOthersStillLoad) {
   fs::remove_all(dir);
 }
 
+// A truncated plugin (an interrupted copy or build) used to be mapped by
+// dlopen and kill discovery with SIGBUS, or worse, load and shadow the
+// real plugin. Every prefix of a real plugin file is refused, in process,
+// and the intact plugin beside it still loads.
+TEST(PluginRegistry, TruncatedLibrariesAreRefusedWithoutCrashingDiscovery) {
+  const fs::path dir = TempDir("truncated");
+  const std::string good = Fixture("good") + "/libtest_good_backend.so";
+  const std::string bytes = Slurp(good);
+  const uint64_t n = bytes.size();
+  fs::copy_file(good, dir / "libzz_good.so");
+  const std::vector<uint64_t> lengths = {0,     1,     16,    63,    64,      1000,   4096,
+                                         8192,  16384, 30000, n / 4, n / 2,   n * 3 / 4,
+                                         n - 4096, n - 100, n - 1};
+  for (uint64_t len : lengths) {
+    std::ofstream(dir / "liba_cut.so", std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(len));
+    const auto reg = PluginRegistry::Discover({dir.string()});
+    ASSERT_EQ(reg.refused().size(), 1u) << len;
+    EXPECT_NE(reg.refused()[0].path.find("liba_cut.so"), std::string::npos) << len;
+    const std::string& why = reg.refused()[0].reason;
+    EXPECT_TRUE(why.find("truncated") != std::string::npos ||
+                why.find("not an ELF") != std::string::npos)
+        << len << ": " << why;
+    ASSERT_EQ(reg.plugins().size(), 1u) << len;
+    EXPECT_EQ(reg.plugins()[0].path, (dir / "libzz_good.so").string());
+  }
+  fs::remove_all(dir);
+}
+
+TEST(PluginRegistry, LibrariesForAnotherMachineAreRefusedByName) {
+  const fs::path dir = TempDir("machine");
+  std::string bytes = Slurp(Fixture("good") + "/libtest_good_backend.so");
+  // e_machine (offset 18): RISC-V.
+  bytes[18] = static_cast<char>(243);
+  bytes[19] = 0;
+  std::ofstream(dir / "libother.so", std::ios::binary) << bytes;
+  const auto reg = PluginRegistry::Discover({dir.string()});
+  ASSERT_EQ(reg.refused().size(), 1u);
+  EXPECT_NE(reg.refused()[0].reason.find("built for riscv"), std::string::npos)
+      << reg.refused()[0].reason;
+  fs::remove_all(dir);
+}
+
 TEST(PluginRegistry, EarlierFolderShadowsLaterOne) {
   const fs::path dir = TempDir("shadow");
   fs::copy_file(Fixture("good") + "/libtest_good_backend.so", dir / "libcopy.so");

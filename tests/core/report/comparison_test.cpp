@@ -32,9 +32,10 @@ struct RunSpec {
   bool extra_request = false;
 };
 
-void WriteRun(const fs::path& dir, const RunSpec& spec) {
-  fs::remove_all(dir);
-  auto store = ResultsStore::Open(dir.string());
+// Every run of a test lives in one results store, under its label, as
+// `compass compare` writes them.
+void WriteRun(const fs::path& dir, const std::string& label, const RunSpec& spec) {
+  auto store = ResultsStore::Open(dir.string(), label);
   ASSERT_TRUE(store.ok()) << store.status().message();
   RunMetadata m;
   m.config_hash = "h";
@@ -110,8 +111,8 @@ class ComparisonTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   ComparedRun Run(const std::string& label, const RunSpec& spec) {
-    WriteRun(dir_ / label, spec);
-    return {label, (dir_ / label).string(), "", ""};
+    WriteRun(dir_, label, spec);
+    return {label, dir_.string(), "", ""};
   }
   fs::path dir_;
 };
@@ -198,7 +199,7 @@ TEST_F(ComparisonTest, GenerationsThatDivergeShowTheFirstDifferingToken) {
 }
 
 TEST_F(ComparisonTest, ABackendThatDidNotRunAndDifferentRequestsAreReported) {
-  ComparedRun failed{"pipeline", (dir_ / "pipeline").string(), "pipeline: stage 1 failed", ""};
+  ComparedRun failed{"pipeline", dir_.string(), "pipeline: stage 1 failed", ""};
   const auto c = Compare({Run("a", {}), failed, Run("c", {"paged_tp", {}, 0, false, true})});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_FALSE(c->identical_requests);
@@ -214,7 +215,11 @@ TEST_F(ComparisonTest, ABackendThatDidNotRunAndDifferentRequestsAreReported) {
 
 TEST_F(ComparisonTest, FilesHoldEveryChartAndTheFlips) {
   const auto c = Compare({Run("a", {}), Run("perturbed", {"test", {0, 2}}),
-                          ComparedRun{"a@bs1", (dir_ / "a").string(), "", "a"}});
+                          [&] {
+                            ComparedRun r = Run("a@bs1", {});
+                            r.repeats = "a";
+                            return r;
+                          }()});
   ASSERT_TRUE(c.ok());
   // The rerun is compared with the run it repeats.
   EXPECT_EQ(Find(*c, "mcq", "a@bs1").reference, "a");

@@ -180,6 +180,28 @@ TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
   fs::remove_all(dir);
 }
 
+TEST(CrashSafety, ANonFiniteLogProbFailsItsRequestInsteadOfScoring) {
+  const fs::path dir = TempDir("nan");
+  const fs::path run = dir / "run";
+  const fs::path cfg = WriteConfig(dir, 0, dir / "run.log");
+  // The choice " B" ('B' is byte 66) gets NaN: stored as nothing it would
+  // read back as a number and score; it must fail its request instead.
+  setenv("COMPASS_TEST_NAN_TOKEN", "66", 1);
+  const int rc = Wait(Spawn(cfg, run, {}));
+  unsetenv("COMPASS_TEST_NAN_TOKEN");
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(Committed(run).size(), 60u);
+  const std::string samples = Slurp(run / "samples.jsonl");
+  EXPECT_NE(samples.find("non-finite log-prob"), std::string::npos);
+  EXPECT_NE(Slurp(run / "report.md").find("- note: 20 request(s) failed"), std::string::npos);
+  // A resume without the fault computes exactly those 20 and scores all.
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  EXPECT_EQ(Computed(dir / "run.log").size(), 20u);
+  EXPECT_EQ(Committed(run).size(), 80u);
+  fs::remove_all(dir);
+}
+
 TEST(CrashSafety, ChangedConfigIsRefusedUnlessRestarted) {
   const fs::path dir = TempDir("changed");
   const fs::path run = dir / "run";

@@ -7,6 +7,7 @@
 #include <compass/plugin.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -47,11 +48,21 @@ class SlowBackend final : public compass::sdk::Backend {
     // per-request errors); from the environment so the config stays the same.
     const char* fail = std::getenv("COMPASS_TEST_FAIL_TOKEN");
     const int fail_token = fail ? std::atoi(fail) : -1;
+    // Requests whose continuation holds this id get a NaN log-prob (a
+    // broken model), which the host must not score.
+    const char* nan = std::getenv("COMPASS_TEST_NAN_TOKEN");
+    const int nan_token = nan ? std::atoi(nan) : -1;
+    // "segv" or "abort" after this many answers, on a thread of the
+    // backend's own: a plugin that crashes mid-run.
+    const char* crash = std::getenv("COMPASS_TEST_CRASH");
+    const char* crash_after = std::getenv("COMPASS_TEST_CRASH_AFTER");
+    const uint64_t crash_at = crash_after ? std::strtoull(crash_after, nullptr, 10) : 0;
     const uint64_t n = r.size();
     for (uint64_t i = 0; i < n; ++i) {
-      bool failing = false;
+      bool failing = false, nan_answer = false;
       for (uint64_t t = 0; t < r[i].continuation.size; ++t) {
         failing = failing || r[i].continuation.ids[t] == fail_token;
+        nan_answer = nan_answer || r[i].continuation.ids[t] == nan_token;
       }
       if (failing) {
         sink.error(r[i], COMPASS_UNSUPPORTED,
@@ -59,6 +70,7 @@ class SlowBackend final : public compass::sdk::Backend {
         continue;
       }
       host_.check_cancelled();
+      if (crash != nullptr && i == crash_at) Crash(crash);
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
       double lp = 0, ctx = 0;
       std::string line;
@@ -79,7 +91,7 @@ class SlowBackend final : public compass::sdk::Backend {
         std::fclose(f);
       }
       compass::sdk::LoglikelihoodAnswer a;
-      a.logprob = lp - ctx / 1e4;
+      a.logprob = nan_answer ? std::nan("") : lp - ctx / 1e4;
       a.is_greedy = false;
       sink.loglikelihood(r[i], a);
       host_.progress(i + 1, n, i + 1);
@@ -87,6 +99,14 @@ class SlowBackend final : public compass::sdk::Backend {
   }
 
  private:
+  static void Crash(const std::string& how) {
+    std::thread([how] {
+      if (how == "abort") std::abort();
+      volatile int* null = nullptr;
+      *null = 1;
+    }).join();
+  }
+
   compass::sdk::Host host_;
   int delay_ms_ = 0;
   std::string log_file_;
