@@ -224,6 +224,7 @@ StatusOr<std::optional<TaskInfo>> DatasetInstance::Describe(const PluginRecord& 
           x->info = std::move(info);
         });
       }};
+  const PluginCallScope scope(record, "describe");
   Status s = FromPlugin(record.dataset.describe(host.ServicesFor(record.name), &config, &sink),
                         record, "describe");
   COMPASS_RETURN_IF_ERROR(ctx.state.Finish(s));
