@@ -235,9 +235,20 @@ StatusOr<std::string> HtmlReport(const ResultsStore& store, const RunMetadata& r
         h << "<p class=bad>not scored: " << Html(s["error"].get<std::string>()) << "</p>";
       }
       if (s.contains("choices") && s.contains("logprobs")) {
-        h << "<table><tr><th>choice</th><th>log-prob</th></tr>";
+        // Partial evaluation: each choice follows its own context, shown
+        // after the prompt they share.
+        const bool partial = s.contains("contexts") && s["contexts"].size() == s["choices"].size();
+        const std::string shared = s.value("prompt", "");
+        h << "<table><tr>" << (partial ? "<th>context</th>" : "")
+          << "<th>choice</th><th>log-prob</th></tr>";
         for (size_t c = 0; c < s["choices"].size(); ++c) {
-          h << "<tr><td>" << Html(Dump(s["choices"][c])) << "</td><td class=n>"
+          h << "<tr>";
+          if (partial) {
+            std::string context = s["contexts"][c].get<std::string>();
+            if (context.compare(0, shared.size(), shared) == 0) context.erase(0, shared.size());
+            h << "<td>" << Html(Dump(context)) << "</td>";
+          }
+          h << "<td>" << Html(Dump(s["choices"][c])) << "</td><td class=n>"
             << Fixed(s["logprobs"][c].get<double>()) << "</td></tr>";
         }
         h << "</table>";
