@@ -187,43 +187,34 @@ def run_backend(backend, work, cfg):
             fail(f"{backend}: run {k} failed with {p.returncode}: {open(log).read()[-2000:]}")
         phases["finished"] = phases.get("finished", 0) + 1
 
-    def fresh(name):
-        # Each fault starts from an empty folder, so that it lands mid-run.
-        return os.path.join(work, f"{backend}-{name}")
+    def fault(name, sig=None, fsize=None):
+        """A run from an empty folder (so that the fault lands mid-run),
+        sent `sig` at 60 % of the reference's duration; its exit status and
+        log."""
+        d = os.path.join(work, f"{backend}-{name}")
+        log = os.path.join(work, f"{backend}-{name}.log")
+        p = start(backend, cfg, d, log, fsize=fsize)
+        if sig is not None:
+            time.sleep(duration * 0.6)
+            if p.poll() is None:
+                p.send_signal(sig)
+        rc = p.wait(timeout=600)
+        return d, rc, open(log, errors="replace").read()
 
     outcomes = {}
-    # Crash.
-    crash_out = fresh("crash")
-    log = os.path.join(work, f"{backend}-crash.log")
-    p = start(backend, cfg, crash_out, log)
-    time.sleep(duration * 0.6)
-    if p.poll() is None:
-        p.send_signal(signal.SIGSEGV)
-    rc = p.wait()
-    text = open(log, errors="replace").read()
+    crash_out, rc, text = fault("crash", sig=signal.SIGSEGV)
     if rc == -signal.SIGSEGV:
         if "[fatal] compass died of SIGSEGV" not in text or "run the same command again" not in text:
             fail(f"{backend}: the crash was not reported: {text[-1500:]}")
         outcomes["crash"] = "reported: " + text.split("[fatal] compass died of ")[1].split("\n")[0]
     elif rc != 0:
         fail(f"{backend}: crash run ended with {rc}: {text[-1500:]}")
-    # Ctrl-C.
-    int_out = fresh("interrupt")
-    log = os.path.join(work, f"{backend}-interrupt.log")
-    p = start(backend, cfg, int_out, log)
-    time.sleep(duration * 0.6)
-    if p.poll() is None:
-        p.send_signal(signal.SIGINT)
-    rc = p.wait(timeout=120)
+    int_out, rc, text = fault("interrupt", sig=signal.SIGINT)
     if rc not in (0, 130):
-        fail(f"{backend}: Ctrl-C ended with {rc}: {open(log).read()[-1500:]}")
+        fail(f"{backend}: Ctrl-C ended with {rc}: {text[-1500:]}")
     outcomes["interrupt"] = f"exit {rc}"
-    # Full disk: the database cannot grow past a few pages.
-    disk_out = fresh("disk-full")
-    log = os.path.join(work, f"{backend}-disk-full.log")
-    p = start(backend, cfg, disk_out, log, fsize=160 * 1024)
-    rc = p.wait(timeout=600)
-    text = open(log, errors="replace").read()
+    # A full disk: the database cannot grow past a few pages.
+    disk_out, rc, text = fault("disk-full", fsize=160 * 1024)
     if rc == 0:
         fail(f"{backend}: a run on a full disk reported success")
     if "results.sqlite" not in text:

@@ -156,22 +156,32 @@ TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
   fs::remove_all(dir);
 }
 
-TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
-  const fs::path dir = TempDir("failed");
+// A request the backend answers badly fails alone: the others are stored,
+// the reports are written with the failure named, the run exits 1, and the
+// same command again computes only the failed requests.
+struct BadAnswer {
+  const char* name;
+  const char* env;    // the test backend's fault switch
+  const char* token;  // continuations holding this byte id get the fault
+  const char* error;  // what the samples say
+};
+
+class FailedRequests : public ::testing::TestWithParam<BadAnswer> {};
+
+TEST_P(FailedRequests, AreRecordedAndRetriedAlone) {
+  const BadAnswer& bad = GetParam();
+  const fs::path dir = TempDir(bad.name);
   const fs::path run = dir / "run";
   const fs::path cfg = WriteConfig(dir, 0, dir / "run.log");
-  // Every request for the choice " C" fails ('C' is byte 67); the others
-  // are stored, the reports are written, and the run exits 1.
-  setenv("COMPASS_TEST_FAIL_TOKEN", "67", 1);
+  setenv(bad.env, bad.token, 1);
   const int rc = Wait(Spawn(cfg, run, {}));
-  unsetenv("COMPASS_TEST_FAIL_TOKEN");
+  unsetenv(bad.env);
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(Committed(run).size(), 60u);  // 20 items x the 3 choices that did not fail
   const std::string samples = Slurp(run / "samples.jsonl");
-  EXPECT_NE(samples.find("\"error\":\"this test backend refuses token 67\""), std::string::npos);
+  EXPECT_NE(samples.find(bad.error), std::string::npos) << samples.substr(0, 2000);
   EXPECT_TRUE(fs::exists(run / "results.json"));
   EXPECT_NE(Slurp(run / "report.md").find("- note: 20 request(s) failed"), std::string::npos);
-  // The same command again computes only the 20 failed requests.
   fs::remove(dir / "run.log");
   ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
   EXPECT_EQ(Computed(dir / "run.log").size(), 20u);
@@ -180,27 +190,15 @@ TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
   fs::remove_all(dir);
 }
 
-TEST(CrashSafety, ANonFiniteLogProbFailsItsRequestInsteadOfScoring) {
-  const fs::path dir = TempDir("nan");
-  const fs::path run = dir / "run";
-  const fs::path cfg = WriteConfig(dir, 0, dir / "run.log");
-  // The choice " B" ('B' is byte 66) gets NaN: stored as nothing it would
-  // read back as a number and score; it must fail its request instead.
-  setenv("COMPASS_TEST_NAN_TOKEN", "66", 1);
-  const int rc = Wait(Spawn(cfg, run, {}));
-  unsetenv("COMPASS_TEST_NAN_TOKEN");
-  EXPECT_EQ(rc, 1);
-  EXPECT_EQ(Committed(run).size(), 60u);
-  const std::string samples = Slurp(run / "samples.jsonl");
-  EXPECT_NE(samples.find("non-finite log-prob"), std::string::npos);
-  EXPECT_NE(Slurp(run / "report.md").find("- note: 20 request(s) failed"), std::string::npos);
-  // A resume without the fault computes exactly those 20 and scores all.
-  fs::remove(dir / "run.log");
-  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
-  EXPECT_EQ(Computed(dir / "run.log").size(), 20u);
-  EXPECT_EQ(Committed(run).size(), 80u);
-  fs::remove_all(dir);
-}
+// An error answer for the choice " C" ('C' is byte 67); a NaN log-prob for
+// " B" (66), which stored as nothing would read back as a number and score.
+INSTANTIATE_TEST_SUITE_P(
+    CrashSafety, FailedRequests,
+    ::testing::Values(BadAnswer{"error", "COMPASS_TEST_FAIL_TOKEN", "67",
+                                "\"error\":\"this test backend refuses token 67\""},
+                      BadAnswer{"nan", "COMPASS_TEST_NAN_TOKEN", "66",
+                                "the backend returned a non-finite log-prob"}),
+    [](const ::testing::TestParamInfo<BadAnswer>& info) { return std::string(info.param.name); });
 
 TEST(CrashSafety, ChangedConfigIsRefusedUnlessRestarted) {
   const fs::path dir = TempDir("changed");
