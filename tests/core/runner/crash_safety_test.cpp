@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "core/runner/run_compass.h"
+#include "core/runner/slow_run.h"
 #include "test_files.h"
 
 #include <chrono>
@@ -19,9 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "results/request_hash.h"
-#include "results/results_store.h"
-
 namespace compass {
 namespace {
 
@@ -31,60 +28,20 @@ fs::path TempDir(const std::string& name) {
   return compass::testing::TempDir("crash", name);
 }
 
+using compass::testing::Committed;
+using compass::testing::Computed;
+
 fs::path WriteConfig(const fs::path& dir, int delay_ms, const fs::path& log) {
-  fs::create_directories(dir / "model");
-  const fs::path cfg = dir / ("eval_" + std::to_string(delay_ms) + ".toml");
-  std::ofstream(cfg) << "[model]\npath = \"model\"\ntokenizer = \"bytes\"\n\n[backend.slow]\n"
-                     << "delay_ms = " << delay_ms << "\nlog_file = \"" << log.string() << "\"\n\n"
-                     << "[[task]]\ndataset = \"mmlu\"\npath = \"" << COMPASS_SOURCE_DIR
-                     << "/tests/fixtures/mmlu\"\nshots = 1\n";
-  return cfg;
+  return compass::testing::WriteSlowConfig(dir, delay_ms, log);
 }
 
-pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"--plugin-dir",
-                                   COMPASS_SLOW_PLUGIN_DIR,
-                                   "--backend",
-                                   "slow",
-                                   "--config",
-                                   config.string(),
-                                   "--output",
-                                   out.string(),
-                                   "-q"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return compass::testing::SpawnCompass(args);
+pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra,
+            const compass::testing::SpawnOptions& options = {}) {
+  return compass::testing::SpawnSlow(config, out, extra, options);
 }
 
 int Wait(pid_t pid) {
   return compass::testing::WaitFor(pid);
-}
-
-// Hashes of the requests a run's backend logged as computed.
-std::set<std::string> Computed(const fs::path& log) {
-  std::set<std::string> out;
-  std::ifstream f(log);
-  std::string line;
-  while (std::getline(f, line)) {
-    const auto bar = line.find('|');
-    std::vector<int32_t> ctx, cont;
-    std::istringstream a(line.substr(0, bar)), b(line.substr(bar + 1));
-    for (int32_t x; a >> x;) ctx.push_back(x);
-    for (int32_t x; b >> x;) cont.push_back(x);
-    compass_request r{};
-    r.struct_size = sizeof r;
-    r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
-    r.context = {ctx.data(), ctx.size()};
-    r.continuation = {cont.data(), cont.size()};
-    out.insert(HashRequest(r));
-  }
-  return out;
-}
-
-std::set<std::string> Committed(const fs::path& run) {
-  auto store = ResultsStore::OpenExisting(run.string());
-  if (!store.ok()) return {};
-  auto hashes = (*store)->ResponseHashes();
-  return hashes.ok() ? *hashes : std::set<std::string>();
 }
 
 nlohmann::json Scores(const fs::path& run) {
