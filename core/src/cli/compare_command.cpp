@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_backend.h"
+#include "cli/stop_control.h"
 #include "report/comparison.h"
 #include "report/report.h"
 #include "results/results_store.h"
@@ -52,6 +53,7 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   if (out.empty()) out = config->run.output;
   if (out.empty()) out = TimestampedDir("compare");
   namespace fs = std::filesystem;
+  InstallStopControl(options.stop_grace);
 
   std::vector<ComparedRun> runs;
   bool all_ran = true;

@@ -6,6 +6,7 @@
 
 #include <compass/plugin.h>
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <exception>
 
@@ -90,6 +91,21 @@ int main(int argc, char** argv) {
                  "with the same folder resumes");
   app.add_flag("--restart", run.restart,
                "Discard the results stored in the output folder and start over");
+  auto add_stop_grace = [](CLI::App* cmd, double& seconds) {
+    cmd->add_option("--stop-grace", seconds,
+                    "After Ctrl-C (or SIGTERM), seconds to wait for the backend to stop before "
+                    "ending the run anyway (default 30; 0: at once); a second Ctrl-C ends it at "
+                    "once. What is stored is kept either way")
+        ->check([](const std::string& text) -> std::string {
+          double v = 0;
+          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec == std::errc() && end == text.data() + text.size() && v >= 0 && v <= 86400) {
+            return "";
+          }
+          return "'" + text + "' is not a number of seconds from 0 to 86400";
+        });
+  };
+  add_stop_grace(&app, run.stop_grace);
 
   bool json = false;
   auto* plugins = app.add_subcommand("plugins",
@@ -129,6 +145,7 @@ int main(int argc, char** argv) {
   compare->add_option("--repeat-with-batch-size", cmp.repeat_batch_size,
                       "Rerun the reference backend at this batch size, to separate batch-size "
                       "effects from backend effects");
+  add_stop_grace(compare, cmp.stop_grace);
 
   std::string run_dir;
   auto* report = app.add_subcommand("report",

@@ -113,6 +113,73 @@ TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
   fs::remove_all(dir);
 }
 
+// Waits until the backend has logged `n` computed requests.
+void WaitComputed(const fs::path& log, size_t n) {
+  for (int i = 0; i < 2000 && compass::testing::ComputedLines(log) < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A backend that ignores Ctrl-C (and the sink's "stop") would hold the run
+// for as long as it likes: a second Ctrl-C ends it at once, keeping what is
+// stored, and the same command resumes.
+TEST(CrashSafety, ASecondCtrlCEndsARunWhoseBackendIgnoresTheFirst) {
+  const fs::path dir = TempDir("second_sigint");
+  const fs::path run = dir / "run";
+  // 80 requests of 100 ms: 8 s if nothing stops the backend.
+  const fs::path cfg = WriteConfig(dir, 100, dir / "run.log");
+  setenv("COMPASS_TEST_IGNORE_CANCEL", "1", 1);
+  const pid_t pid = Spawn(cfg, run, {}, {(dir / "stderr").string()});
+  unsetenv("COMPASS_TEST_IGNORE_CANCEL");
+  WaitComputed(dir / "run.log", 3);
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto second = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  EXPECT_EQ(compass::testing::WaitFor(pid, std::chrono::seconds(30)), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - second, std::chrono::seconds(3));
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("interrupted a second time: ending the run now without waiting for backend "
+                     "'slow'"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("run the same command again to resume"), std::string::npos) << err;
+  const auto kept = Committed(run);
+  EXPECT_GT(kept.size(), 0u);
+  EXPECT_LT(kept.size(), 40u);
+  // The same command computes exactly what was not stored.
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  EXPECT_EQ(Computed(dir / "run.log").size(), 80u - kept.size());
+  fs::remove_all(dir);
+}
+
+// Without a second Ctrl-C, --stop-grace bounds the wait.
+TEST(CrashSafety, TheStopGraceEndsARunWhoseBackendIgnoresCtrlC) {
+  const fs::path dir = TempDir("grace");
+  const fs::path run = dir / "run";
+  const fs::path cfg = WriteConfig(dir, 100, dir / "run.log");
+  setenv("COMPASS_TEST_IGNORE_CANCEL", "1", 1);
+  const pid_t pid = Spawn(cfg, run, {"--stop-grace", "1"}, {(dir / "stderr").string()});
+  unsetenv("COMPASS_TEST_IGNORE_CANCEL");
+  WaitComputed(dir / "run.log", 3);
+  const auto start = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  EXPECT_EQ(compass::testing::WaitFor(pid, std::chrono::seconds(30)), 130);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("backend 'slow' did not stop within 1 s of the interrupt (--stop-grace)"),
+            std::string::npos)
+      << err;
+  EXPECT_GT(Committed(run).size(), 0u);
+  // Out of range is a usage error naming the input.
+  EXPECT_EQ(Wait(Spawn(cfg, run, {"--stop-grace", "-1"})), 2);
+  EXPECT_EQ(Wait(Spawn(cfg, run, {"--stop-grace", "nan"})), 2);
+  fs::remove_all(dir);
+}
+
 TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
   const fs::path dir = TempDir("failed");
   const fs::path run = dir / "run";
