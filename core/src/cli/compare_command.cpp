@@ -13,6 +13,7 @@
 #include "report/comparison.h"
 #include "report/report.h"
 #include "results/results_store.h"
+#include "results/run_lock.h"
 
 namespace compass::cli {
 namespace {
@@ -53,6 +54,14 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   if (out.empty()) out = config->run.output;
   if (out.empty()) out = TimestampedDir("compare");
   namespace fs = std::filesystem;
+  // One writer per compare folder, for every backend's run in it and the
+  // comparison.
+  auto acquired = RunFolderLock::Acquire(out);
+  if (!acquired.ok()) {
+    spdlog::error("compare: {}", acquired.status().message());
+    return kExitUsage;
+  }
+  const std::shared_ptr<RunFolderLock> lock = std::move(*acquired);
   InstallStopControl(options.stop_grace);
 
   std::vector<ComparedRun> runs;
@@ -70,6 +79,7 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
     run_options.output_dir = out;
     run_options.store_label = label;
     run_options.restart = options.restart;
+    run_options.folder_lock = lock;
     BackendOutcome outcome;
     const int code = RunBackend(registry, cfg, backend, run_options, &outcome);
     if (code == kExitInterrupted) return false;

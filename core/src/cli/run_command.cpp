@@ -109,6 +109,7 @@ int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const s
     return ExitCodeFor(summary.status(), runner.stage());
   }
   outcome->finished = true;
+  outcome->folder_lock = summary->folder_lock;
   spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
                summary->reused, options.output_dir);
   if (summary->failed_requests > 0) {
@@ -142,7 +143,9 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   BackendOutcome outcome;
   const int code = RunBackend(registry, *config, options.backend, run_options, &outcome);
   if (!outcome.finished) return code;
-  // Failed requests: the reports still show every other item (failures marked).
+  // Failed requests: the reports still show every other item (failures
+  // marked). The folder stays locked (outcome.folder_lock) until they are
+  // written.
   const int report = ReportCommand(global, run_options.output_dir);
   if (code != kExitOk) {
     spdlog::error("{}", outcome.error);

@@ -310,6 +310,12 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       work));
   stage_ = RunStage::kValidate;
 
+  // One writer per folder: a second compass on it stops here, before any
+  // weight is read and before its config can touch the stored run.
+  summary.folder_lock = options.folder_lock;
+  if (!summary.folder_lock) {
+    COMPASS_ASSIGN_OR_RETURN(summary.folder_lock, RunFolderLock::Acquire(options.output_dir));
+  }
   COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir, options.store_label));
   RunMetadata meta;
   meta.config_text = ConfigText(config);

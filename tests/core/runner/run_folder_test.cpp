@@ -1,0 +1,111 @@
+// A run folder is written by one process at a time: a second compass on it
+// is refused while the first writes it (runs and compare alike; reading it
+// with `compass report` needs no lock).
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "core/runner/slow_run.h"
+#include "test_files.h"
+
+namespace compass {
+namespace {
+
+namespace fs = std::filesystem;
+using compass::testing::Committed;
+using compass::testing::ComputedLines;
+using compass::testing::Slurp;
+using compass::testing::SpawnOptions;
+using compass::testing::WaitFor;
+
+void WaitUntil(const std::function<bool()>& ready) {
+  for (int i = 0; i < 2000 && !ready(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+TEST(RunFolder, ASecondRunOnTheSameFolderIsRefusedNamingTheFirst) {
+  const fs::path dir = compass::testing::TempDir("run_folder", "lock");
+  const fs::path run = dir / "run";
+  const fs::path cfg = compass::testing::WriteSlowConfig(dir, 0, dir / "a.log");
+  // The first run holds after 3 answers until the gate file exists.
+  setenv("COMPASS_TEST_GATE", (dir / "gate").c_str(), 1);
+  const pid_t first = compass::testing::SpawnSlow(cfg, run, {});
+  unsetenv("COMPASS_TEST_GATE");
+  WaitUntil([&] { return Committed(run).size() >= 3; });
+
+  // The same command, and one with --restart (which would mix this
+  // config into the first run's results): both refused, nothing computed.
+  const fs::path other = compass::testing::WriteSlowConfig(dir / "other", 0, dir / "b.log");
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--restart"}}) {
+    const int rc = WaitFor(
+        compass::testing::SpawnSlow(other, run, extra, SpawnOptions{(dir / "stderr").string()}));
+    EXPECT_EQ(rc, 2);
+    const std::string err = Slurp(dir / "stderr");
+    EXPECT_NE(err.find(run.string() + " is in use by another compass process (pid " +
+                       std::to_string(first) + ")"),
+              std::string::npos)
+        << err;
+  }
+  EXPECT_EQ(ComputedLines(dir / "b.log"), 0u);
+
+  // Reading needs no lock.
+  const int report = WaitFor(compass::testing::SpawnCompass(
+      {"report", run.string(), "-q"}, SpawnOptions{(dir / "report_stderr").string()}));
+  EXPECT_EQ(Slurp(dir / "report_stderr").find("in use"), std::string::npos);
+  EXPECT_EQ(report, 0) << Slurp(dir / "report_stderr");
+
+  std::ofstream(dir / "gate") << "open";
+  ASSERT_EQ(WaitFor(first), 0);
+  EXPECT_EQ(ComputedLines(dir / "a.log"), 80u);  // the first run did all its work once
+  // Once the first is done, the folder is free again.
+  EXPECT_EQ(
+      WaitFor(compass::testing::SpawnSlow(cfg, run, {}, SpawnOptions{(dir / "last").string()})), 0)
+      << Slurp(dir / "last");
+  fs::remove_all(dir);
+}
+
+TEST(RunFolder, ACompareFolderIsLockedForAllItsBackends) {
+  const fs::path dir = compass::testing::TempDir("run_folder", "compare");
+  const fs::path out = dir / "cmp";
+  const fs::path cfg = compass::testing::WriteSlowConfig(dir, 0, dir / "a.log");
+  // Held after 3 answers of its first backend until the gate file exists.
+  setenv("COMPASS_TEST_GATE", (dir / "gate").c_str(), 1);
+  const pid_t compare = compass::testing::SpawnCompass(
+      {"compare", "--plugin-dir", COMPASS_SLOW_PLUGIN_DIR, "--backends", "slow,twin", "--config",
+       cfg.string(), "--output", out.string(), "-q"});
+  unsetenv("COMPASS_TEST_GATE");
+  WaitUntil([&] { return Committed(out, "slow").size() >= 3; });
+  const int rc = WaitFor(compass::testing::SpawnSlow(cfg, out, {"--restart"},
+                                                     SpawnOptions{(dir / "stderr").string()}));
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(Slurp(dir / "stderr")
+                .find(out.string() + " is in use by another compass process (pid " +
+                      std::to_string(compare) + ")"),
+            std::string::npos)
+      << Slurp(dir / "stderr");
+  // A second compare on it too.
+  const int rc2 = WaitFor(compass::testing::SpawnCompass(
+      {"compare", "--plugin-dir", COMPASS_SLOW_PLUGIN_DIR, "--backends", "slow,twin", "--config",
+       cfg.string(), "--output", out.string(), "-q"},
+      SpawnOptions{(dir / "stderr2").string()}));
+  EXPECT_EQ(rc2, 2);
+  EXPECT_NE(Slurp(dir / "stderr2").find("is in use by another compass process"), std::string::npos)
+      << Slurp(dir / "stderr2");
+  std::ofstream(dir / "gate") << "open";
+  ASSERT_EQ(WaitFor(compare), 0);
+  EXPECT_EQ(Committed(out, "slow").size(), 80u);
+  EXPECT_EQ(Committed(out, "twin").size(), 80u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace compass
