@@ -11,6 +11,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "plugin_host/exit_guard.h"
 
 namespace {
 
@@ -178,6 +179,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (!SetUpLogging(verbosity, quiet, log_file)) return kExitUsage;
+  // A plugin calling exit() mid-run must not pass for a success.
+  compass::InstallExitGuard(kExitRunFailed);
 
   try {
     if (*plugins) return PluginsCommand(global, json);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "plugin_host/exit_guard.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -12,6 +13,11 @@ namespace {
 
 std::string Str(compass_str s) {
   return s.size ? std::string(s.data, s.size) : "";
+}
+
+// Marks a call into the plugin for the exit guard while it lives.
+PluginCallScope Calling(const PluginRecord& record, const char* call) {
+  return PluginCallScope(record.Describe(), std::string("its ") + call + " call");
 }
 
 // Prefixes a plugin's error with what was called, keeping its code.
@@ -47,6 +53,7 @@ struct SinkState {
 template <typename Instance, typename Opaque, typename CreateFn>
 StatusOr<std::unique_ptr<Instance>> CreateInstance(const PluginRecord& record, CreateFn create) {
   Opaque* handle = nullptr;
+  const auto scope = Calling(record, "create");
   Status s = FromPlugin(create(&handle), record, "create");
   if (!s.ok()) return s;
   if (handle == nullptr) {
@@ -80,6 +87,7 @@ StatusOr<std::unique_ptr<BackendInstance>> BackendInstance::Create(
 }
 
 BackendInstance::~BackendInstance() {
+  const auto scope = Calling(record_, "destroy");
   record_.backend.destroy(handle_);
 }
 
@@ -109,11 +117,13 @@ StatusOr<PlanResult> BackendInstance::Plan() {
     static_cast<PlanResult*>(ctx)->figures.push_back(
         {Str(f->name), Str(f->scope), f->value, static_cast<compass_unit>(f->unit)});
   };
+  const auto scope = Calling(record_, "plan");
   COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.plan(handle_, &sink), record_, "plan"));
   return result;
 }
 
 Status BackendInstance::Load() {
+  const auto scope = Calling(record_, "load");
   return FromPlugin(record_.backend.load(handle_), record_, "load");
 }
 
@@ -193,6 +203,7 @@ Status BackendInstance::Execute(const std::vector<compass_request>& requests,
     }
     return x->error.ok() ? 0 : 1;
   };
+  const auto scope = Calling(record_, "execute");
   Status s = FromPlugin(record_.backend.execute(handle_, requests.data(), requests.size(), &sink),
                         record_, "execute");
   // The host's own failure (e.g. the store) explains a CANCELLED return.
@@ -210,6 +221,7 @@ StatusOr<std::vector<Figure>> BackendInstance::Figures() {
         static_cast<std::vector<Figure>*>(ctx)->push_back(
             {Str(f->name), Str(f->scope), f->value, static_cast<compass_unit>(f->unit)});
       }};
+  const auto scope = Calling(record_, "figures");
   COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.figures(handle_, &sink), record_, "figures"));
   return figures;
 }
@@ -224,6 +236,7 @@ StatusOr<std::unique_ptr<DatasetInstance>> DatasetInstance::Create(
 }
 
 DatasetInstance::~DatasetInstance() {
+  const auto scope = Calling(record_, "destroy");
   record_.dataset.destroy(handle_);
 }
 
@@ -238,6 +251,7 @@ Status DatasetInstance::Items(const std::function<bool(const compass_item&)>& on
                            x->state.Run([&] { x->stop = !(*x->fn)(*item); });
                            return (x->stop || !x->state.error.empty()) ? 1 : 0;
                          }};
+  const auto scope = Calling(record_, "items");
   Status s = FromPlugin(record_.dataset.items(handle_, &sink), record_, "items");
   return ctx.state.Finish(s);
 }
@@ -254,6 +268,7 @@ StatusOr<std::unique_ptr<ScorerInstance>> ScorerInstance::Create(const PluginRec
 }
 
 ScorerInstance::~ScorerInstance() {
+  const auto scope = Calling(record_, "destroy");
   record_.scorer.destroy(handle_);
 }
 
@@ -264,6 +279,7 @@ StatusOr<std::vector<SampleMetric>> ScorerInstance::Score(const compass_item& it
                              static_cast<std::vector<SampleMetric>*>(ctx)->push_back(
                                  {Str(m->name), m->value, m->weight, Str(m->prediction)});
                            }};
+  const auto scope = Calling(record_, "score");
   COMPASS_RETURN_IF_ERROR(
       FromPlugin(record_.scorer.score(handle_, &item, &output, &sink), record_, "score"));
   return metrics;
@@ -274,6 +290,7 @@ StatusOr<compass_aggregate> ScorerInstance::Aggregate(const std::string& metric,
                                                       const std::vector<double>& weights) {
   compass_aggregate out{};
   out.struct_size = sizeof out;
+  const auto scope = Calling(record_, "aggregate");
   COMPASS_RETURN_IF_ERROR(
       FromPlugin(record_.scorer.aggregate(handle_, {metric.data(), metric.size()}, values.data(),
                                           weights.data(), values.size(), &out),

@@ -34,6 +34,10 @@ const char* PluginKindName(PluginKind kind) {
   return "?";
 }
 
+std::string PluginRecord::Describe() const {
+  return std::string(PluginKindName(kind)) + " '" + name + "' (" + path + ")";
+}
+
 const compass_option_list& PluginRecord::options() const {
   switch (kind) {
     case PluginKind::kBackend: return backend.options;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "gguf/gguf_file.h"
+#include "plugin_host/exit_guard.h"
 #include "results/request_hash.h"
 #include "results/results_store.h"
 #include "runner/backend_session.h"
@@ -260,6 +261,9 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   stage_ = RunStage::kValidate;
   COMPASS_RETURN_IF_ERROR(RequireTasks(config));
   COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, backend_name, stage_));
+  // A plugin ending the process before the run is done is named, and the
+  // process fails (plugin_host/exit_guard.h).
+  const PluginCallScope run_scope(v.backend->Describe(), "the run");
   RunSummary summary;
   summary.output_dir = options.output_dir;
   summary.backend = v.backend->name;

@@ -1,7 +1,7 @@
 // A faulty backend (plugins/slow_backend.cpp, faults chosen through the
 // environment) never passes for a working one: an answer given twice or for
 // a request that does not exist stops it at once and fails the run naming
-// the plugin and the request.
+// the plugin and the request; exit(0) in the plugin fails the run.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -59,6 +59,25 @@ TEST(PluginFaults, AnAnswerForAnUnknownRequestStopsTheRunAtOnce) {
       << err;
   EXPECT_EQ(ComputedLines(dir / "run.log"), 3u);
   EXPECT_EQ(Committed(dir / "run").size(), 3u);
+  fs::remove_all(dir);
+}
+
+// exit(0) inside the plugin would end the run with status 0 and no report.
+TEST(PluginFaults, APluginCallingExitFailsTheRunNamingThePlugin) {
+  const fs::path dir = compass::testing::TempDir("faults", "exit");
+  EXPECT_EQ(RunWithFault(dir, "COMPASS_TEST_EXIT_AFTER", "6"), 1);
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("backend 'slow' ("), std::string::npos) << err;
+  EXPECT_NE(err.find(") ended the process (exit) during its execute call"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("running the same command again resumes"), std::string::npos) << err;
+  EXPECT_EQ(Committed(dir / "run").size(), 6u);
+  EXPECT_FALSE(fs::exists(dir / "run" / "results.json"));
+  // And the same command resumes from there.
+  const fs::path cfg = compass::testing::WriteSlowConfig(dir, 0, dir / "run.log");
+  fs::remove(dir / "run.log");
+  EXPECT_EQ(compass::testing::WaitFor(compass::testing::SpawnSlow(cfg, dir / "run", {})), 0);
+  EXPECT_EQ(ComputedLines(dir / "run.log"), 74u);
   fs::remove_all(dir);
 }
 
