@@ -46,7 +46,10 @@ bool SetUpLogging(int verbosity, bool quiet, const std::string& log_file) {
   }
   auto logger = std::make_shared<spdlog::logger>("compass", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::debug);
-  logger->flush_on(spdlog::level::warn);
+  // The log file is flushed line by line, so that it holds everything up to
+  // a crash (an abort in a plugin, kill -9); the terminal's stderr is
+  // unbuffered anyway.
+  logger->flush_on(log_file.empty() ? spdlog::level::warn : spdlog::level::trace);
   spdlog::set_default_logger(logger);
   return true;
 }

@@ -1,7 +1,8 @@
 // A faulty backend (plugins/slow_backend.cpp, faults chosen through the
 // environment) never passes for a working one: an answer given twice or for
 // a request that does not exist stops it at once and fails the run naming
-// the plugin and the request; exit(0) in the plugin fails the run.
+// the plugin and the request; exit(0) in the plugin fails the run; a crash
+// leaves a log file holding every line written before it.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -78,6 +79,20 @@ TEST(PluginFaults, APluginCallingExitFailsTheRunNamingThePlugin) {
   fs::remove(dir / "run.log");
   EXPECT_EQ(compass::testing::WaitFor(compass::testing::SpawnSlow(cfg, dir / "run", {})), 0);
   EXPECT_EQ(ComputedLines(dir / "run.log"), 74u);
+  fs::remove_all(dir);
+}
+
+// The log file is written line by line: a crash (abort in the plugin)
+// leaves every line before it, not an empty file.
+TEST(PluginFaults, TheLogFileHoldsEveryLineBeforeACrash) {
+  const fs::path dir = compass::testing::TempDir("faults", "abort");
+  const fs::path log = dir / "compass.log";
+  EXPECT_EQ(RunWithFault(dir, "COMPASS_TEST_ABORT_AFTER", "5", {"--log-file", log.string()}),
+            -SIGABRT);
+  const std::string text = Slurp(log);
+  EXPECT_NE(text.find("[info] task 'mmlu': 20 items from"), std::string::npos) << text;
+  EXPECT_NE(text.find("[debug] [slow] computed request 4"), std::string::npos) << text;
+  EXPECT_EQ(Committed(dir / "run").size(), 5u);
   fs::remove_all(dir);
 }
 
