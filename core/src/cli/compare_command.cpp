@@ -66,6 +66,7 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
 
   std::vector<ComparedRun> runs;
   bool all_ran = true;
+  std::string report_error;  // the first report that could not be written
   // One backend in turn; each releases its memory (the instance ends with
   // its run) before the next loads.
   auto run_one = [&](const std::string& backend, const std::string& label, const EvalConfig& cfg,
@@ -88,10 +89,13 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
       const fs::path reports = fs::path(out) / label;
       std::error_code ec;
       fs::create_directories(reports, ec);
-      if (auto store = ResultsStore::OpenExisting(out, label); store.ok()) {
-        if (auto files = WriteReports(**store, reports.string()); !files.ok()) {
-          spdlog::warn("{}", files.status().message());
-        }
+      auto store = ResultsStore::OpenExisting(out, label);
+      auto files = store.ok() ? WriteReports(**store, reports.string())
+                              : StatusOr<ReportFiles>(store.status());
+      if (!files.ok()) {
+        // The comparison is still written; the command fails, naming the file.
+        spdlog::error("compare: {}: {}", label, files.status().message());
+        if (report_error.empty()) report_error = files.status().message();
       }
     }
     if (!outcome.finished) {
@@ -140,6 +144,10 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   std::printf("\n%s\nComparison: %s\n            %s\n            %s\n",
               ComparisonTable(*comparison).c_str(), files->html.c_str(), files->markdown.c_str(),
               files->json.c_str());
+  if (!report_error.empty()) {
+    spdlog::error("compare: a run's reports could not be written: {}", report_error);
+    return kExitRunFailed;
+  }
   return all_ran ? kExitOk : kExitRunFailed;
 }
 

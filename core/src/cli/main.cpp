@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 
 #include "cli/commands.h"
 #include "plugin_host/exit_guard.h"
@@ -185,22 +186,36 @@ int main(int argc, char** argv) {
   // A plugin calling exit() mid-run must not pass for a success.
   compass::InstallExitGuard(kExitRunFailed);
 
+  int code = kExitRunFailed;
   try {
-    if (*plugins) return PluginsCommand(global, json);
-    if (*plan) return PlanCommand(global, run, json);
-    if (*report) return ReportCommand(global, run_dir);
-    if (*compare) return CompareCommand(global, cmp);
-    if (*tokenize) return TokenizeCommand(tok);
-    if (run.backend.empty() || run.config.empty()) {
+    if (*plugins) {
+      code = PluginsCommand(global, json);
+    } else if (*plan) {
+      code = PlanCommand(global, run, json);
+    } else if (*report) {
+      code = ReportCommand(global, run_dir);
+    } else if (*compare) {
+      code = CompareCommand(global, cmp);
+    } else if (*tokenize) {
+      code = TokenizeCommand(tok);
+    } else if (run.backend.empty() || run.config.empty()) {
       std::fprintf(stderr, "%s\nRun `compass --help` for all options.\n",
                    run.backend.empty() && run.config.empty()
                        ? kUsage
                        : "[error] a run needs both --backend NAME and --config FILE");
-      return kExitUsage;
+      code = kExitUsage;
+    } else {
+      code = RunCommand(global, run);
     }
-    return RunCommand(global, run);
   } catch (const std::exception& e) {
     spdlog::critical("unexpected error: {}", e.what());
-    return kExitRunFailed;
+    code = kExitRunFailed;
   }
+  // What was printed must have arrived (a full disk, a closed pipe).
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+    spdlog::error("cannot write the standard output (a full disk?): what it shows is incomplete");
+    if (code == kExitOk) code = kExitRunFailed;
+  }
+  return code;
 }

@@ -1,10 +1,13 @@
-// A run folder is written by one process at a time: a second compass on it
-// is refused while the first writes it (runs and compare alike; reading it
-// with `compass report` needs no lock).
+// A run folder under stress: a second compass on it is refused while the
+// first writes it (runs and compare alike; reading it with `compass report`
+// needs no lock), and a full disk, simulated with RLIMIT_FSIZE, never
+// damages a good report.
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -104,6 +107,57 @@ TEST(RunFolder, ACompareFolderIsLockedForAllItsBackends) {
   ASSERT_EQ(WaitFor(compare), 0);
   EXPECT_EQ(Committed(out, "slow").size(), 80u);
   EXPECT_EQ(Committed(out, "twin").size(), 80u);
+  fs::remove_all(dir);
+}
+
+// `compass report` on a full disk: an error naming the file, a non-zero
+// exit, and the reports already there left whole (never truncated, never
+// a mix of old and new).
+TEST(RunFolder, AFullDiskWhileWritingReportsLeavesTheGoodOnesWhole) {
+  const fs::path dir = compass::testing::TempDir("run_folder", "reports");
+  const fs::path run = dir / "run";
+  const fs::path cfg = compass::testing::WriteSlowConfig(dir, 0, dir / "run.log");
+  ASSERT_EQ(WaitFor(compass::testing::SpawnSlow(cfg, run, {})), 0);
+  // Reading a WAL database maps a 32 KiB -shm file, which a low file size
+  // limit forbids; in rollback-journal mode it is read without writing. A
+  // note added to the run makes the rebuilt reports differ from those there.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((run / "results.sqlite").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA journal_mode=DELETE; "
+                           "UPDATE run SET notes_json = '[\"a note added later\"]'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  const std::string md = Slurp(run / "report.md"), html = Slurp(run / "report.html");
+  const std::string json = Slurp(run / "results.json"), samples = Slurp(run / "samples.jsonl");
+  // 1000 bytes (room for the error on stderr, a file too): no report fits;
+  // `fits_two`: results.json and report.md would, the others not: a failure
+  // must not leave two new reports beside two old.
+  const rlim_t fits_two = std::max(json.size(), md.size()) + 256;
+  ASSERT_GT(html.size(), fits_two + 1024);
+  ASSERT_GT(samples.size(), fits_two + 1024);
+  ASSERT_GT(std::min(json.size(), md.size()), 1000u);
+  for (rlim_t limit : {rlim_t{1000}, fits_two}) {
+    const int rc = WaitFor(compass::testing::SpawnCompass(
+        {"report", run.string(), "-q"}, SpawnOptions{(dir / "stderr").string(), limit}));
+    EXPECT_EQ(rc, 1) << "limit " << limit;
+    const std::string err = Slurp(dir / "stderr");
+    EXPECT_NE(err.find("cannot write " + run.string() + "/"), std::string::npos) << err;
+    EXPECT_NE(err.find(": File too large; it was left as it was"), std::string::npos) << err;
+    EXPECT_EQ(Slurp(run / "report.md"), md) << "limit " << limit;
+    EXPECT_EQ(Slurp(run / "report.html"), html) << "limit " << limit;
+    EXPECT_EQ(Slurp(run / "results.json"), json) << "limit " << limit;
+    EXPECT_EQ(Slurp(run / "samples.jsonl"), samples) << "limit " << limit;
+  }
+  // No temporary file is left behind, and with room the reports are written.
+  for (const auto& e : fs::directory_iterator(run)) {
+    EXPECT_EQ(e.path().string().find(".tmp"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(WaitFor(compass::testing::SpawnCompass({"report", run.string(), "-q"})), 0);
+  EXPECT_NE(Slurp(run / "report.md").find("- note: a note added later"), std::string::npos);
   fs::remove_all(dir);
 }
 
