@@ -413,7 +413,13 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         failures.emplace(h, "the backend returned a non-finite log-prob (NaN or infinity)");
         return Status::Ok();
       }
-      COMPASS_RETURN_IF_ERROR(store->PutResponse(resp));
+      // The store cannot write (a full disk): the backend is stopped now
+      // (a non-OK status), not after computing everything else.
+      if (Status put = store->PutResponse(resp); !put.ok()) {
+        return Status(put.code(), put.message() +
+                                      "; the backend was stopped, every answer stored before is "
+                                      "kept: make room and run the same command again to resume");
+      }
       stored[resp.hash] = std::move(resp);
       ++summary.computed;
       return Status::Ok();

@@ -1,7 +1,8 @@
 // A run folder under stress: a second compass on it is refused while the
 // first writes it (runs and compare alike; reading it with `compass report`
-// needs no lock), and a full disk, simulated with RLIMIT_FSIZE, never
-// damages a good report.
+// needs no lock), and a full disk, simulated with RLIMIT_FSIZE, stops the
+// backend as soon as the store cannot write and never damages a good
+// report.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -107,6 +108,39 @@ TEST(RunFolder, ACompareFolderIsLockedForAllItsBackends) {
   ASSERT_EQ(WaitFor(compare), 0);
   EXPECT_EQ(Committed(out, "slow").size(), 80u);
   EXPECT_EQ(Committed(out, "twin").size(), 80u);
+  fs::remove_all(dir);
+}
+
+// The store grows with every answer; when it cannot (a full disk), the
+// backend is stopped at once, the run fails naming the database, and what
+// was committed is kept for the next run.
+TEST(RunFolder, AFullDiskStopsTheBackendAtOnceAndKeepsWhatWasCommitted) {
+  const fs::path dir = compass::testing::TempDir("run_folder", "full");
+  const fs::path run = dir / "run";
+  const fs::path cfg = compass::testing::WriteSlowConfig(dir, 0, dir / "run.log");
+  // Room for the database and its first answers, not for all 80.
+  const int rc = WaitFor(compass::testing::SpawnSlow(
+      cfg, run, {}, SpawnOptions{(dir / "stderr").string(), 256 * 1024}));
+  EXPECT_EQ(rc, 1);
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find((run / "results.sqlite").string() + ": storing a response: "),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("; the backend was stopped, every answer stored before is kept: make room "
+                     "and run the same command again to resume"),
+            std::string::npos)
+      << err;
+  const size_t committed = Committed(run).size();
+  const size_t computed = ComputedLines(dir / "run.log");
+  EXPECT_GT(committed, 0u);
+  EXPECT_LT(committed, 80u);
+  // The answer that could not be stored is the last one computed.
+  EXPECT_LE(computed, committed + 1) << committed << " committed";
+
+  // With room again, the same command computes only what is missing.
+  fs::remove(dir / "run.log");
+  EXPECT_EQ(WaitFor(compass::testing::SpawnSlow(cfg, run, {})), 0);
+  EXPECT_EQ(ComputedLines(dir / "run.log"), 80u - committed);
   fs::remove_all(dir);
 }
 
