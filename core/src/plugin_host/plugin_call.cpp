@@ -20,9 +20,18 @@ std::atomic<const char*> g_current{nullptr};
 
 PluginCallScope::PluginCallScope(const PluginRecord& record, const char* call)
     : previous_(g_current.load()), slot_(g_depth < kSlots ? g_depth : kSlots - 1) {
+  std::snprintf(g_slots[slot_], kSlotSize, "%s, in %s()", record.Describe().c_str(), call);
+  Publish();
+}
+
+PluginCallScope::PluginCallScope(const std::string& plugin, const char* during)
+    : previous_(g_current.load()), slot_(g_depth < kSlots ? g_depth : kSlots - 1) {
+  std::snprintf(g_slots[slot_], kSlotSize, "%s, during %s", plugin.c_str(), during);
+  Publish();
+}
+
+void PluginCallScope::Publish() {
   ++g_depth;
-  std::snprintf(g_slots[slot_], kSlotSize, "%s '%s' (%s), in %s()", PluginKindName(record.kind),
-                record.name.c_str(), record.path.c_str(), call);
   g_current.store(g_slots[slot_]);
 }
 

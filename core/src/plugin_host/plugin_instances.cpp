@@ -132,14 +132,30 @@ Status BackendInstance::Execute(const std::vector<compass_request>& requests,
                                 const std::function<Status(const compass_result&)>& on_result) {
   if (!record_.backend.execute) return Unsupported("execute");
   if (requests.empty()) return Status::Ok();
+  // One slot per answer owed: one per request, one per sample of a
+  // generation. A second answer for a slot is a plugin bug.
+  std::vector<uint64_t> first_slot(requests.size());
+  uint64_t slots = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    first_slot[i] = slots;
+    slots +=
+        requests[i].kind == COMPASS_REQUEST_GENERATE ? std::max(1u, requests[i].num_samples) : 1;
+  }
   struct Ctx {
     std::mutex mu;
     Status error = Status::Ok();
     const std::vector<compass_request>* requests;
     const std::function<Status(const compass_result&)>* fn;
+    const std::vector<uint64_t>* first_slot;
+    std::vector<bool> answered;
+    std::string bug;  // "; this is a bug in the plugin (<path>)..."
   } ctx;
   ctx.requests = &requests;
   ctx.fn = &on_result;
+  ctx.first_slot = &first_slot;
+  ctx.answered.assign(slots, false);
+  ctx.bug = "; this is a bug in the plugin (" + record_.path +
+            "): the run stops here, and every answer stored before is kept";
   compass_response_sink sink{};
   sink.ctx = &ctx;
   sink.result = [](void* c, const compass_result* in) -> int32_t {
@@ -150,17 +166,30 @@ Status BackendInstance::Execute(const std::vector<compass_request>& requests,
     compass_result r{};
     std::memcpy(&r, in, std::min<uint64_t>(in->struct_size, sizeof r));
     r.struct_size = sizeof r;
-    if (r.index >= x->requests->size()) {
-      x->error = Internal("returned a result for request index " + std::to_string(r.index) +
-                          " of a call with " + std::to_string(x->requests->size()) + " requests");
+    const uint64_t n = x->requests->size();
+    if (r.index >= n) {
+      x->error =
+          Internal("answered request " + std::to_string(r.index) + ", but the call has " +
+                   std::to_string(n) + " request(s), 0 to " + std::to_string(n - 1) + x->bug);
       return 1;
     }
     const compass_request& q = (*x->requests)[r.index];
-    if (r.kind != q.kind ||
-        (q.kind == COMPASS_REQUEST_GENERATE && r.sample >= std::max(1u, q.num_samples))) {
+    const bool generate = q.kind == COMPASS_REQUEST_GENERATE;
+    if (r.kind != q.kind || (generate && r.sample >= std::max(1u, q.num_samples))) {
       x->error = Internal("returned a result whose kind or sample does not match request " +
-                          std::to_string(r.index));
+                          std::to_string(r.index) + x->bug);
       return 1;
+    }
+    // Errors may repeat (each fails the whole request); an answer may not.
+    if (r.error_code == COMPASS_OK) {
+      const uint64_t slot = (*x->first_slot)[r.index] + (generate ? r.sample : 0);
+      if (x->answered[slot]) {
+        x->error = Internal("answered request " + std::to_string(r.index) +
+                            (generate ? " (sample " + std::to_string(r.sample) + ")" : "") +
+                            " twice" + x->bug);
+        return 1;
+      }
+      x->answered[slot] = true;
     }
     try {
       x->error = (*x->fn)(r);

@@ -64,8 +64,11 @@ class BackendInstance {
   uint64_t capabilities() const;
   // Calls execute with every request at once. `on_result` sees each result
   // (borrowed, with struct_size widened to the host's) one at a time; a
-  // non-OK status from it stops the backend and is returned. Results with
-  // an unknown index, kind or sample are an error too.
+  // non-OK status from it stops the backend and is returned. A plugin bug
+  // stops the backend the same way, at once, and is returned naming the
+  // plugin and the request: a result for an unknown index, of the wrong
+  // kind or sample, or a second answer for one (index, sample) (errors may
+  // repeat: each fails its whole request). `on_result` never sees those.
   Status Execute(const std::vector<compass_request>& requests,
                  const std::function<Status(const compass_result&)>& on_result);
   StatusOr<std::vector<Figure>> Figures();

@@ -52,6 +52,10 @@ std::vector<std::string> ItemKindNames(uint64_t mask) {
   return out;
 }
 
+std::string PluginRecord::Describe() const {
+  return std::string(PluginKindName(kind)) + " '" + name + "' (" + path + ")";
+}
+
 const compass_option_list& PluginRecord::options() const {
   switch (kind) {
     case PluginKind::kBackend: return backend.options;

@@ -46,6 +46,8 @@ struct PluginRecord {
   compass_dataset_api dataset{};  // valid when kind == kDataset
   compass_scorer_api scorer{};    // valid when kind == kScorer
   const compass_option_list& options() const;
+  // "backend 'slow' (/path/libslow.so)", for messages about the plugin.
+  std::string Describe() const;
 };
 
 struct RefusedPlugin {

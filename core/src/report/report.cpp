@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "report/report_format.h"
+#include "util/atomic_file.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -272,17 +273,19 @@ StatusOr<ReportFiles> WriteReports(const ResultsStore& store, const std::string&
   const fs::path d(dir);
   ReportFiles files{(d / "results.json").string(), (d / "report.md").string(),
                     (d / "report.html").string(), (d / "samples.jsonl").string()};
-  COMPASS_RETURN_IF_ERROR(
-      WriteAtomically(files.results_json, Dump(ResultsJson(run, tasks, figures), 2) + "\n"));
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.report_md, Markdown(run, tasks, figures)));
   COMPASS_ASSIGN_OR_RETURN(std::string html, HtmlReport(store, run, tasks, figures));
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.report_html, html));
   std::string lines;
   for (const auto& t : tasks) {
     COMPASS_ASSIGN_OR_RETURN(auto samples, store.Samples(t.task.name));
     for (const auto& s : samples) lines += s.sample_json + "\n";
   }
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.samples_jsonl, lines));
+  // All four or none: a failure (a full disk) leaves the previous reports
+  // whole and consistent with one another.
+  COMPASS_RETURN_IF_ERROR(
+      WriteFilesAtomically({{files.results_json, Dump(ResultsJson(run, tasks, figures), 2) + "\n"},
+                            {files.report_md, Markdown(run, tasks, figures)},
+                            {files.report_html, std::move(html)},
+                            {files.samples_jsonl, std::move(lines)}}));
   return files;
 }
 

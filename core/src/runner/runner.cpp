@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "gguf/gguf_file.h"
+#include "plugin_host/plugin_call.h"
 #include "results/request_hash.h"
 #include "results/results_store.h"
 #include "runner/backend_session.h"
@@ -343,6 +344,9 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   stage_ = RunStage::kValidate;
   COMPASS_RETURN_IF_ERROR(RequireTasks(config));
   COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, host_, backend_name, stage_));
+  // A plugin ending the process before the run is done is named, and the
+  // process fails (plugin_host/exit_guard.h).
+  const PluginCallScope run_scope(v.backend->Describe(), "the run");
   RunSummary summary;
   summary.output_dir = options.output_dir;
   summary.backend = v.backend->name;
@@ -393,6 +397,12 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       work));
   stage_ = RunStage::kValidate;
 
+  // One writer per folder: a second compass on it stops here, before any
+  // weight is read and before its config can touch the stored run.
+  summary.folder_lock = options.folder_lock;
+  if (!summary.folder_lock) {
+    COMPASS_ASSIGN_OR_RETURN(summary.folder_lock, RunFolderLock::Acquire(options.output_dir));
+  }
   COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir, options.store_label));
   RunMetadata meta;
   meta.config_text = ConfigText(config);
@@ -486,7 +496,13 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         failures.emplace(h, "the backend returned a non-finite log-prob (NaN or infinity)");
         return Status::Ok();
       }
-      COMPASS_RETURN_IF_ERROR(store->PutResponse(resp));
+      // The store cannot write (a full disk): the backend is stopped now
+      // (a non-OK status), not after computing everything else.
+      if (Status put = store->PutResponse(resp); !put.ok()) {
+        return Status(put.code(), put.message() +
+                                      "; the backend was stopped, every answer stored before is "
+                                      "kept: make room and run the same command again to resume");
+      }
       stored[resp.hash] = std::move(resp);
       ++summary.computed;
       return Status::Ok();

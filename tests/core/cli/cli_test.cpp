@@ -84,6 +84,17 @@ TEST(Cli, UnknownFlagIsUsageError) {
   EXPECT_FALSE(o.signalled);
 }
 
+// Output that never arrived (stdout on a full disk: /dev/full) is a
+// failure, not a success.
+TEST(Cli, OutputThatCannotBeWrittenIsAFailure) {
+  const fs::path err = TempDir("full") / "stderr";
+  const int status = std::system(
+      (std::string(COMPASS_EXE) + " plugins --json >/dev/full 2>" + err.string()).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(Slurp(err).find("cannot write the standard output"), std::string::npos) << Slurp(err);
+}
+
 TEST(Cli, PluginsListsInTreePluginsAsJson) {
   auto o = RunCompass("plugins --json");
   ASSERT_EQ(o.exit_code, 0) << o.err;

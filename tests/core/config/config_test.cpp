@@ -598,6 +598,47 @@ TEST_F(ConfigTest, ContextWindowAndSamplingKeys) {
   EXPECT_THAT(c.status().message(), HasSubstr("top_p: must be between"));
 }
 
+// Every numeric key refuses what is out of range, naming the key and the
+// range, whether it comes from the file or from --set (where a number beyond
+// 64 bits arrives as a string).
+TEST_F(ConfigTest, NumericKeysRefuseOutOfRangeValuesNamingTheRange) {
+  struct Case {
+    std::string override_text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"model.max_length=0", "model.max_length: must be between 2 and 2147483647, got 0"},
+      {"model.max_length=-5", "model.max_length: must be between 2 and 2147483647, got -5"},
+      {"model.max_length=2147483648", "must be between 2 and 2147483647, got 2147483648"},
+      {"model.max_length=99999999999999999999",
+       "--set model.max_length: must be between 2 and 2147483647, got 99999999999999999999"},
+      {"backend.batch_size=0", "backend.batch_size: must be between 1 and 4294967295, got 0"},
+      {"backend.batch_size=-1", "backend.batch_size: must be between 1 and 4294967295, got -1"},
+      {"backend.batch_size=99999999999999999999", "must be between 1 and 4294967295"},
+      {"run.seed=-1", "run.seed: must be >= 0, got -1"},
+      {"run.limit=-1", "run.limit: must be >= 0, got -1"},
+      {"run.limit=-99999999999999999999", "run.limit: must be >= 0, got -99999999999999999999"},
+      {"task.0.shots=-1", "task[0].shots: must be between 0 and 4294967295, got -1"},
+      {"task.0.limit=-2", "task[0].limit: must be >= 0, got -2"},
+      {"task.0.seed=-3", "task[0].seed: must be >= 0, got -3"},
+      {"task.0.max_new_tokens=0", "task[0].max_new_tokens: must be between 1 and 4294967295"},
+      {"task.0.temperature=-0.5", "task[0].temperature: must be between 0 and 100, got -0.5"},
+      {"task.0.temperature=nan", "task[0].temperature: must be between 0 and 100, got nan"},
+      {"task.0.top_p=0", "task[0].top_p: must be between 1e-06 and 1, got 0"},
+      {"task.0.top_k=-1", "task[0].top_k: must be between 0 and 2147483647, got -1"},
+      {"task.0.num_samples=0", "task[0].num_samples: must be between 1 and 10000, got 0"},
+  };
+  for (const Case& c : cases) {
+    StatusOr<EvalConfig> parsed = Parse(Minimal(), {c.override_text});
+    ASSERT_FALSE(parsed.ok()) << c.override_text;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.expected)) << c.override_text;
+  }
+  // The same from the file, with its line.
+  StatusOr<EvalConfig> parsed = Parse(Minimal("max_length = -1"));
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(),
+              HasSubstr("eval.toml:3:14: model.max_length: must be between 2 and 2147483647"));
+}
+
 TEST(PluginOptionsTest, TypeMismatch) {
   StatusOr<std::string> json = PluginOptionsToJson(ParseTable("max_memory = \"40GiB\"\n"),
                                                    kSpecList, "eval.toml", "backend.hf_native");

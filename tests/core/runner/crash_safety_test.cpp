@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "core/runner/run_compass.h"
+#include "core/runner/slow_run.h"
 #include "test_files.h"
 
 #include <chrono>
@@ -19,9 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "results/request_hash.h"
-#include "results/results_store.h"
-
 namespace compass {
 namespace {
 
@@ -31,60 +28,20 @@ fs::path TempDir(const std::string& name) {
   return compass::testing::TempDir("crash", name);
 }
 
+using compass::testing::Committed;
+using compass::testing::Computed;
+
 fs::path WriteConfig(const fs::path& dir, int delay_ms, const fs::path& log) {
-  fs::create_directories(dir / "model");
-  const fs::path cfg = dir / ("eval_" + std::to_string(delay_ms) + ".toml");
-  std::ofstream(cfg) << "[model]\npath = \"model\"\ntokenizer = \"bytes\"\n\n[backend.slow]\n"
-                     << "delay_ms = " << delay_ms << "\nlog_file = \"" << log.string() << "\"\n\n"
-                     << "[[task]]\ndataset = \"mmlu\"\npath = \"" << COMPASS_SOURCE_DIR
-                     << "/tests/fixtures/mmlu\"\nshots = 1\n";
-  return cfg;
+  return compass::testing::WriteSlowConfig(dir, delay_ms, log);
 }
 
-pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"--plugin-dir",
-                                   COMPASS_SLOW_PLUGIN_DIR,
-                                   "--backend",
-                                   "slow",
-                                   "--config",
-                                   config.string(),
-                                   "--output",
-                                   out.string(),
-                                   "-q"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return compass::testing::SpawnCompass(args);
+pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra,
+            const compass::testing::SpawnOptions& options = {}) {
+  return compass::testing::SpawnSlow(config, out, extra, options);
 }
 
 int Wait(pid_t pid) {
   return compass::testing::WaitFor(pid);
-}
-
-// Hashes of the requests a run's backend logged as computed.
-std::set<std::string> Computed(const fs::path& log) {
-  std::set<std::string> out;
-  std::ifstream f(log);
-  std::string line;
-  while (std::getline(f, line)) {
-    const auto bar = line.find('|');
-    std::vector<int32_t> ctx, cont;
-    std::istringstream a(line.substr(0, bar)), b(line.substr(bar + 1));
-    for (int32_t x; a >> x;) ctx.push_back(x);
-    for (int32_t x; b >> x;) cont.push_back(x);
-    compass_request r{};
-    r.struct_size = sizeof r;
-    r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
-    r.context = {ctx.data(), ctx.size()};
-    r.continuation = {cont.data(), cont.size()};
-    out.insert(HashRequest(r));
-  }
-  return out;
-}
-
-std::set<std::string> Committed(const fs::path& run) {
-  auto store = ResultsStore::OpenExisting(run.string());
-  if (!store.ok()) return {};
-  auto hashes = (*store)->ResponseHashes();
-  return hashes.ok() ? *hashes : std::set<std::string>();
 }
 
 nlohmann::json Scores(const fs::path& run) {
@@ -153,6 +110,73 @@ TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
   fs::remove(dir / "run.log");
   ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
   EXPECT_EQ(Computed(dir / "run.log").size(), 80u - kept.size());
+  fs::remove_all(dir);
+}
+
+// Waits until the backend has logged `n` computed requests.
+void WaitComputed(const fs::path& log, size_t n) {
+  for (int i = 0; i < 2000 && compass::testing::ComputedLines(log) < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A backend that ignores Ctrl-C (and the sink's "stop") would hold the run
+// for as long as it likes: a second Ctrl-C ends it at once, keeping what is
+// stored, and the same command resumes.
+TEST(CrashSafety, ASecondCtrlCEndsARunWhoseBackendIgnoresTheFirst) {
+  const fs::path dir = TempDir("second_sigint");
+  const fs::path run = dir / "run";
+  // 80 requests of 100 ms: 8 s if nothing stops the backend.
+  const fs::path cfg = WriteConfig(dir, 100, dir / "run.log");
+  setenv("COMPASS_TEST_IGNORE_CANCEL", "1", 1);
+  const pid_t pid = Spawn(cfg, run, {}, {(dir / "stderr").string()});
+  unsetenv("COMPASS_TEST_IGNORE_CANCEL");
+  WaitComputed(dir / "run.log", 3);
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto second = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  EXPECT_EQ(compass::testing::WaitFor(pid, std::chrono::seconds(30)), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - second, std::chrono::seconds(3));
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("interrupted a second time: ending the run now without waiting for backend "
+                     "'slow'"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("run the same command again to resume"), std::string::npos) << err;
+  const auto kept = Committed(run);
+  EXPECT_GT(kept.size(), 0u);
+  EXPECT_LT(kept.size(), 40u);
+  // The same command computes exactly what was not stored.
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  EXPECT_EQ(Computed(dir / "run.log").size(), 80u - kept.size());
+  fs::remove_all(dir);
+}
+
+// Without a second Ctrl-C, --stop-grace bounds the wait.
+TEST(CrashSafety, TheStopGraceEndsARunWhoseBackendIgnoresCtrlC) {
+  const fs::path dir = TempDir("grace");
+  const fs::path run = dir / "run";
+  const fs::path cfg = WriteConfig(dir, 100, dir / "run.log");
+  setenv("COMPASS_TEST_IGNORE_CANCEL", "1", 1);
+  const pid_t pid = Spawn(cfg, run, {"--stop-grace", "1"}, {(dir / "stderr").string()});
+  unsetenv("COMPASS_TEST_IGNORE_CANCEL");
+  WaitComputed(dir / "run.log", 3);
+  const auto start = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  EXPECT_EQ(compass::testing::WaitFor(pid, std::chrono::seconds(30)), 130);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("backend 'slow' did not stop within 1 s of the interrupt (--stop-grace)"),
+            std::string::npos)
+      << err;
+  EXPECT_GT(Committed(run).size(), 0u);
+  // Out of range is a usage error naming the input.
+  EXPECT_EQ(Wait(Spawn(cfg, run, {"--stop-grace", "-1"})), 2);
+  EXPECT_EQ(Wait(Spawn(cfg, run, {"--stop-grace", "nan"})), 2);
   fs::remove_all(dir);
 }
 
