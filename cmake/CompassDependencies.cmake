@@ -6,8 +6,9 @@ find_package(nlohmann_json REQUIRED)      # JSON output, options passed to plugi
 find_package(Boost 1.74 REQUIRED)         # Boost.DLL (header-only) plugin loading
 find_package(SQLite3 REQUIRED)            # results store
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # Unicode regex for tokenizers
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)  # Unicode regex: tokenizers, scorers, templates
 find_package(ICU REQUIRED COMPONENTS uc)  # Unicode normalization (NFC...) for tokenizers
+find_package(yaml-cpp REQUIRED)           # lm-evaluation-harness task files (jsonl dataset)
 if(COMPASS_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

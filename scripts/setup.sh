@@ -27,6 +27,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev
+  libyaml-cpp-dev  # lm-evaluation-harness task files (jsonl dataset)
   chromium-headless-shell  # renders compass compare's HTML report in its test
   clang libclang-rt-dev llvm  # libFuzzer and the sanitizer runtimes; llvm-symbolizer for their reports
 )
@@ -66,7 +67,8 @@ fi
 if ((DEV)); then
   log "installing the reference implementations into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    numpy safetensors transformers tokenizers sentencepiece protobuf gguf accelerate scipy statsmodels
+    numpy safetensors transformers tokenizers sentencepiece protobuf gguf accelerate scipy statsmodels \
+    jinja2 pyyaml
 fi
 "$VENV/bin/python" -W ignore - <<'PY' >&2
 import shutil, subprocess, torch

@@ -177,6 +177,26 @@ std::string python_lower(std::string_view text) {
   return out;
 }
 
+std::string python_upper(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t len;
+    const uint32_t cp = decode_at(text, i, len);
+    if (cp < 0x80) {
+      out += static_cast<char>(cp >= 'a' && cp <= 'z' ? cp - 32 : cp);
+    } else if (cp == 0xDF) {
+      out += "SS";
+    } else if (const uint32_t upper = simple_upper(cp); upper != cp) {
+      append_utf8(out, upper);
+    } else {
+      out += text.substr(i, len);
+    }
+    i += len;
+  }
+  return out;
+}
+
 std::string python_capitalize(std::string_view text) {
   if (text.empty()) return {};
   size_t len;

@@ -1,6 +1,7 @@
 #include "device_map.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <numeric>
 #include <regex>
@@ -129,8 +130,14 @@ StatusOr<std::vector<int64_t>> ParseModuleKey(const std::string& key, int64_t nu
   }
   std::smatch m;
   if (std::regex_match(key, m, kLayer)) {
-    const int64_t a = std::stoll(m[1]);
-    const int64_t b = m[2].matched ? std::stoll(m[2]) : a;
+    // Digits past any layer count are out of range, not an overflow.
+    auto layer = [&](const std::string& digits) -> int64_t {
+      int64_t v = 0;
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+      return ec == std::errc() && end == digits.data() + digits.size() ? v : INT64_MAX;
+    };
+    const int64_t a = layer(m[1].str());
+    const int64_t b = m[2].matched ? layer(m[2].str()) : a;
     if (b < a || b >= num_layers) {
       return InvalidArgument("device_map: '" + key + "' is outside the model's layers (0.." +
                              std::to_string(num_layers - 1) + ")");

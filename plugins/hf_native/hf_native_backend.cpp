@@ -16,6 +16,7 @@
 #include "device_memory.h"
 #include "engine.h"
 #include "models/weights.h"
+#include "options.h"
 #include "placed_model.h"
 #include "util/status_throw.h"
 #include "util/strings.h"
@@ -61,7 +62,8 @@ class HfNativeBackend final : public sdk::Backend {
                     "layers that do not fit on the devices run on the host (cpu)"),
         sdk::option("cuda_reserve", COMPASS_OPT_STRING,
                     "memory kept free per GPU for the CUDA context and allocator (default 1GiB)"),
-        sdk::option("threads", COMPASS_OPT_INT, "CPU threads for libtorch (default: its own)")};
+        sdk::option("threads", COMPASS_OPT_INT,
+                    "CPU threads for libtorch, 0 to 4096 (0, the default: its own)")};
     return {specs, sizeof(specs) / sizeof(specs[0])};
   }
 
@@ -98,23 +100,19 @@ class HfNativeBackend final : public sdk::Backend {
     }
     if (options.contains("max_memory")) {
       for (const auto& [device, size] : options["max_memory"].items()) {
-        if (!size.is_string() && !size.is_number()) {
-          throw sdk::Error(COMPASS_INVALID_ARGUMENT,
-                           "max_memory." + device + " must be a size such as \"40GiB\"");
-        }
-        r.max_memory[device] = size.is_number()
-                                   ? size.get<uint64_t>()
-                                   : ValueOrThrow(ParseByteSize(size.get<std::string>()));
+        r.max_memory[device] =
+            backend_support::BytesOption(size, "hf_native", "max_memory." + device);
       }
     }
     r.offload = options.value("offload", false);
     r.host_memory = config.host_memory_bytes;
     r.max_length = static_cast<int64_t>(config.max_length);
     if (options.contains("cuda_reserve")) {
-      r.cuda_reserve = ValueOrThrow(ParseByteSize(options["cuda_reserve"].get<std::string>()));
+      r.cuda_reserve =
+          backend_support::BytesOption(options["cuda_reserve"], "hf_native", "cuda_reserve");
     }
     r.batch_size = config.max_batch_size;
-    threads_ = options.value("threads", 0);
+    threads_ = backend_support::ThreadsOption(options, "hf_native");
     tokenizer_vocab_ = config.vocab_size;
     token_bytes_ = sdk::TokenBytes(config);
     plan_ = ValueOrThrow(PlanDeviceMap(r));

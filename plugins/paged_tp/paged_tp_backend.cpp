@@ -18,6 +18,7 @@
 #include "models/nccl_communicator.h"
 #include "models/paged_kv_cache.h"
 #include "models/weights.h"
+#include "options.h"
 #include "planner.h"
 #include "util/status_throw.h"
 #include "util/strings.h"
@@ -48,7 +49,8 @@ class PagedTpBackend final : public sdk::Backend {
                     "split long prompts over several steps (true)"),
         sdk::option("cuda_reserve", COMPASS_OPT_STRING,
                     "memory kept free per GPU for the CUDA context and allocator (1GiB)"),
-        sdk::option("threads", COMPASS_OPT_INT, "CPU threads for libtorch (default: its own)")};
+        sdk::option("threads", COMPASS_OPT_INT,
+                    "CPU threads for libtorch, 0 to 4096 (0, the default: its own)")};
     return {specs, sizeof(specs) / sizeof(specs[0])};
   }
 
@@ -68,9 +70,10 @@ class PagedTpBackend final : public sdk::Backend {
     options_.prefix_caching = o.value("prefix_caching", true);
     options_.chunked_prefill = o.value("chunked_prefill", true);
     if (o.contains("cuda_reserve")) {
-      options_.cuda_reserve = ValueOrThrow(ParseByteSize(o["cuda_reserve"].get<std::string>()));
+      options_.cuda_reserve =
+          backend_support::BytesOption(o["cuda_reserve"], "paged_tp", "cuda_reserve");
     }
-    threads_ = o.value("threads", 0);
+    threads_ = backend_support::ThreadsOption(o, "paged_tp");
     for (uint64_t i = 0; i < config.num_devices; ++i) {
       const auto& d = *COMPASS_AT(compass_device_spec, config.devices, i);
       devices_.push_back({std::string(sdk::view(d.name)), d.memory_bytes});

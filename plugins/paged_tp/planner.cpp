@@ -71,17 +71,27 @@ Status CheckOptions(const PagedOptions& o, const model::ModelConfig& c,
                            "; each rank needs its own device (use cpu:0, cpu:1, ... on CPU)");
     }
   }
-  if (o.block_size < 1 || (o.block_size & (o.block_size - 1)) != 0) {
-    return Bad("block_size", "must be a power of two (1, 2, 4, ... 16 by default), got " +
-                                 std::to_string(o.block_size));
+  if (o.block_size < 1 || o.block_size > kMaxBlockSize ||
+      (o.block_size & (o.block_size - 1)) != 0) {
+    return Bad("block_size", "must be a power of two from 1 to " + std::to_string(kMaxBlockSize) +
+                                 " (16 by default), got " + std::to_string(o.block_size));
   }
   if (!(o.memory_utilization > 0 && o.memory_utilization <= 1)) {
     return Bad("memory_utilization",
                "must be in (0, 1], got " + std::to_string(o.memory_utilization));
   }
-  if (o.num_blocks < 0) return Bad("num_blocks", "must be positive (or 0: from the budget)");
-  if (o.max_num_seqs < 1) return Bad("max_num_seqs", "must be at least 1");
-  if (o.max_batched_tokens < 1) return Bad("max_batched_tokens", "must be at least 1");
+  // Upper bounds keep every product of the plan (bytes per rank) in 64 bits.
+  auto range = [](const char* option, int64_t v, int64_t lo, int64_t hi,
+                  const std::string& meaning) -> Status {
+    if (v >= lo && v <= hi) return Status::Ok();
+    return Bad(option, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                           meaning + ", got " + std::to_string(v));
+  };
+  COMPASS_RETURN_IF_ERROR(
+      range("num_blocks", o.num_blocks, 0, kMaxNumBlocks, " (0: from the memory budget)"));
+  COMPASS_RETURN_IF_ERROR(range("max_num_seqs", o.max_num_seqs, 1, kMaxNumSeqs, ""));
+  COMPASS_RETURN_IF_ERROR(
+      range("max_batched_tokens", o.max_batched_tokens, 1, kMaxBatchedTokens, ""));
   if (!o.chunked_prefill && o.max_batched_tokens < max_length) {
     return Bad("max_batched_tokens",
                "= " + std::to_string(o.max_batched_tokens) + " is below the context window " +

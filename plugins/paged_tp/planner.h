@@ -32,6 +32,13 @@ struct DeviceInfo {
   uint64_t memory_bytes = 0;
 };
 
+// The options' upper bounds (lower ones: block_size and max_num_seqs and
+// max_batched_tokens 1, num_blocks 0).
+inline constexpr int64_t kMaxBlockSize = 65536;
+inline constexpr int64_t kMaxNumBlocks = (int64_t{1} << 31) - 1;
+inline constexpr int64_t kMaxNumSeqs = 65536;
+inline constexpr int64_t kMaxBatchedTokens = (int64_t{1} << 31) - 1;
+
 struct PagedOptions {
   int64_t tp = 1;
   int64_t block_size = 16;

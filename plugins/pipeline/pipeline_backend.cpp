@@ -14,6 +14,7 @@
 #include "device_memory.h"
 #include "engine.h"
 #include "models/weights.h"
+#include "options.h"
 #include "planner.h"
 #include "stage_workers.h"
 #include "util/status_throw.h"
@@ -44,7 +45,8 @@ class PipelineBackend final : public sdk::Backend {
                     "(default 2 x stages)"),
         sdk::option("cuda_reserve", COMPASS_OPT_STRING,
                     "memory kept free per GPU for the CUDA context and allocator (1GiB)"),
-        sdk::option("threads", COMPASS_OPT_INT, "CPU threads for libtorch (default: its own)"),
+        sdk::option("threads", COMPASS_OPT_INT,
+                    "CPU threads for libtorch, 0 to 4096 (0, the default: its own)"),
         sdk::option("debug_fail_stage", COMPASS_OPT_INT,
                     "fault tests only: this stage throws on a micro-batch"),
         sdk::option("debug_fail_after", COMPASS_OPT_INT,
@@ -69,15 +71,10 @@ class PipelineBackend final : public sdk::Backend {
     options.micro_batch_size = o.value("micro_batch_size", int64_t{0});
     options.micro_batches = o.value("micro_batches", int64_t{0});
     if (o.contains("cuda_reserve")) {
-      options.cuda_reserve = ValueOrThrow(ParseByteSize(o["cuda_reserve"].get<std::string>()));
+      options.cuda_reserve =
+          backend_support::BytesOption(o["cuda_reserve"], "pipeline", "cuda_reserve");
     }
-    threads_ = o.value("threads", 0);
-    if (threads_ < 0) {
-      throw sdk::Error(COMPASS_INVALID_ARGUMENT,
-                       "pipeline: threads must be at least 0 (0: "
-                       "libtorch's default), got " +
-                           std::to_string(threads_));
-    }
+    threads_ = backend_support::ThreadsOption(o, "pipeline");
     fault_.stage = o.value("debug_fail_stage", int64_t{-1});
     fault_.after = o.value("debug_fail_after", int64_t{0});
     std::vector<DeviceInfo> devices;

@@ -278,14 +278,16 @@ Status CheckOptions(const PipelineOptions& o, const model::ModelConfig& c,
                                "device (use cpu:0, cpu:1, ... on CPU)");
     }
   }
-  if (o.micro_batch_size < 0) {
-    return Bad("micro_batch_size", "must be at least 1 (or 0: the run's batch size, else " +
+  // The upper bounds keep every product of the plan (bytes per stage) in 64 bits.
+  if (o.micro_batch_size < 0 || o.micro_batch_size > kMaxMicroBatchSize) {
+    return Bad("micro_batch_size", "must be between 0 and " + std::to_string(kMaxMicroBatchSize) +
+                                       " (0: the run's batch size, else " +
                                        std::to_string(kDefaultMicroBatchSize) + "), got " +
                                        std::to_string(o.micro_batch_size));
   }
-  if (o.micro_batches < 0) {
-    return Bad("micro_batches",
-               "must be at least 1 (or 0: 2 x stages), got " + std::to_string(o.micro_batches));
+  if (o.micro_batches < 0 || o.micro_batches > kMaxMicroBatches) {
+    return Bad("micro_batches", "must be between 0 and " + std::to_string(kMaxMicroBatches) +
+                                    " (0: 2 x stages), got " + std::to_string(o.micro_batches));
   }
   return Status::Ok();
 }

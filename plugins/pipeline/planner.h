@@ -38,6 +38,8 @@ namespace compass::pipeline {
 // Rows per micro-batch when neither micro_batch_size nor the run's batch
 // size is given.
 constexpr int64_t kDefaultMicroBatchSize = 8;
+constexpr int64_t kMaxMicroBatchSize = 65536;  // rows per micro-batch at most
+constexpr int64_t kMaxMicroBatches = 65536;    // micro-batches in flight at most
 
 struct DeviceInfo {
   std::string name;  // "cpu", "cpu:1", "cuda:0"

@@ -20,7 +20,7 @@ const compass_dataset_api* checked_api(const Module& module, const std::string& 
 
 struct Collected {
   std::vector<std::string> ids, groups, contexts, doc_json;
-  std::vector<std::vector<std::string>> choices, references, stop;
+  std::vector<std::vector<std::string>> choices, references, stop, per_choice_contexts;
   std::vector<int64_t> gold;
   std::vector<uint32_t> kinds, max_new_tokens;
   int stop_after = -1;  // ask the dataset to stop after this many items
@@ -45,6 +45,10 @@ int32_t collect(void* ctx, const compass_item* item) {
   c->kinds.push_back(item->kind);
   c->max_new_tokens.push_back(item->max_new_tokens);
   c->doc_json.push_back(to_string(item->doc_json));
+  std::vector<std::string> contexts;
+  for (uint64_t i = 0; i < item->num_contexts; ++i)
+    contexts.push_back(to_string(item->contexts[i]));
+  c->per_choice_contexts.push_back(contexts);
   return c->stop_after >= 0 && static_cast<int>(c->ids.size()) >= c->stop_after ? 1 : 0;
 }
 
@@ -215,32 +219,92 @@ TEST(DatasetPluginTest, HellaswagThroughTheAbi) {
   EXPECT_EQ(missing.status.code, COMPASS_NOT_FOUND);
 }
 
+// describe() through the ABI: what the task will deliver, from its config.
+struct Described {
+  StatusView status;
+  uint64_t item_kinds = 0;
+  std::string scorer, scorer_options;
+  int64_t num_shots = -2;
+};
+Described describe(const compass_dataset_api* api, const compass_dataset_config& config) {
+  Described out;
+  EXPECT_NE(api->describe, nullptr);
+  if (api->describe == nullptr) return out;
+  const compass_task_info_sink sink{&out, [](void* ctx, const compass_task_info* info) {
+                                      auto* d = static_cast<Described*>(ctx);
+                                      d->item_kinds = info->item_kinds;
+                                      d->scorer = to_string(info->scorer);
+                                      d->scorer_options = to_string(info->scorer_options_json);
+                                      d->num_shots = info->num_shots;
+                                    }};
+  out.status = take(api->describe(test_host(), &config, &sink));
+  return out;
+}
+
 TEST(DatasetPluginTest, JsonlThroughTheAbi) {
   const Module module("libcompass_dataset_jsonl.so");
+  // The table's default is for ABI 2.0 hosts; describe() chooses by kind.
   const compass_dataset_api* api = checked_api(module, "jsonl", "exact_match");
   ASSERT_NE(api, nullptr);
-  EXPECT_EQ(
-      option_keys(api),
-      (std::vector<std::string>{"kind", "prompt", "choices", "answer", "target", "stop",
-                                "target_delimiter", "fewshot_delimiter", "fewshot_path", "group"}));
-  const std::string gen = R"({"kind": "generate", "prompt": "{q.text}", "target": "{a}"})";
+  EXPECT_EQ(option_keys(api),
+            (std::vector<std::string>{"kind", "prompt", "choices", "answer", "target",
+                                      "description", "stop", "target_delimiter",
+                                      "fewshot_delimiter", "fewshot_path", "group", "task_file"}));
+  const std::string gen = R"({"kind": "generate", "prompt": "{{q.text}}", "target": "{{a}}"})";
   const DatasetRun run = run_dataset(api, fixture_config(kRoot + "/jsonl/gen.jsonl", gen));
   ASSERT_EQ(run.status.code, COMPASS_OK) << run.status.message;
   ASSERT_EQ(run.items.ids.size(), 4u);
   EXPECT_EQ(run.items.contexts[1], "Spell cat.");
   EXPECT_EQ(run.items.references[1], (std::vector<std::string>{"c-a-t"}));
-  const DatasetRun rolling = run_dataset(
-      api,
-      fixture_config(kRoot + "/jsonl/rolling.jsonl", R"({"kind": "rolling", "prompt": "{body}"})"));
+  const Described gen_info = describe(api, fixture_config(kRoot + "/jsonl/gen.jsonl", gen));
+  EXPECT_EQ(gen_info.status.code, COMPASS_OK) << gen_info.status.message;
+  EXPECT_EQ(gen_info.item_kinds, COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_GENERATE));
+  EXPECT_EQ(gen_info.scorer, "exact_match");
+  EXPECT_EQ(gen_info.num_shots, -1);
+  const DatasetRun rolling =
+      run_dataset(api, fixture_config(kRoot + "/jsonl/rolling.jsonl",
+                                      R"({"kind": "rolling", "prompt": "{{body}}"})"));
   ASSERT_EQ(rolling.status.code, COMPASS_OK) << rolling.status.message;
   EXPECT_EQ(rolling.items.kinds[0], static_cast<uint32_t>(COMPASS_ITEM_ROLLING));
   const DatasetRun bad = run_dataset(
       api, fixture_config(kRoot + "/jsonl/gen.jsonl",
-                          R"({"kind": "generate", "prompt": "{nope}", "target": "x"})"));
+                          R"({"kind": "generate", "prompt": "{{nope}}", "target": "{{a}}"})"));
   EXPECT_EQ(bad.status.code, COMPASS_DATA_LOSS);
   EXPECT_EQ(bad.status.message, kRoot +
-                                    "/jsonl/gen.jsonl:1: option 'prompt': placeholder {nope} "
-                                    "names no field of the record (missing field 'nope')");
+                                    "/jsonl/gen.jsonl:1: option 'prompt': 'nope' is undefined at "
+                                    "column 3 (the record's fields: q, a, tag)");
+  // A task file: the scorer its metric_list maps to, chosen before any data.
+  const std::string piqa = R"({"task_file": ")" + kRoot + R"(/lm_eval/piqa/piqa.yaml"})";
+  const Described mc =
+      describe(api, fixture_config(kRoot + "/lm_eval/piqa/validation.jsonl", piqa));
+  EXPECT_EQ(mc.status.code, COMPASS_OK) << mc.status.message;
+  EXPECT_EQ(mc.item_kinds, COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE));
+  EXPECT_EQ(mc.scorer, "mcq_accuracy");
+  // An invalid definition is an error already there.
+  const Described constant = describe(
+      api, fixture_config(kRoot + "/jsonl/gen.jsonl",
+                          R"({"kind": "generate", "prompt": "Q: {q}", "target": "{{a}}"})"));
+  EXPECT_EQ(constant.status.code, COMPASS_INVALID_ARGUMENT);
+}
+
+TEST(DatasetPluginTest, WinograndeThroughTheAbi) {
+  const Module module("libcompass_dataset_winogrande.so");
+  const compass_dataset_api* api = checked_api(module, "winogrande", "mcq_accuracy");
+  ASSERT_NE(api, nullptr);
+  EXPECT_EQ(api->options.size, 0u);
+  const DatasetRun run =
+      run_dataset(api, fixture_config(kRoot + "/lm_eval/winogrande/validation.jsonl", "{}"));
+  ASSERT_EQ(run.status.code, COMPASS_OK) << run.status.message;
+  ASSERT_EQ(run.items.ids.size(), 5u);
+  EXPECT_EQ(run.items.per_choice_contexts[3],
+            (std::vector<std::string>{
+                "Terry tried to bake the eggplant in the toaster oven but the eggplant",
+                "Terry tried to bake the eggplant in the toaster oven but the toaster"}));
+  EXPECT_EQ(run.items.choices[3], (std::vector<std::string>(2, " was too big.")));
+  EXPECT_EQ(run.items.gold[3], 0);
+  EXPECT_EQ(describe(api, fixture_config(kRoot + "/lm_eval/winogrande/validation.jsonl", "{}"))
+                .item_kinds,
+            COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE));
 }
 
 }  // namespace

@@ -8,12 +8,7 @@
 # usage: compare_injected_test.sh COMPASS SOURCE_DIR PERTURBED_PLUGIN_DIR
 set -euo pipefail
 COMPASS=$1 SRC=$2 PLUGINS=$3
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-GGUF=${COMPASS_REAL_MODEL:-$(bash "$SRC/scripts/fetch_model.sh")}
-[ -f "$GGUF" ] || fail "the real model is missing: run scripts/fetch_model.sh"
+source "$SRC/tests/examples/real_model_test.sh"
 cat >"$WORK/eval.toml" <<TOML
 [model]
 path = "$GGUF"

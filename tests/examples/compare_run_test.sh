@@ -9,12 +9,7 @@
 # usage: compare_run_test.sh COMPASS SOURCE_DIR
 set -euo pipefail
 COMPASS=$1 SRC=$2
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-GGUF=${COMPASS_REAL_MODEL:-$(bash "$SRC/scripts/fetch_model.sh")}
-[ -f "$GGUF" ] || fail "the real model is missing: run scripts/fetch_model.sh"
+source "$SRC/tests/examples/real_model_test.sh"
 cat >"$WORK/eval.toml" <<TOML
 [model]
 path = "$GGUF"

@@ -6,12 +6,7 @@
 # usage: default_run_test.sh COMPASS SOURCE_DIR
 set -euo pipefail
 COMPASS=$1 SRC=$2
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-GGUF=${COMPASS_REAL_MODEL:-$(bash "$SRC/scripts/fetch_model.sh")}
-[ -f "$GGUF" ] || fail "the real model is missing: run scripts/fetch_model.sh"
+source "$SRC/tests/examples/real_model_test.sh"
 cp -r "$SRC/examples/default" "$WORK/default"
 ln -sf "$GGUF" "$WORK/default/SmolLM2-135M-Instruct.Q4_1.gguf"
 "$COMPASS" plan --backend hf_native --config "$WORK/default/eval.toml" >"$WORK/plan.txt" ||

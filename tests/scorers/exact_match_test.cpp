@@ -1,5 +1,5 @@
 #include "compass/scorers/exact_match.h"
-#include "compass/scorers/regex.h"
+#include "compass/plugin_support/regex.h"
 
 #include "scorer_test_util.h"
 
@@ -12,6 +12,7 @@ namespace compass::scorers::exact_match {
 namespace {
 
 using namespace compass::testing;
+using plugin_support::Regex;
 
 double match(const std::string& options, const std::string& reference, const std::string& out) {
   const Normalizer normalize(parse_options(options));

@@ -97,6 +97,27 @@ TEST(McqAccuracyTest, RejectsWhatItCannotScore) {
   expect_invalid(Case({}, {}, 0), "has no choices");
 }
 
+// Partial evaluation (Winogrande): one continuation, one context per
+// choice. lm-eval's acc_norm divides by len() of doc_to_choice's string,
+// here the option after the shared few-shot prefix: "so Sarah" against
+// "so Maria" has equal lengths, "... the bed" against "... the blanket"
+// does not.
+TEST(McqAccuracyTest, PartialEvaluationNormalisesByTheOption) {
+  const std::string prefix = "shot text.\n\n";
+  const std::vector<std::string> contexts = {prefix + "but the bed", prefix + "but the blanket"};
+  Case c({" was ruined.", " was ruined."}, {-12, -14}, 1);
+  std::vector<compass_str> views;
+  for (const auto& text : contexts) views.push_back(sdk::str(text));
+  c.item.context = sdk::str(prefix);
+  c.item.contexts = views.data();
+  c.item.num_contexts = views.size();
+  // raw: -12 > -14 picks the bed; per code point: -12/11 = -1.09 < -14/15
+  // = -0.93 picks the blanket. Predictions are the options.
+  expect_metrics(c.run(), 0, "but the bed", 1, "but the blanket");
+  c.item.num_contexts = 1;
+  expect_invalid(c, "has 1 contexts for 2 choices");
+}
+
 TEST(McqAccuracyTest, AggregateIsTheMeanWithSampleStderr) {
   // The plugin keeps the SDK's default aggregate. Values 1,0,1,1: mean 0.75,
   // sample variance (3 * 0.0625 + 0.5625) / 3 = 0.25, stderr sqrt(0.25 / 4).

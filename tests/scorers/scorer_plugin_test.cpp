@@ -13,8 +13,18 @@ namespace compass::testing {
 namespace {
 
 const compass_scorer_api* checked_api(const Module& module, const std::string& name) {
-  return expect_plugin_api<compass_scorer_api>(module, COMPASS_SCORER_ENTRY, COMPASS_DATASET_ENTRY,
-                                               name);
+  const auto* api = expect_plugin_api<compass_scorer_api>(module, COMPASS_SCORER_ENTRY,
+                                                          COMPASS_DATASET_ENTRY, name);
+  // Every in-tree scorer says which items it scores (ABI 2.1), so the host
+  // can refuse a task it does not fit before the run.
+  if (api != nullptr) {
+    const uint64_t expected = name == "mcq_accuracy"
+                                  ? COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE)
+                              : name == "perplexity" ? COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_ROLLING)
+                                                     : COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_GENERATE);
+    EXPECT_EQ(api->item_kinds, expected) << name;
+  }
+  return api;
 }
 
 struct Metric {

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define COMPASS_ABI_MAJOR 2
-#define COMPASS_ABI_MINOR 0
+#define COMPASS_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define COMPASS_PLUGIN_EXPORT __declspec(dllexport)
@@ -129,7 +129,11 @@ typedef enum compass_option_type {
   COMPASS_OPT_STRING = 3,
   COMPASS_OPT_STRING_LIST = 4,
   COMPASS_OPT_TABLE = 5, /* free-form table, passed through as JSON */
-  COMPASS_OPT_ANY = 6    /* any value, passed through as JSON */
+  COMPASS_OPT_ANY = 6,   /* any value, passed through as JSON */
+  /* ABI 2.1: a string naming a file; the host passes a relative path
+   * resolved against the config file's folder, as it does the task's path
+   * (an older host passes it as written). */
+  COMPASS_OPT_PATH = 7
 } compass_option_type;
 
 typedef struct compass_option_spec {
@@ -423,6 +427,9 @@ typedef enum compass_item_kind {
   COMPASS_ITEM_ROLLING = 2          /* loglikelihood_rolling of `context` */
 } compass_item_kind;
 
+/* ABI 2.1: the bit of a compass_item_kind in an item_kinds mask. */
+#define COMPASS_ITEM_KIND_BIT(kind) ((uint64_t)1 << (kind))
+
 typedef struct compass_dataset_config {
   uint64_t struct_size;
   compass_str path; /* the task's `path`: a file or folder */
@@ -451,6 +458,15 @@ typedef struct compass_item {
   uint64_t num_stop;
   uint32_t max_new_tokens; /* GENERATE: 0 = task default */
   compass_str doc_json;    /* the source record, for per-sample reports */
+  /* ABI 2.1. MULTIPLE_CHOICE with partial evaluation (lm-evaluation-
+   * harness's "multiple input", as Winogrande is scored): when
+   * num_contexts > 0 it equals num_choices, and choice i is the
+   * log-likelihood of choices[i] after contexts[i] (each a whole prompt)
+   * instead of after `context`, which then holds what every contexts[i]
+   * starts with (the few-shot examples). num_contexts = 0: every choice
+   * follows `context`. */
+  const compass_str* contexts;
+  uint64_t num_contexts;
 } compass_item;
 
 typedef struct compass_item_sink {
@@ -459,6 +475,28 @@ typedef struct compass_item_sink {
    * non-zero to ask the dataset to stop early (no error). */
   int32_t (*item)(void* ctx, const compass_item* item);
 } compass_item_sink;
+
+/* ABI 2.1. What a task of a dataset will deliver, known from its config
+ * before any data is read: the host chooses the task's scorer from it and
+ * checks that the scorer accepts these items before any weight is loaded. */
+typedef struct compass_task_info {
+  uint64_t struct_size;
+  uint64_t item_kinds; /* bit (1 << compass_item_kind) for each kind of item */
+  /* The scorer for this task when the task names none ("" = the table's
+   * default_scorer), and its options as a JSON object text ("" = none),
+   * used when the task gives no scorer options. */
+  compass_str scorer;
+  compass_str scorer_options_json;
+  /* Few-shot examples the dataset's own task definition asks for, used
+   * when the task sets no `shots`; -1 = no such default. */
+  int64_t num_shots;
+} compass_task_info;
+
+typedef struct compass_task_info_sink {
+  void* ctx;
+  /* `info` and its strings are borrowed for the call. */
+  void (*info)(void* ctx, const compass_task_info* info);
+} compass_task_info_sink;
 
 typedef struct compass_dataset_api {
   compass_abi_header header;
@@ -473,6 +511,13 @@ typedef struct compass_dataset_api {
   void (*destroy)(compass_dataset* dataset);
   /* Delivers every item, in a deterministic order, to `sink`. */
   compass_status* (*items)(compass_dataset* dataset, const compass_item_sink* sink);
+
+  /* ABI 2.1, optional. Describes the task `config` defines (its
+   * options_json already validated against `options`) through one call of
+   * sink->info, reading no more than the task's definition; an invalid
+   * definition is an error, as create would give it. */
+  compass_status* (*describe)(const compass_host_api* host, const compass_dataset_config* config,
+                              const compass_task_info_sink* sink);
 } compass_dataset_api;
 
 /* ------------------------------------------------------------------------ */
@@ -543,6 +588,10 @@ typedef struct compass_scorer_api {
    * task or group. `values` and `weights` have `count` entries. */
   compass_status* (*aggregate)(compass_scorer* scorer, compass_str metric, const double* values,
                                const double* weights, uint64_t count, compass_aggregate* out);
+
+  /* ABI 2.1: bit (1 << compass_item_kind) for each kind of item score()
+   * accepts; 0 = not declared (the host cannot check before the run). */
+  uint64_t item_kinds;
 } compass_scorer_api;
 
 /* Entry point signatures. */

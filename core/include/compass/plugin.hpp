@@ -12,7 +12,10 @@
 // its optional table slot NULL ("not supported").
 //
 // A class may declare `static compass_option_list options()` listing the keys
-// it accepts in its TOML table (see compass::sdk::option()).
+// it accepts in its TOML table (see compass::sdk::option()). A Dataset may
+// declare `static TaskInfo describe(const Host&, const compass_dataset_config&)`
+// (what a task will deliver, from its config alone); a Scorer may declare
+// `static constexpr uint64_t item_kinds` (the COMPASS_ITEM_KIND_BITs it scores).
 #ifndef COMPASS_PLUGIN_HPP_
 #define COMPASS_PLUGIN_HPP_
 
@@ -401,14 +404,19 @@ struct Item {
   std::vector<std::string> stop;
   uint32_t max_new_tokens = 0;
   std::string doc_json = "{}";
+  // Partial evaluation (ABI 2.1): one whole prompt per choice; `context`
+  // then holds what they all start with. Empty: every choice follows
+  // `context`.
+  std::vector<std::string> contexts;
 };
 
 // compass_item views of an Item; valid while both objects are alive and
 // unchanged.
 struct ItemView {
   compass_item item{};
-  std::vector<compass_str> choices, references, stop;
+  std::vector<compass_str> choices, references, stop, contexts;
   explicit ItemView(const Item& src) {
+    for (const auto& s : src.contexts) contexts.push_back(str(s));
     for (const auto& s : src.choices) choices.push_back(str(s));
     for (const auto& s : src.references) references.push_back(str(s));
     for (const auto& s : src.stop) stop.push_back(str(s));
@@ -426,6 +434,8 @@ struct ItemView {
     item.num_stop = stop.size();
     item.max_new_tokens = src.max_new_tokens;
     item.doc_json = str(src.doc_json);
+    item.contexts = contexts.data();
+    item.num_contexts = contexts.size();
   }
   ItemView(const ItemView&) = delete;
   ItemView& operator=(const ItemView&) = delete;
@@ -449,6 +459,9 @@ inline Item to_item(const compass_item& c) {
   item.stop = strs(c.stop, c.num_stop);
   item.max_new_tokens = c.max_new_tokens;
   item.doc_json = std::string(view(c.doc_json));
+  if (COMPASS_HAS_FIELD(compass_item, c.struct_size, num_contexts)) {
+    item.contexts = strs(c.contexts, c.num_contexts);
+  }
   return item;
 }
 
@@ -471,7 +484,27 @@ class Dataset {
   virtual void items(const ItemSink& sink) = 0;
 };
 
+// What a task will deliver (compass_task_info), owning its strings.
+struct TaskInfo {
+  uint64_t item_kinds = 0;  // COMPASS_ITEM_KIND_BIT(...) | ...
+  std::string scorer;       // "" = the dataset's default scorer
+  std::string scorer_options_json;
+  int64_t num_shots = -1;  // -1 = no default
+};
+
 namespace detail {
+template <typename T, typename = void>
+struct has_describe : std::false_type {};
+template <typename T>
+struct has_describe<
+    T, std::void_t<decltype(T::describe(std::declval<const Host&>(),
+                                        std::declval<const compass_dataset_config&>()))>>
+    : std::true_type {};
+template <typename T, typename = void>
+struct has_item_kinds : std::false_type {};
+template <typename T>
+struct has_item_kinds<T, std::void_t<decltype(T::item_kinds)>> : std::true_type {};
+
 template <typename T>
 struct DatasetTrampolines : Owned<T, compass_dataset> {
   using O = Owned<T, compass_dataset>;
@@ -481,6 +514,23 @@ struct DatasetTrampolines : Owned<T, compass_dataset> {
   }
   static compass_status* items(compass_dataset* d, const compass_item_sink* s) noexcept {
     return O::call(d, [&](T& t) { t.items(ItemSink(s)); });
+  }
+  static compass_status* describe(const compass_host_api* host, const compass_dataset_config* cfg,
+                                  const compass_task_info_sink* sink) noexcept {
+    if constexpr (has_describe<T>::value) {
+      return guarded(host, O::name, [&] {
+        const TaskInfo t = T::describe(Host(host), *cfg);
+        compass_task_info info{};
+        info.struct_size = sizeof info;
+        info.item_kinds = t.item_kinds;
+        info.scorer = str(t.scorer);
+        info.scorer_options_json = str(t.scorer_options_json);
+        info.num_shots = t.num_shots;
+        sink->info(sink->ctx, &info);
+      });
+    } else {
+      return nullptr;
+    }
   }
   static compass_dataset_api make(compass_plugin_info info, const char* default_scorer) {
     O::name = info.name.data;
@@ -492,6 +542,7 @@ struct DatasetTrampolines : Owned<T, compass_dataset> {
     api.create = &create;
     api.destroy = &O::destroy;
     api.items = &items;
+    api.describe = has_describe<T>::value ? &describe : nullptr;
     return api;
   }
 };
@@ -590,6 +641,7 @@ struct ScorerTrampolines : Owned<T, compass_scorer> {
     api.destroy = &O::destroy;
     api.score = &score;
     api.aggregate = &aggregate;
+    if constexpr (has_item_kinds<T>::value) api.item_kinds = T::item_kinds;
     return api;
   }
 };

@@ -18,6 +18,10 @@ enum ExitCode {
   kExitInterrupted = 130
 };
 
+// After Ctrl-C, how long a backend that does not stop is waited for
+// (--stop-grace; cli/stop_control.h).
+inline constexpr double kDefaultStopGraceSeconds = 30;
+
 struct GlobalOptions {
   std::vector<std::string> plugin_dirs;
 };
@@ -29,6 +33,7 @@ struct RunOptions {
   std::string output;    // results folder; "" = runs/<backend>-<time>
   std::string devices;   // plan only: simulated devices, e.g. "4xA40-48GB"
   bool restart = false;  // discard results stored in the output folder
+  double stop_grace = kDefaultStopGraceSeconds;
 };
 
 struct TokenizeOptions {
@@ -46,6 +51,7 @@ struct CompareOptions {
   std::string output;  // "" = run.output, else runs/compare-<time>
   bool restart = false;
   uint32_t repeat_batch_size = 0;  // rerun the reference at this batch size; 0 = no
+  double stop_grace = kDefaultStopGraceSeconds;
 };
 
 int PluginsCommand(const GlobalOptions& global, bool json);
@@ -68,10 +74,6 @@ int PlanAllCommand(const GlobalOptions& global, const RunOptions& options, bool 
 inline constexpr char kAllBackends[] = "all";
 // Rebuilds the reports of a run folder from its results database.
 int ReportCommand(const GlobalOptions& global, const std::string& run_dir);
-
-// Ctrl-C handling for the duration of a run.
-void InstallInterruptHandler();
-bool Interrupted();
 
 }  // namespace compass::cli
 

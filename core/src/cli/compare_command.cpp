@@ -9,9 +9,11 @@
 
 #include "cli/commands.h"
 #include "cli/run_backend.h"
+#include "cli/stop_control.h"
 #include "report/comparison.h"
 #include "report/report.h"
 #include "results/results_store.h"
+#include "results/run_lock.h"
 
 namespace compass::cli {
 namespace {
@@ -52,9 +54,19 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   if (out.empty()) out = config->run.output;
   if (out.empty()) out = TimestampedDir("compare");
   namespace fs = std::filesystem;
+  // One writer per compare folder, for every backend's run in it and the
+  // comparison.
+  auto acquired = RunFolderLock::Acquire(out);
+  if (!acquired.ok()) {
+    spdlog::error("compare: {}", acquired.status().message());
+    return kExitUsage;
+  }
+  const std::shared_ptr<RunFolderLock> lock = std::move(*acquired);
+  InstallStopControl(options.stop_grace);
 
   std::vector<ComparedRun> runs;
   bool all_ran = true;
+  std::string report_error;  // the first report that could not be written
   // One backend in turn; each releases its memory (the instance ends with
   // its run) before the next loads.
   auto run_one = [&](const std::string& backend, const std::string& label, const EvalConfig& cfg,
@@ -68,6 +80,7 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
     run_options.output_dir = out;
     run_options.store_label = label;
     run_options.restart = options.restart;
+    run_options.folder_lock = lock;
     BackendOutcome outcome;
     const int code = RunBackend(registry, cfg, backend, run_options, &outcome);
     if (code == kExitInterrupted) return false;
@@ -76,10 +89,13 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
       const fs::path reports = fs::path(out) / label;
       std::error_code ec;
       fs::create_directories(reports, ec);
-      if (auto store = ResultsStore::OpenExisting(out, label); store.ok()) {
-        if (auto files = WriteReports(**store, reports.string()); !files.ok()) {
-          spdlog::warn("{}", files.status().message());
-        }
+      auto store = ResultsStore::OpenExisting(out, label);
+      auto files = store.ok() ? WriteReports(**store, reports.string())
+                              : StatusOr<ReportFiles>(store.status());
+      if (!files.ok()) {
+        // The comparison is still written; the command fails, naming the file.
+        spdlog::error("compare: {}: {}", label, files.status().message());
+        if (report_error.empty()) report_error = files.status().message();
       }
     }
     if (!outcome.finished) {
@@ -128,6 +144,10 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options) {
   std::printf("\n%s\nComparison: %s\n            %s\n            %s\n",
               ComparisonTable(*comparison).c_str(), files->html.c_str(), files->markdown.c_str(),
               files->json.c_str());
+  if (!report_error.empty()) {
+    spdlog::error("compare: a run's reports could not be written: {}", report_error);
+    return kExitRunFailed;
+  }
   return all_ran ? kExitOk : kExitRunFailed;
 }
 

@@ -6,10 +6,14 @@
 
 #include <compass/plugin.h>
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 
 #include "cli/commands.h"
+#include "cli/crash_handler.h"
+#include "plugin_host/exit_guard.h"
 
 namespace {
 
@@ -44,7 +48,10 @@ bool SetUpLogging(int verbosity, bool quiet, const std::string& log_file) {
   }
   auto logger = std::make_shared<spdlog::logger>("compass", sinks.begin(), sinks.end());
   logger->set_level(spdlog::level::debug);
-  logger->flush_on(spdlog::level::warn);
+  // The log file is flushed line by line, so that it holds everything up to
+  // a crash (an abort in a plugin, kill -9); the terminal's stderr is
+  // unbuffered anyway.
+  logger->flush_on(log_file.empty() ? spdlog::level::warn : spdlog::level::trace);
   spdlog::set_default_logger(logger);
   return true;
 }
@@ -90,6 +97,21 @@ int main(int argc, char** argv) {
                  "with the same folder resumes");
   app.add_flag("--restart", run.restart,
                "Discard the results stored in the output folder and start over");
+  auto add_stop_grace = [](CLI::App* cmd, double& seconds) {
+    cmd->add_option("--stop-grace", seconds,
+                    "After Ctrl-C (or SIGTERM), seconds to wait for the backend to stop before "
+                    "ending the run anyway (default 30; 0: at once); a second Ctrl-C ends it at "
+                    "once. What is stored is kept either way")
+        ->check([](const std::string& text) -> std::string {
+          double v = 0;
+          const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+          if (ec == std::errc() && end == text.data() + text.size() && v >= 0 && v <= 86400) {
+            return "";
+          }
+          return "'" + text + "' is not a number of seconds from 0 to 86400";
+        });
+  };
+  add_stop_grace(&app, run.stop_grace);
 
   bool json = false;
   auto* plugins = app.add_subcommand("plugins",
@@ -129,6 +151,7 @@ int main(int argc, char** argv) {
   compare->add_option("--repeat-with-batch-size", cmp.repeat_batch_size,
                       "Rerun the reference backend at this batch size, to separate batch-size "
                       "effects from backend effects");
+  add_stop_grace(compare, cmp.stop_grace);
 
   std::string run_dir;
   auto* report = app.add_subcommand("report",
@@ -155,29 +178,46 @@ int main(int argc, char** argv) {
   auto* tok_file = tokenize->add_option("--file", tok.file, "Read the text from a file");
   tokenize->add_option("TEXT", tok.text, "The text")->excludes(tok_file);
 
+  InstallCrashHandler();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   if (!SetUpLogging(verbosity, quiet, log_file)) return kExitUsage;
+  // A plugin calling exit() mid-run must not pass for a success.
+  compass::InstallExitGuard(kExitRunFailed);
 
+  int code = kExitRunFailed;
   try {
-    if (*plugins) return PluginsCommand(global, json);
-    if (*plan) return PlanCommand(global, run, json);
-    if (*report) return ReportCommand(global, run_dir);
-    if (*compare) return CompareCommand(global, cmp);
-    if (*tokenize) return TokenizeCommand(tok);
-    if (run.backend.empty() || run.config.empty()) {
+    if (*plugins) {
+      code = PluginsCommand(global, json);
+    } else if (*plan) {
+      code = PlanCommand(global, run, json);
+    } else if (*report) {
+      code = ReportCommand(global, run_dir);
+    } else if (*compare) {
+      code = CompareCommand(global, cmp);
+    } else if (*tokenize) {
+      code = TokenizeCommand(tok);
+    } else if (run.backend.empty() || run.config.empty()) {
       std::fprintf(stderr, "%s\nRun `compass --help` for all options.\n",
                    run.backend.empty() && run.config.empty()
                        ? kUsage
                        : "[error] a run needs both --backend NAME and --config FILE");
-      return kExitUsage;
+      code = kExitUsage;
+    } else {
+      code = RunCommand(global, run);
     }
-    return RunCommand(global, run);
   } catch (const std::exception& e) {
     spdlog::critical("unexpected error: {}", e.what());
-    return kExitRunFailed;
+    code = kExitRunFailed;
   }
+  // What was printed must have arrived (a full disk, a closed pipe).
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+    spdlog::error("cannot write the standard output (a full disk?): what it shows is incomplete");
+    if (code == kExitOk) code = kExitRunFailed;
+  }
+  return code;
 }

@@ -20,6 +20,7 @@ const char* OptionTypeName(uint32_t type) {
     case COMPASS_OPT_STRING: return "string";
     case COMPASS_OPT_STRING_LIST: return "string list";
     case COMPASS_OPT_TABLE: return "table";
+    case COMPASS_OPT_PATH: return "path";
     default: return "any";
   }
 }
@@ -63,6 +64,9 @@ int PluginsCommand(const GlobalOptions& global, bool json) {
           if (p.backend.capabilities & flag) serves.push_back(what);
         }
         entry["serves"] = serves;
+      }
+      if (p.kind == PluginKind::kScorer && p.scorer.item_kinds != 0) {
+        entry["scores"] = ItemKindNames(p.scorer.item_kinds);
       }
       out["plugins"].push_back(entry);
     }

@@ -3,6 +3,7 @@
 #ifndef COMPASS_CLI_RUN_BACKEND_H_
 #define COMPASS_CLI_RUN_BACKEND_H_
 
+#include <memory>
 #include <string>
 
 #include "config/config.h"
@@ -14,6 +15,9 @@ namespace compass::cli {
 struct BackendOutcome {
   bool finished = false;  // the run completed (its store holds every answer it could get)
   std::string error;      // why it failed, or which requests failed
+  // The output folder's lock when it finished: held while its reports are
+  // written.
+  std::shared_ptr<RunFolderLock> folder_lock;
 };
 
 // Runs `backend` on `config` into options.output_dir; returns the exit code

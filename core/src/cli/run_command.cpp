@@ -2,9 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -12,8 +10,10 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/crash_handler.h"
 #include "cli/plan_support.h"
 #include "cli/run_backend.h"
+#include "cli/stop_control.h"
 #include "config/config.h"
 #include "devices/devices.h"
 #include "plugin_host/host_services.h"
@@ -25,14 +25,6 @@
 
 namespace compass::cli {
 namespace {
-
-std::atomic<PluginHost*> g_host{nullptr};
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void OnInterrupt(int) {
-  g_interrupted.store(true);
-  if (PluginHost* host = g_host.load()) host->RequestCancel();
-}
 
 void PrintPlan(const PlanReport& r) {
   std::printf("Plan for backend '%s' on %zu device(s), dtype %s, context window %lld tokens:\n",
@@ -72,18 +64,6 @@ std::string DefaultOutputDir(const std::string& backend) {
 
 }  // namespace
 
-void InstallInterruptHandler() {
-  struct sigaction sa {};
-  sa.sa_handler = OnInterrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-bool Interrupted() {
-  return g_interrupted.load();
-}
-
 int ExitCodeFor(const Status& status, RunStage stage) {
   if (status.code() == COMPASS_CANCELLED || Interrupted()) return kExitInterrupted;
   switch (stage) {
@@ -120,17 +100,19 @@ nlohmann::json PlanJson(const PlanReport& r) {
 int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const std::string& backend,
                const compass::RunOptions& options, BackendOutcome* outcome) {
   PluginHost host;
-  g_host.store(&host);
-  InstallInterruptHandler();
+  SetStopTarget(&host, "backend '" + backend + "'");
+  SetCrashResumeFolder(options.output_dir);
   Runner runner(registry, host);
   auto summary = runner.Run(config, backend, options);
-  g_host.store(nullptr);
+  SetCrashResumeFolder("");
+  SetStopTarget(nullptr, "");
   if (!summary.ok()) {
     spdlog::error("{}", summary.status().message());
     outcome->error = summary.status().message();
     return ExitCodeFor(summary.status(), runner.stage());
   }
   outcome->finished = true;
+  outcome->folder_lock = summary->folder_lock;
   spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
                summary->reused, options.output_dir);
   if (summary->failed_requests > 0) {
@@ -160,10 +142,13 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   if (run_options.output_dir.empty()) run_options.output_dir = config->run.output;
   if (run_options.output_dir.empty()) run_options.output_dir = DefaultOutputDir(options.backend);
   run_options.restart = options.restart;
+  InstallStopControl(options.stop_grace);
   BackendOutcome outcome;
   const int code = RunBackend(registry, *config, options.backend, run_options, &outcome);
   if (!outcome.finished) return code;
-  // Failed requests: the reports still show every other item (failures marked).
+  // Failed requests: the reports still show every other item (failures
+  // marked). The folder stays locked (outcome.folder_lock) until they are
+  // written.
   const int report = ReportCommand(global, run_options.output_dir);
   if (code != kExitOk) {
     spdlog::error("{}", outcome.error);

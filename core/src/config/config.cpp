@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +127,7 @@ using config_internal::TypeName;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kUint32Max = std::numeric_limits<uint32_t>::max();
+constexpr int64_t kMaxContextWindow = std::numeric_limits<int32_t>::max();
 
 const std::vector<std::string> kTopKeys = {"model", "backend", "task", "run"};
 const std::vector<std::string> kModelKeys = {"path",      "dtype",   "allow_dtype_fallback",
@@ -141,6 +143,20 @@ std::string Lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
+}
+
+// Decimal digits with an optional sign, of any length.
+bool IsInteger(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// An integer too large (or too small) for 64 bits, which TOML cannot hold.
+bool BeyondInt64(std::string_view s) {
+  if (!IsInteger(s)) return false;
+  if (s[0] == '+') s.remove_prefix(1);
+  int64_t v = 0;
+  return std::from_chars(s.data(), s.data() + s.size(), v).ec == std::errc::result_out_of_range;
 }
 
 bool IsDigits(std::string_view s) {
@@ -230,21 +246,23 @@ class Validator {
 
   StatusOr<int64_t> Integer(const toml::node& node, const std::string& path, int64_t min,
                             int64_t max) const {
-    const auto* i = node.as_integer();
-    if (!i) {
-      std::string detail = "expected an integer, got " + TypeName(node);
-      if (const auto* s = node.as_string();
-          s && !s->get().empty() && s->get().find_first_not_of("0123456789") == std::string::npos)
-        detail += "; write it without quotes";
-      return Error(node, path, detail);
-    }
-    const int64_t v = i->get();
-    if (v >= min && v <= max) return v;
     std::string range;
     if (max == kInt64Max)
       range = "must be >= " + std::to_string(min);
     else
       range = "must be between " + std::to_string(min) + " and " + std::to_string(max);
+    const auto* i = node.as_integer();
+    if (!i) {
+      std::string detail = "expected an integer, got " + TypeName(node);
+      if (const auto* s = node.as_string(); s && IsInteger(s->get())) {
+        // --set takes a number TOML cannot hold (beyond 64 bits) as a string.
+        if (BeyondInt64(s->get())) return Error(node, path, range + ", got " + s->get());
+        detail += "; write it without quotes";
+      }
+      return Error(node, path, detail);
+    }
+    const int64_t v = i->get();
+    if (v >= min && v <= max) return v;
     return Error(node, path, range + ", got " + std::to_string(v));
   }
 
@@ -324,7 +342,9 @@ class Validator {
       model.add_bos = add;
     }
     if (const toml::node* n = t->get("max_length")) {
-      COMPASS_ASSIGN_OR_RETURN(model.max_length, Integer(*n, "model.max_length", 2, kInt64Max));
+      // Positions are 32-bit in every model the backends run.
+      COMPASS_ASSIGN_OR_RETURN(model.max_length,
+                               Integer(*n, "model.max_length", 2, kMaxContextWindow));
     }
     if (const toml::node* tok = t->get("tokenizer")) {
       COMPASS_ASSIGN_OR_RETURN(model.tokenizer, String(*tok, "model.tokenizer"));
@@ -378,6 +398,12 @@ class Validator {
 
     if (const toml::node* bs = t->get("batch_size")) {
       if (const auto* s = bs->as_string()) {
+        // A number beyond 64 bits reaches here as a string (--set): a range error.
+        if (BeyondInt64(s->get())) {
+          return Error(*bs, "backend.batch_size",
+                       "must be between 1 and " + std::to_string(kUint32Max) +
+                           " (or \"auto\"), got " + s->get());
+        }
         if (Lower(s->get()) != "auto") {
           const bool digits =
               !s->get().empty() && s->get().find_first_not_of("0123456789") == std::string::npos;
@@ -481,9 +507,11 @@ class Validator {
       if (const toml::node* n = t->get("shots")) {
         COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".shots", 0, kUint32Max));
         task.shots = static_cast<uint32_t>(v);
+        task.shots_set = true;
       }
       if (const toml::node* n = t->get("scorer")) {
         COMPASS_ASSIGN_OR_RETURN(task.scorer, String(*n, tp + ".scorer"));
+        task.scorer_where = PosFor(*n);
       }
       if (const toml::node* n = t->get("limit")) {
         COMPASS_ASSIGN_OR_RETURN(int64_t v, Integer(*n, tp + ".limit", 0, kInt64Max));
@@ -590,6 +618,7 @@ StatusOr<EvalConfig> ParseConfig(std::string_view text, const std::string& file,
     EvalConfig config;
     config.file = file;
     config.display_file = file;
+    config.base_dir = base.lexically_normal().string();
     COMPASS_ASSIGN_OR_RETURN(toml::table doc, BuildDocument(text, file, overrides));
     COMPASS_RETURN_IF_ERROR(Validator(file, base.lexically_normal()).Validate(doc, config));
     // Validation moved pieces out of `doc`; a second parse keeps `root` whole and

@@ -59,9 +59,10 @@ struct TaskConfig {
   std::string dataset;  // dataset plugin name
   std::string path;     // absolute; must exist (file or folder)
   uint32_t shots = 0;
-  std::string scorer;    // "" = the dataset's default scorer
-  uint64_t limit = 0;    // 0 = all items (run.limit applies when 0)
-  uint64_t seed = 1234;  // run.seed when the task sets none
+  bool shots_set = false;  // `shots` was given (else the dataset may set it)
+  std::string scorer;      // "" = the scorer the dataset chooses
+  uint64_t limit = 0;      // 0 = all items (run.limit applies when 0)
+  uint64_t seed = 1234;    // run.seed when the task sets none
   uint32_t max_new_tokens = 256;
   // Sampling for generate items: temperature 0 is greedy.
   struct Generation {
@@ -73,6 +74,7 @@ struct TaskConfig {
   toml::table scorer_options;   // task.scorer_options
   toml::table dataset_options;  // every other key of the [[task]] table
   SourcePos where;              // of this [[task]] table
+  SourcePos scorer_where;       // of its `scorer` value (line 0: none given)
 };
 
 struct RunConfig {
@@ -84,6 +86,7 @@ struct RunConfig {
 struct EvalConfig {
   std::string file;          // the config file; absolute when read by LoadConfig
   std::string display_file;  // the file as named in messages ("eval.toml")
+  std::string base_dir;      // absolute: the folder relative paths are resolved against
   ModelSettings model;
   BackendConfig backend;
   std::vector<TaskConfig> tasks;
@@ -114,11 +117,14 @@ Status ApplyOverride(toml::table& root, std::string_view assignment);
 // Validates a plugin table against the option specs the plugin declared:
 // unknown keys (with a "did you mean" hint and the list of allowed keys),
 // wrong types, and string values outside `choices` are errors naming
-// file:line:column and `table_path` (e.g. "backend.hf_native"). Returns the
-// table as a JSON object text.
+// file:line:column and `table_path` (e.g. "backend.hf_native"). A
+// COMPASS_OPT_PATH value that is relative is resolved against `base_dir`
+// (when not empty), as the task's path is. Returns the table as a JSON
+// object text.
 StatusOr<std::string> PluginOptionsToJson(const toml::table& table,
                                           const compass_option_list& specs, const std::string& file,
-                                          const std::string& table_path);
+                                          const std::string& table_path,
+                                          const std::string& base_dir = "");
 
 // Checks that every [backend.<name>] table names a known backend.
 Status CheckBackendTables(const EvalConfig& config, const std::vector<std::string>& known_backends);

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
@@ -98,6 +99,13 @@ Status CheckOption(const std::string& file, const toml::node& node, const std::s
     case COMPASS_OPT_TABLE:
       if (!node.is_table()) return mismatch("a table");
       break;
+    case COMPASS_OPT_PATH:
+      if (!node.is_string()) return mismatch("a string (a file path)");
+      if (node.as_string()->get().empty()) {
+        return InvalidArgument(Where(file, node, path) + ": is empty; give a file path" +
+                               (help.empty() ? "" : " (" + help + ")"));
+      }
+      break;
     default: break;  // COMPASS_OPT_ANY, and types newer than this host: passed through
   }
   return Status::Ok();
@@ -115,7 +123,8 @@ std::string TomlToJson(const toml::node& node) {
 
 StatusOr<std::string> PluginOptionsToJson(const toml::table& table,
                                           const compass_option_list& specs, const std::string& file,
-                                          const std::string& table_path) {
+                                          const std::string& table_path,
+                                          const std::string& base_dir) {
   try {
     std::vector<std::string> keys;
     for (uint64_t i = 0; i < specs.size; ++i) keys.emplace_back(View(sdk::option_at(specs, i).key));
@@ -127,11 +136,18 @@ StatusOr<std::string> PluginOptionsToJson(const toml::table& table,
                                           sdk::option_at(specs, it - keys.begin())));
     }
     nlohmann::json json = ToJson(table);
-    // Integers given for float options are passed on as floats.
     for (uint64_t i = 0; i < specs.size; ++i) {
-      if (sdk::option_at(specs, i).type != COMPASS_OPT_FLOAT) continue;
       const auto it = json.find(keys[i]);
-      if (it != json.end() && it->is_number_integer()) *it = it->get<double>();
+      if (it == json.end()) continue;
+      const uint32_t type = sdk::option_at(specs, i).type;
+      // Integers given for float options are passed on as floats.
+      if (type == COMPASS_OPT_FLOAT && it->is_number_integer()) *it = it->get<double>();
+      // Paths as the task's path: relative to the config file's folder.
+      if (type == COMPASS_OPT_PATH && !base_dir.empty()) {
+        std::filesystem::path p(it->get<std::string>());
+        if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+        *it = p.lexically_normal().string();
+      }
     }
     return Dump(json);
   } catch (const std::exception& e) {

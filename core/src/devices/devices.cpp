@@ -139,13 +139,21 @@ StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec) {
     proto.fp16 = true;
     proto.bf16 = true;
     std::smatch ms;
+    // A size that does not fit 64 bits is an error naming the group.
+    auto size = [&](const std::string& text) -> StatusOr<uint64_t> {
+      auto bytes = ParseByteSize(text);
+      if (!bytes.ok()) {
+        return InvalidArgument("--devices: in '" + group + "', " + bytes.status().message());
+      }
+      return bytes;
+    };
     if (std::regex_match(body, kSize)) {  // "80GiB": a GPU of that size
-      COMPASS_ASSIGN_OR_RETURN(proto.memory_bytes, ParseByteSize(body));
+      COMPASS_ASSIGN_OR_RETURN(proto.memory_bytes, size(body));
       proto.model = "GPU";
     } else if (std::regex_match(body, ms, kModelSize)) {
       // "A40-48GB": the memory as written; bf16 and fp16 from the catalogue
       // when it knows the model, else (a GPU it does not know) both.
-      COMPASS_ASSIGN_OR_RETURN(proto.memory_bytes, ParseByteSize(ms[2].str()));
+      COMPASS_ASSIGN_OR_RETURN(proto.memory_bytes, size(ms[2].str()));
       proto.model = ms[1].str();
       if (auto g = FindGpuFamily(ms[1].str(), proto.memory_bytes)) {
         proto.model = g->model;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "plugin_host/plugin_call.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -47,6 +48,7 @@ struct SinkState {
 template <typename Instance, typename Opaque, typename CreateFn>
 StatusOr<std::unique_ptr<Instance>> CreateInstance(const PluginRecord& record, CreateFn create) {
   Opaque* handle = nullptr;
+  const PluginCallScope scope(record, "create");
   Status s = FromPlugin(create(&handle), record, "create");
   if (!s.ok()) return s;
   if (handle == nullptr) {
@@ -80,6 +82,7 @@ StatusOr<std::unique_ptr<BackendInstance>> BackendInstance::Create(
 }
 
 BackendInstance::~BackendInstance() {
+  const PluginCallScope scope(record_, "destroy");
   record_.backend.destroy(handle_);
 }
 
@@ -109,11 +112,13 @@ StatusOr<PlanResult> BackendInstance::Plan() {
     static_cast<PlanResult*>(ctx)->figures.push_back(
         {Str(f->name), Str(f->scope), f->value, static_cast<compass_unit>(f->unit)});
   };
+  const PluginCallScope scope(record_, "plan");
   COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.plan(handle_, &sink), record_, "plan"));
   return result;
 }
 
 Status BackendInstance::Load() {
+  const PluginCallScope scope(record_, "load");
   return FromPlugin(record_.backend.load(handle_), record_, "load");
 }
 
@@ -127,14 +132,30 @@ Status BackendInstance::Execute(const std::vector<compass_request>& requests,
                                 const std::function<Status(const compass_result&)>& on_result) {
   if (!record_.backend.execute) return Unsupported("execute");
   if (requests.empty()) return Status::Ok();
+  // One slot per answer owed: one per request, one per sample of a
+  // generation. A second answer for a slot is a plugin bug.
+  std::vector<uint64_t> first_slot(requests.size());
+  uint64_t slots = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    first_slot[i] = slots;
+    slots +=
+        requests[i].kind == COMPASS_REQUEST_GENERATE ? std::max(1u, requests[i].num_samples) : 1;
+  }
   struct Ctx {
     std::mutex mu;
     Status error = Status::Ok();
     const std::vector<compass_request>* requests;
     const std::function<Status(const compass_result&)>* fn;
+    const std::vector<uint64_t>* first_slot;
+    std::vector<bool> answered;
+    std::string bug;  // "; this is a bug in the plugin (<path>)..."
   } ctx;
   ctx.requests = &requests;
   ctx.fn = &on_result;
+  ctx.first_slot = &first_slot;
+  ctx.answered.assign(slots, false);
+  ctx.bug = "; this is a bug in the plugin (" + record_.path +
+            "): the run stops here, and every answer stored before is kept";
   compass_response_sink sink{};
   sink.ctx = &ctx;
   sink.result = [](void* c, const compass_result* in) -> int32_t {
@@ -145,17 +166,30 @@ Status BackendInstance::Execute(const std::vector<compass_request>& requests,
     compass_result r{};
     std::memcpy(&r, in, std::min<uint64_t>(in->struct_size, sizeof r));
     r.struct_size = sizeof r;
-    if (r.index >= x->requests->size()) {
-      x->error = Internal("returned a result for request index " + std::to_string(r.index) +
-                          " of a call with " + std::to_string(x->requests->size()) + " requests");
+    const uint64_t n = x->requests->size();
+    if (r.index >= n) {
+      x->error =
+          Internal("answered request " + std::to_string(r.index) + ", but the call has " +
+                   std::to_string(n) + " request(s), 0 to " + std::to_string(n - 1) + x->bug);
       return 1;
     }
     const compass_request& q = (*x->requests)[r.index];
-    if (r.kind != q.kind ||
-        (q.kind == COMPASS_REQUEST_GENERATE && r.sample >= std::max(1u, q.num_samples))) {
+    const bool generate = q.kind == COMPASS_REQUEST_GENERATE;
+    if (r.kind != q.kind || (generate && r.sample >= std::max(1u, q.num_samples))) {
       x->error = Internal("returned a result whose kind or sample does not match request " +
-                          std::to_string(r.index));
+                          std::to_string(r.index) + x->bug);
       return 1;
+    }
+    // Errors may repeat (each fails the whole request); an answer may not.
+    if (r.error_code == COMPASS_OK) {
+      const uint64_t slot = (*x->first_slot)[r.index] + (generate ? r.sample : 0);
+      if (x->answered[slot]) {
+        x->error = Internal("answered request " + std::to_string(r.index) +
+                            (generate ? " (sample " + std::to_string(r.sample) + ")" : "") +
+                            " twice" + x->bug);
+        return 1;
+      }
+      x->answered[slot] = true;
     }
     try {
       x->error = (*x->fn)(r);
@@ -164,6 +198,7 @@ Status BackendInstance::Execute(const std::vector<compass_request>& requests,
     }
     return x->error.ok() ? 0 : 1;
   };
+  const PluginCallScope scope(record_, "execute");
   Status s = FromPlugin(record_.backend.execute(handle_, requests.data(), requests.size(), &sink),
                         record_, "execute");
   // The host's own failure (e.g. the store) explains a CANCELLED return.
@@ -181,6 +216,7 @@ StatusOr<std::vector<Figure>> BackendInstance::Figures() {
         static_cast<std::vector<Figure>*>(ctx)->push_back(
             {Str(f->name), Str(f->scope), f->value, static_cast<compass_unit>(f->unit)});
       }};
+  const PluginCallScope scope(record_, "figures");
   COMPASS_RETURN_IF_ERROR(FromPlugin(record_.backend.figures(handle_, &sink), record_, "figures"));
   return figures;
 }
@@ -194,7 +230,41 @@ StatusOr<std::unique_ptr<DatasetInstance>> DatasetInstance::Create(
   });
 }
 
+StatusOr<std::optional<TaskInfo>> DatasetInstance::Describe(const PluginRecord& record,
+                                                            PluginHost& host,
+                                                            const compass_dataset_config& config) {
+  if (record.dataset.describe == nullptr) return std::optional<TaskInfo>();
+  struct Ctx {
+    SinkState state;
+    std::optional<TaskInfo> info;
+  } ctx;
+  compass_task_info_sink sink{
+      &ctx, [](void* c, const compass_task_info* in) {
+        auto* x = static_cast<Ctx*>(c);
+        x->state.Run([&] {
+          TaskInfo info;
+          const uint64_t size = in->struct_size;
+          if (COMPASS_HAS_FIELD(compass_task_info, size, item_kinds))
+            info.item_kinds = in->item_kinds;
+          if (COMPASS_HAS_FIELD(compass_task_info, size, scorer)) info.scorer = Str(in->scorer);
+          if (COMPASS_HAS_FIELD(compass_task_info, size, scorer_options_json))
+            info.scorer_options_json = Str(in->scorer_options_json);
+          if (COMPASS_HAS_FIELD(compass_task_info, size, num_shots)) info.num_shots = in->num_shots;
+          x->info = std::move(info);
+        });
+      }};
+  const PluginCallScope scope(record, "describe");
+  Status s = FromPlugin(record.dataset.describe(host.ServicesFor(record.name), &config, &sink),
+                        record, "describe");
+  COMPASS_RETURN_IF_ERROR(ctx.state.Finish(s));
+  if (!ctx.info) {
+    return Internal("dataset '" + record.name + "' describe returned without describing the task");
+  }
+  return ctx.info;
+}
+
 DatasetInstance::~DatasetInstance() {
+  const PluginCallScope scope(record_, "destroy");
   record_.dataset.destroy(handle_);
 }
 
@@ -209,6 +279,7 @@ Status DatasetInstance::Items(const std::function<bool(const compass_item&)>& on
                            x->state.Run([&] { x->stop = !(*x->fn)(*item); });
                            return (x->stop || !x->state.error.empty()) ? 1 : 0;
                          }};
+  const PluginCallScope scope(record_, "items");
   Status s = FromPlugin(record_.dataset.items(handle_, &sink), record_, "items");
   return ctx.state.Finish(s);
 }
@@ -225,6 +296,7 @@ StatusOr<std::unique_ptr<ScorerInstance>> ScorerInstance::Create(const PluginRec
 }
 
 ScorerInstance::~ScorerInstance() {
+  const PluginCallScope scope(record_, "destroy");
   record_.scorer.destroy(handle_);
 }
 
@@ -235,6 +307,7 @@ StatusOr<std::vector<SampleMetric>> ScorerInstance::Score(const compass_item& it
                              static_cast<std::vector<SampleMetric>*>(ctx)->push_back(
                                  {Str(m->name), m->value, m->weight, Str(m->prediction)});
                            }};
+  const PluginCallScope scope(record_, "score");
   COMPASS_RETURN_IF_ERROR(
       FromPlugin(record_.scorer.score(handle_, &item, &output, &sink), record_, "score"));
   return metrics;
@@ -245,6 +318,7 @@ StatusOr<compass_aggregate> ScorerInstance::Aggregate(const std::string& metric,
                                                       const std::vector<double>& weights) {
   compass_aggregate out{};
   out.struct_size = sizeof out;
+  const PluginCallScope scope(record_, "aggregate");
   COMPASS_RETURN_IF_ERROR(
       FromPlugin(record_.scorer.aggregate(handle_, {metric.data(), metric.size()}, values.data(),
                                           weights.data(), values.size(), &out),

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,11 @@ class BackendInstance {
   uint64_t capabilities() const;
   // Calls execute with every request at once. `on_result` sees each result
   // (borrowed, with struct_size widened to the host's) one at a time; a
-  // non-OK status from it stops the backend and is returned. Results with
-  // an unknown index, kind or sample are an error too.
+  // non-OK status from it stops the backend and is returned. A plugin bug
+  // stops the backend the same way, at once, and is returned naming the
+  // plugin and the request: a result for an unknown index, of the wrong
+  // kind or sample, or a second answer for one (index, sample) (errors may
+  // repeat: each fails its whole request). `on_result` never sees those.
   Status Execute(const std::vector<compass_request>& requests,
                  const std::function<Status(const compass_result&)>& on_result);
   StatusOr<std::vector<Figure>> Figures();
@@ -75,8 +79,21 @@ class BackendInstance {
   compass_backend* handle_;
 };
 
+// What a task will deliver (compass_task_info), as the dataset describes
+// it from the task's config alone.
+struct TaskInfo {
+  uint64_t item_kinds = 0;  // COMPASS_ITEM_KIND_BIT(...) | ...
+  std::string scorer;       // "" = the dataset's default_scorer
+  std::string scorer_options_json;
+  int64_t num_shots = -1;  // -1 = no default
+};
+
 class DatasetInstance {
  public:
+  // Calls the dataset's describe; nullopt for a plugin without one (ABI
+  // 2.0). An error is the plugin's, prefixed as create's are.
+  static StatusOr<std::optional<TaskInfo>> Describe(const PluginRecord& record, PluginHost& host,
+                                                    const compass_dataset_config& config);
   static StatusOr<std::unique_ptr<DatasetInstance>> Create(const PluginRecord& record,
                                                            PluginHost& host,
                                                            const compass_dataset_config& config);

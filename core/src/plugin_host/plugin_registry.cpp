@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "plugin_host/elf_check.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -32,6 +33,27 @@ const char* PluginKindName(PluginKind kind) {
     case PluginKind::kScorer: return "scorer";
   }
   return "?";
+}
+
+const char* ItemKindName(uint32_t kind) {
+  switch (kind) {
+    case COMPASS_ITEM_MULTIPLE_CHOICE: return "multiple_choice";
+    case COMPASS_ITEM_GENERATE: return "generate";
+    case COMPASS_ITEM_ROLLING: return "rolling";
+    default: return "unknown";
+  }
+}
+
+std::vector<std::string> ItemKindNames(uint64_t mask) {
+  std::vector<std::string> out;
+  for (uint32_t kind = 0; kind < 64; ++kind) {
+    if (mask & COMPASS_ITEM_KIND_BIT(kind)) out.emplace_back(ItemKindName(kind));
+  }
+  return out;
+}
+
+std::string PluginRecord::Describe() const {
+  return std::string(PluginKindName(kind)) + " '" + name + "' (" + path + ")";
 }
 
 const compass_option_list& PluginRecord::options() const {
@@ -89,6 +111,11 @@ std::string MissingSlots(const std::vector<std::pair<const void*, const char*>>&
 }  // namespace
 
 void PluginRegistry::LoadFile(const std::string& path) {
+  // Before dlopen: a truncated file would be mapped and fault (SIGBUS).
+  if (Status elf = CheckSharedObject(path); !elf.ok()) {
+    refused_.push_back({path, "not a loadable shared library: " + elf.message()});
+    return;
+  }
   std::shared_ptr<PluginLibrary> library;
   try {
     boost::dll::shared_library lib(

@@ -22,6 +22,11 @@ namespace compass {
 enum class PluginKind { kBackend, kDataset, kScorer };
 const char* PluginKindName(PluginKind kind);  // "backend", "dataset", "scorer"
 
+// "multiple_choice", "generate", "rolling" (the jsonl dataset's names).
+const char* ItemKindName(uint32_t kind);
+// The kinds of an item_kinds mask (COMPASS_ITEM_KIND_BIT), in enum order.
+std::vector<std::string> ItemKindNames(uint64_t mask);
+
 // An opened shared library; shared by every object made from it.
 class PluginLibrary;
 
@@ -41,6 +46,8 @@ struct PluginRecord {
   compass_dataset_api dataset{};  // valid when kind == kDataset
   compass_scorer_api scorer{};    // valid when kind == kScorer
   const compass_option_list& options() const;
+  // "backend 'slow' (/path/libslow.so)", for messages about the plugin.
+  std::string Describe() const;
 };
 
 struct RefusedPlugin {

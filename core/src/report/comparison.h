@@ -108,7 +108,8 @@ struct ComparisonFiles {
 };
 
 // compare.json, compare.md and a self-contained compare.html (inline SVG
-// charts) in `dir`, each replaced atomically.
+// charts) in `dir`, replaced as one (util/atomic_file.h): a failure is an
+// IoError naming the file, and leaves the previous comparison whole.
 StatusOr<ComparisonFiles> WriteComparison(const Comparison& comparison, const std::string& dir);
 
 // The terminal summary: scores side by side, agreement and the tests.

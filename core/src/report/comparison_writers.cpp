@@ -9,6 +9,7 @@
 
 #include "report/comparison.h"
 #include "report/report_format.h"
+#include "util/atomic_file.h"
 
 namespace compass {
 namespace {
@@ -453,9 +454,10 @@ StatusOr<ComparisonFiles> WriteComparison(const Comparison& comparison, const st
   files.json = (fs::path(dir) / "compare.json").string();
   files.markdown = (fs::path(dir) / "compare.md").string();
   files.html = (fs::path(dir) / "compare.html").string();
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.json, Dump(ToJson(comparison), 2) + "\n"));
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.markdown, Markdown(comparison)));
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.html, HtmlReport(comparison)));
+  // All three or none: a failure leaves the previous comparison whole.
+  COMPASS_RETURN_IF_ERROR(WriteFilesAtomically({{files.json, Dump(ToJson(comparison), 2) + "\n"},
+                                                {files.markdown, Markdown(comparison)},
+                                                {files.html, HtmlReport(comparison)}}));
   return files;
 }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "report/report_format.h"
+#include "util/atomic_file.h"
 #include "util/strings.h"
 
 namespace compass {
@@ -235,9 +236,20 @@ StatusOr<std::string> HtmlReport(const ResultsStore& store, const RunMetadata& r
         h << "<p class=bad>not scored: " << Html(s["error"].get<std::string>()) << "</p>";
       }
       if (s.contains("choices") && s.contains("logprobs")) {
-        h << "<table><tr><th>choice</th><th>log-prob</th></tr>";
+        // Partial evaluation: each choice follows its own context, shown
+        // after the prompt they share.
+        const bool partial = s.contains("contexts") && s["contexts"].size() == s["choices"].size();
+        const std::string shared = s.value("prompt", "");
+        h << "<table><tr>" << (partial ? "<th>context</th>" : "")
+          << "<th>choice</th><th>log-prob</th></tr>";
         for (size_t c = 0; c < s["choices"].size(); ++c) {
-          h << "<tr><td>" << Html(Dump(s["choices"][c])) << "</td><td class=n>"
+          h << "<tr>";
+          if (partial) {
+            std::string context = s["contexts"][c].get<std::string>();
+            if (context.compare(0, shared.size(), shared) == 0) context.erase(0, shared.size());
+            h << "<td>" << Html(Dump(context)) << "</td>";
+          }
+          h << "<td>" << Html(Dump(s["choices"][c])) << "</td><td class=n>"
             << Fixed(s["logprobs"][c].get<double>()) << "</td></tr>";
         }
         h << "</table>";
@@ -261,17 +273,19 @@ StatusOr<ReportFiles> WriteReports(const ResultsStore& store, const std::string&
   const fs::path d(dir);
   ReportFiles files{(d / "results.json").string(), (d / "report.md").string(),
                     (d / "report.html").string(), (d / "samples.jsonl").string()};
-  COMPASS_RETURN_IF_ERROR(
-      WriteAtomically(files.results_json, Dump(ResultsJson(run, tasks, figures), 2) + "\n"));
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.report_md, Markdown(run, tasks, figures)));
   COMPASS_ASSIGN_OR_RETURN(std::string html, HtmlReport(store, run, tasks, figures));
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.report_html, html));
   std::string lines;
   for (const auto& t : tasks) {
     COMPASS_ASSIGN_OR_RETURN(auto samples, store.Samples(t.task.name));
     for (const auto& s : samples) lines += s.sample_json + "\n";
   }
-  COMPASS_RETURN_IF_ERROR(WriteAtomically(files.samples_jsonl, lines));
+  // All four or none: a failure (a full disk) leaves the previous reports
+  // whole and consistent with one another.
+  COMPASS_RETURN_IF_ERROR(
+      WriteFilesAtomically({{files.results_json, Dump(ResultsJson(run, tasks, figures), 2) + "\n"},
+                            {files.report_md, Markdown(run, tasks, figures)},
+                            {files.report_html, std::move(html)},
+                            {files.samples_jsonl, std::move(lines)}}));
   return files;
 }
 

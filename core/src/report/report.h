@@ -16,7 +16,9 @@ struct ReportFiles {
   std::string results_json, report_md, report_html, samples_jsonl;
 };
 
-// Writes the four files into `dir` (each replaced atomically).
+// Writes the four files into `dir`, replaced as one (util/atomic_file.h): a
+// failure (a full disk) is an IoError naming the file, and leaves the
+// previous reports whole.
 StatusOr<ReportFiles> WriteReports(const ResultsStore& store, const std::string& dir);
 
 // The aligned table of every metric (task, group, value, stderr, n) and the

@@ -2,14 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 
 #include "util/strings.h"
 
 namespace compass::report_format {
 
 using json = nlohmann::json;
-namespace fs = std::filesystem;
 
 json NumberOrNull(double v) {
   return std::isnan(v) ? json() : json(v);
@@ -55,20 +53,6 @@ std::string Html(const std::string& s) {
 std::string MdCell(std::string s) {
   for (size_t p = 0; (p = s.find('|', p)) != std::string::npos; p += 2) s.replace(p, 1, "\\|");
   return s;
-}
-
-Status WriteAtomically(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << content;
-    if (!f.good())
-      return IoError("cannot write " + tmp.string() + "; check the folder is writable");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return IoError("cannot replace " + path.string() + ": " + ec.message());
-  return Status::Ok();
 }
 
 }  // namespace compass::report_format

@@ -1,12 +1,11 @@
 // Formatting shared by the reports of a run (report.h) and of a comparison
 // (comparison.h): numbers, figures, HTML and Markdown escaping, JSON dumps
-// that tolerate model output, and atomic file replacement.
+// that tolerate model output. (Files are written with util/atomic_file.h.)
 #ifndef COMPASS_REPORT_REPORT_FORMAT_H_
 #define COMPASS_REPORT_REPORT_FORMAT_H_
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 #include <string>
 
 #include "results/results_store.h"
@@ -25,8 +24,6 @@ std::string FigureText(const StoredFigure& f);
 std::string Html(const std::string& s);
 // Escapes the table separator.
 std::string MdCell(std::string s);
-// Writes `content` to path.tmp, then renames it over `path`.
-Status WriteAtomically(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace compass::report_format
 

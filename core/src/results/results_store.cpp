@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 namespace compass {
@@ -127,7 +128,18 @@ Status Corrupt(const std::string& path, const std::string& what) {
 }  // namespace
 
 Status ResultsStore::Error(const std::string& what) const {
-  return IoError(path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+  std::string detail = sqlite3_errmsg(db_);
+  // A failed write says why ("No space left on device"); a short write
+  // leaves no errno behind.
+  const int code = sqlite3_errcode(db_);
+  if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN) {
+    if (const int error = sqlite3_system_errno(db_); error != 0) {
+      detail += std::string(" (") + std::strerror(error) + ")";
+    } else if (sqlite3_extended_errcode(db_) == SQLITE_IOERR_WRITE) {
+      detail += " (a write fell short: is the disk full?)";
+    }
+  }
+  return IoError(path_ + ": " + what + ": " + detail);
 }
 
 Status ResultsStore::Exec(const char* sql) const {

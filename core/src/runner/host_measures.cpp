@@ -1,6 +1,7 @@
 #include "runner/host_measures.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <string>
@@ -25,7 +26,15 @@ bool ResetPeakHostMemory() {
 uint64_t PeakHostMemory() {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "  123 kB"
+    if (line.rfind("VmHWM:", 0) != 0) continue;
+    // "VmHWM:    123 kB"; anything else reads as unknown (0), never throws.
+    const size_t digits = line.find_first_of("0123456789", 6);
+    uint64_t kb = 0;
+    if (digits == std::string::npos ||
+        std::from_chars(line.data() + digits, line.data() + line.size(), kb).ec != std::errc()) {
+      return 0;
+    }
+    return kb * 1024;
   }
   return 0;
 }

@@ -116,8 +116,16 @@ StatusOr<TaskRequests> BuildRequests(const Tokenizer& tokenizer,
     const auto& item = items[i];
     switch (item.kind) {
       case COMPASS_ITEM_MULTIPLE_CHOICE:
+        if (!item.contexts.empty() && item.contexts.size() != item.choices.size()) {
+          return InvalidArgument("item '" + item.id + "' has " +
+                                 std::to_string(item.contexts.size()) + " contexts for " +
+                                 std::to_string(item.choices.size()) +
+                                 " choices; partial evaluation needs one context per choice");
+        }
         for (size_t c = 0; c < item.choices.size(); ++c) {
-          EncodedPair pair = EncodePair(tokenizer, item.context, item.choices[c], rules.add_bos);
+          // Partial evaluation: each choice after its own context.
+          const std::string& context = item.contexts.empty() ? item.context : item.contexts[c];
+          EncodedPair pair = EncodePair(tokenizer, context, item.choices[c], rules.add_bos);
           loglikelihood(std::move(pair.context), std::move(pair.continuation), i, c);
         }
         break;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "gguf/gguf_file.h"
+#include "plugin_host/plugin_call.h"
 #include "results/request_hash.h"
 #include "results/results_store.h"
 #include "runner/backend_session.h"
@@ -22,6 +23,7 @@
 #include "runner/run_rules.h"
 #include "runner/task_scoring.h"
 #include "tokenizer/tokenizer.h"
+#include "util/strings.h"
 
 #ifndef COMPASS_VERSION
 #define COMPASS_VERSION "unknown"
@@ -52,6 +54,8 @@ struct TaskPlan {
   const PluginRecord* dataset;
   const PluginRecord* scorer;
   std::string dataset_options, scorer_options;
+  uint32_t shots = 0;       // the task's `shots`, else the dataset's default
+  uint64_t item_kinds = 0;  // what the dataset said it delivers; 0 = not said
 };
 
 // Everything checked before anything expensive happens.
@@ -61,8 +65,68 @@ struct Validated {
   std::vector<TaskPlan> tasks;
 };
 
+compass_dataset_config DatasetConfig(const EvalConfig& config, const TaskPlan& t) {
+  const TaskConfig& task = *t.config;
+  compass_dataset_config dc{};
+  dc.struct_size = sizeof dc;
+  dc.path = sdk::str(task.path);
+  dc.num_shots = t.shots;
+  dc.seed = task.seed;
+  dc.limit = task.limit ? task.limit : config.run.limit;
+  dc.options_json = sdk::str(t.dataset_options);
+  return dc;
+}
+
+std::string KindsText(uint64_t mask) {
+  const std::vector<std::string> names = ItemKindNames(mask);
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  return out;
+}
+
+// The scorers of the registry that accept every kind in `kinds`.
+std::vector<std::string> ScorersFor(const PluginRegistry& registry, uint64_t kinds) {
+  std::vector<std::string> out;
+  for (const PluginRecord& p : registry.plugins()) {
+    if (p.kind == PluginKind::kScorer && p.scorer.item_kinds != 0 &&
+        (kinds & ~p.scorer.item_kinds) == 0) {
+      out.push_back(p.name);
+    }
+  }
+  return out;
+}
+
+// The scorer must accept the kinds of item the task delivers: known from
+// the dataset's description before any data is read, or from the items
+// themselves (`kinds`) for a dataset that gives none. A scorer that
+// declares no kinds is not checked.
+Status CheckScorerFits(const EvalConfig& config, const PluginRegistry& registry, size_t index,
+                       const TaskPlan& t, uint64_t kinds) {
+  const uint64_t accepted = t.scorer->scorer.item_kinds;
+  if (kinds == 0 || accepted == 0 || (kinds & ~accepted) == 0) return Status::Ok();
+  const TaskConfig& task = *t.config;
+  const std::string tp = "task[" + std::to_string(index) + "]";
+  const bool named = !task.scorer.empty();
+  const SourcePos& where = named && task.scorer_where.line > 0 ? task.scorer_where : task.where;
+  const std::string pos = where.line > 0 ? where.ToString() : config.display_file;
+  const std::vector<std::string> fit = ScorersFor(registry, kinds);
+  std::string fix =
+      fit.empty() ? "no scorer found accepts them"
+                  : "use scorer = \"" + fit.front() + "\"" +
+                        (fit.size() > 1 ? " (or " + Join({fit.begin() + 1, fit.end()}) + ")" : "");
+  if (named && !t.dataset->dataset.describe)
+    fix += ", or leave scorer out for the dataset's default";
+  return InvalidArgument(pos + ": " + tp + (named ? ".scorer" : "") + ": scorer '" +
+                         t.scorer->name + "'" + (named ? "" : " (the dataset's choice)") +
+                         " scores " + KindsText(accepted) + " items, but task '" + task.name +
+                         "' (dataset '" + task.dataset + "') gives " + KindsText(kinds) +
+                         " items; " + fix);
+}
+
 StatusOr<Validated> Validate(const EvalConfig& config, const PluginRegistry& registry,
-                             const std::string& backend_name, RunStage& stage) {
+                             PluginHost& host, const std::string& backend_name, RunStage& stage) {
   Validated v;
   stage = RunStage::kPlugin;
   COMPASS_ASSIGN_OR_RETURN(v.backend, registry.Find(PluginKind::kBackend, backend_name));
@@ -73,49 +137,69 @@ StatusOr<Validated> Validate(const EvalConfig& config, const PluginRegistry& reg
   COMPASS_ASSIGN_OR_RETURN(
       v.backend_options,
       PluginOptionsToJson(it == config.backend.plugin_tables.end() ? empty : it->second,
-                          v.backend->options(), config.display_file, "backend." + backend_name));
+                          v.backend->options(), config.display_file, "backend." + backend_name,
+                          config.base_dir));
   for (size_t i = 0; i < config.tasks.size(); ++i) {
     const TaskConfig& task = config.tasks[i];
-    TaskPlan t{&task, nullptr, nullptr, "", ""};
+    TaskPlan t{&task, nullptr, nullptr, "", "", task.shots, 0};
     stage = RunStage::kPlugin;
     COMPASS_ASSIGN_OR_RETURN(t.dataset, registry.Find(PluginKind::kDataset, task.dataset));
-    std::string scorer = task.scorer;
-    if (scorer.empty()) scorer = std::string(sdk::view(t.dataset->dataset.default_scorer));
-    COMPASS_ASSIGN_OR_RETURN(t.scorer, registry.Find(PluginKind::kScorer, scorer));
     stage = RunStage::kValidate;
     const std::string where = "task[" + std::to_string(i) + "]";
     COMPASS_ASSIGN_OR_RETURN(t.dataset_options,
                              PluginOptionsToJson(task.dataset_options, t.dataset->options(),
-                                                 config.display_file, where));
-    COMPASS_ASSIGN_OR_RETURN(t.scorer_options,
-                             PluginOptionsToJson(task.scorer_options, t.scorer->options(),
-                                                 config.display_file, where + ".scorer_options"));
+                                                 config.display_file, where, config.base_dir));
+    // What the task will deliver, from its definition alone (ABI 2.1).
+    COMPASS_ASSIGN_OR_RETURN(std::optional<TaskInfo> info,
+                             DatasetInstance::Describe(*t.dataset, host, DatasetConfig(config, t)));
+    std::string scorer = task.scorer, dataset_scorer_options;
+    if (info) {
+      t.item_kinds = info->item_kinds;
+      if (!task.shots_set && info->num_shots >= 0) t.shots = static_cast<uint32_t>(info->num_shots);
+    }
+    if (scorer.empty()) {
+      scorer = info && !info->scorer.empty()
+                   ? info->scorer
+                   : std::string(sdk::view(t.dataset->dataset.default_scorer));
+      if (info) dataset_scorer_options = info->scorer_options_json;
+    }
+    stage = RunStage::kPlugin;
+    COMPASS_ASSIGN_OR_RETURN(t.scorer, registry.Find(PluginKind::kScorer, scorer));
+    stage = RunStage::kValidate;
+    COMPASS_RETURN_IF_ERROR(CheckScorerFits(config, registry, i, t, t.item_kinds));
+    if (task.scorer_options.empty() && !dataset_scorer_options.empty()) {
+      t.scorer_options = dataset_scorer_options;
+    } else {
+      COMPASS_ASSIGN_OR_RETURN(
+          t.scorer_options,
+          PluginOptionsToJson(task.scorer_options, t.scorer->options(), config.display_file,
+                              where + ".scorer_options", config.base_dir));
+    }
     v.tasks.push_back(std::move(t));
   }
   return v;
 }
 
 StatusOr<std::vector<sdk::Item>> ReadItems(PluginHost& host, const EvalConfig& config,
+                                           const PluginRegistry& registry, size_t index,
                                            const TaskPlan& t) {
   const TaskConfig& task = *t.config;
-  compass_dataset_config dc{};
-  dc.struct_size = sizeof dc;
-  dc.path = sdk::str(task.path);
-  dc.num_shots = task.shots;
-  dc.seed = task.seed;
-  dc.limit = task.limit ? task.limit : config.run.limit;
-  dc.options_json = sdk::str(t.dataset_options);
+  const compass_dataset_config dc = DatasetConfig(config, t);
   COMPASS_ASSIGN_OR_RETURN(auto dataset, DatasetInstance::Create(*t.dataset, host, dc));
   std::vector<sdk::Item> items;
+  uint64_t kinds = 0;
   // The dataset applies the limit (per subject where it has subjects).
   COMPASS_RETURN_IF_ERROR(dataset->Items([&](const compass_item& item) {
     items.push_back(sdk::to_item(item));
+    kinds |= COMPASS_ITEM_KIND_BIT(item.kind);
     return true;
   }));
   if (items.empty()) {
     return InvalidArgument("task '" + task.name + "': dataset '" + task.dataset +
                            "' produced no items from " + task.path);
   }
+  // Datasets that described nothing are checked on their items.
+  COMPASS_RETURN_IF_ERROR(CheckScorerFits(config, registry, index, t, kinds));
   return items;
 }
 
@@ -213,11 +297,11 @@ bool Finite(const StoredResponse& r) {
 StatusOr<PlanReport> Runner::Plan(const EvalConfig& config, const std::string& backend_name,
                                   const std::vector<Device>& simulated) {
   stage_ = RunStage::kValidate;
-  COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, backend_name, stage_));
+  COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, host_, backend_name, stage_));
   // A plan must not promise what the run would refuse: the tasks' data is
   // read too (cheap beside weights), but no tokenizer is needed.
-  for (const TaskPlan& t : v.tasks) {
-    COMPASS_RETURN_IF_ERROR(ReadItems(host_, config, t).status());
+  for (size_t i = 0; i < v.tasks.size(); ++i) {
+    COMPASS_RETURN_IF_ERROR(ReadItems(host_, config, registry_, i, v.tasks[i]).status());
   }
   PlanReport report;
   report.backend = v.backend->name;
@@ -259,7 +343,10 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   const auto run_start = Clock::now();
   stage_ = RunStage::kValidate;
   COMPASS_RETURN_IF_ERROR(RequireTasks(config));
-  COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, backend_name, stage_));
+  COMPASS_ASSIGN_OR_RETURN(Validated v, Validate(config, registry_, host_, backend_name, stage_));
+  // A plugin ending the process before the run is done is named, and the
+  // process fails (plugin_host/exit_guard.h).
+  const PluginCallScope run_scope(v.backend->Describe(), "the run");
   RunSummary summary;
   summary.output_dir = options.output_dir;
   summary.backend = v.backend->name;
@@ -285,7 +372,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     const TaskPlan& t = v.tasks[i];
     TaskWork& w = work[i];
     w.plan = &t;
-    COMPASS_ASSIGN_OR_RETURN(w.items, ReadItems(host_, config, t));
+    COMPASS_ASSIGN_OR_RETURN(w.items, ReadItems(host_, config, registry_, i, t));
     spdlog::info("task '{}': {} items from {}", t.config->name, w.items.size(), t.config->path);
     COMPASS_ASSIGN_OR_RETURN(w.scorer, ScorerInstance::Create(*t.scorer, host_, t.scorer_options));
     RequestRules request_rules;
@@ -310,6 +397,12 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       work));
   stage_ = RunStage::kValidate;
 
+  // One writer per folder: a second compass on it stops here, before any
+  // weight is read and before its config can touch the stored run.
+  summary.folder_lock = options.folder_lock;
+  if (!summary.folder_lock) {
+    COMPASS_ASSIGN_OR_RETURN(summary.folder_lock, RunFolderLock::Acquire(options.output_dir));
+  }
   COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir, options.store_label));
   RunMetadata meta;
   meta.config_text = ConfigText(config);
@@ -403,7 +496,13 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         failures.emplace(h, "the backend returned a non-finite log-prob (NaN or infinity)");
         return Status::Ok();
       }
-      COMPASS_RETURN_IF_ERROR(store->PutResponse(resp));
+      // The store cannot write (a full disk): the backend is stopped now
+      // (a non-OK status), not after computing everything else.
+      if (Status put = store->PutResponse(resp); !put.ok()) {
+        return Status(put.code(), put.message() +
+                                      "; the backend was stopped, every answer stored before is "
+                                      "kept: make room and run the same command again to resume");
+      }
       stored[resp.hash] = std::move(resp);
       ++summary.computed;
       return Status::Ok();

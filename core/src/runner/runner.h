@@ -3,13 +3,15 @@
 // loaded; prompts are tokenized once by the core; each task's requests go to
 // the backend as one batch; every response is committed to the run's
 // results store as it arrives, so an interrupted run resumes where it
-// stopped and recomputes nothing that was stored.
+// stopped and recomputes nothing that was stored. The output folder is
+// locked against other processes while the run writes it (RunOptions).
 //
 // Threading: one Run at a time per Runner. Cancellation goes through the
 // PluginHost (PluginHost::RequestCancel, safe from a signal handler).
 #ifndef COMPASS_RUNNER_RUNNER_H_
 #define COMPASS_RUNNER_RUNNER_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "plugin_host/host_services.h"
 #include "plugin_host/plugin_instances.h"
 #include "plugin_host/plugin_registry.h"
+#include "results/run_lock.h"
 #include "util/status.h"
 
 namespace compass {
@@ -26,6 +29,10 @@ struct RunOptions {
   std::string output_dir;   // where results.sqlite lives; created if missing
   std::string store_label;  // the run's label in it ("" for a plain run; compare: the backend)
   bool restart = false;     // discard stored results of a different (or the same) run
+  // The output folder's lock (results/run_lock.h) when the caller holds it
+  // already (compare, for all its runs); else Run takes it right before it
+  // opens the store, and a folder another process writes is refused there.
+  std::shared_ptr<RunFolderLock> folder_lock;
 };
 
 struct RunSummary {
@@ -39,6 +46,8 @@ struct RunSummary {
   uint64_t failed_items = 0;     // items left unscored because of them
   std::string first_failure;
   double seconds = 0;
+  // The folder's lock: keep it while writing the reports.
+  std::shared_ptr<RunFolderLock> folder_lock;
 };
 
 // What `compass plan` prints.

@@ -95,9 +95,17 @@ StatusOr<ScoredTask> ScoreTask(const std::string& task, const std::vector<sdk::I
         greedy.push_back(c.is_greedy != 0);
       }
       sample["choices"] = item.choices;
+      if (!item.contexts.empty()) sample["contexts"] = item.contexts;
       sample["gold"] = item.gold;
       if (item.gold >= 0 && static_cast<size_t>(item.gold) < item.choices.size()) {
         sample["reference"] = item.choices[item.gold];
+        // Partial evaluation: the gold context after the shared prefix.
+        if (item.contexts.size() == item.choices.size()) {
+          const std::string& gold = item.contexts[item.gold];
+          sample["reference"] = gold.compare(0, item.context.size(), item.context) == 0
+                                    ? gold.substr(item.context.size())
+                                    : gold;
+        }
       }
       if (o.error.empty()) {
         sample["logprobs"] = logprobs;

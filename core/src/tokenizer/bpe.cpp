@@ -151,10 +151,18 @@ StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model,
     bpe->byte_level_ids_[b] = bpe->TokenToId(ByteLevelChar(static_cast<uint8_t>(b)));
   }
 
+  // As in Hugging Face tokenizers: the key is required (without it every
+  // word would silently fall apart into characters), an empty list is legal
+  // (a vocabulary of single characters or bytes has nothing to merge).
   const std::string merges_path = KeyPath(where, "merges");
-  static const Json kNoMerges = Json::array();  // no merges: pieces stay in characters
   const Json* merges = FindField(model, "merges");
-  if (merges == nullptr) merges = &kNoMerges;
+  if (merges == nullptr) {
+    return FieldError(merges_path,
+                      "required but missing: a BPE model needs its merges (without them every "
+                      "word would "
+                      "be split into single characters); export the tokenizer again with "
+                      "its merges, or write \"merges\": [] if the vocabulary truly has none");
+  }
   if (!merges->is_array()) return FieldError(merges_path, "expected a list");
   bpe->merges_ = std::make_unique<MergeTable>(merges->size());
   const size_t prefix_len = bpe->continuing_subword_prefix_.size();

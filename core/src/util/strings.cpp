@@ -99,7 +99,14 @@ StatusOr<uint64_t> ParseByteSize(std::string_view text) {
                                                           {"gib", 1073741824.0},
                                                           {"tib", 1099511627776.0}};
   for (const auto& [name, factor] : kUnits) {
-    if (unit == name) return static_cast<uint64_t>(std::llround(value * factor));
+    if (unit != name) continue;
+    // 2^64 bytes (16 EiB) and more do not fit: refused, never wrapped.
+    const double bytes = std::round(value * factor);
+    if (!(bytes < 18446744073709551616.0)) {
+      return InvalidArgument("memory size '" + std::string(text) +
+                             "' is too large; at most 16 EiB (18446744073709551615 bytes)");
+    }
+    return static_cast<uint64_t>(bytes);
   }
   return InvalidArgument("unknown unit '" + unit + "' in memory size '" + std::string(text) +
                          "'; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB");

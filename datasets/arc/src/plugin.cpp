@@ -6,8 +6,9 @@ namespace {
 
 namespace arc = compass::datasets::arc;
 
-using ArcDataset = compass::plugin_support::PluginDataset<"arc", arc::Arc, arc::config_from_abi,
-                                                          arc::option_specs>;
+using ArcDataset = compass::plugin_support::PluginDataset<
+    "arc", arc::Arc, arc::config_from_abi, arc::option_specs,
+    compass::plugin_support::items_of_kind<COMPASS_ITEM_MULTIPLE_CHOICE>>;
 
 }  // namespace
 

@@ -6,9 +6,9 @@ namespace {
 
 namespace gsm8k = compass::datasets::gsm8k;
 
-using Gsm8kDataset =
-    compass::plugin_support::PluginDataset<"gsm8k", gsm8k::Gsm8k, gsm8k::config_from_abi,
-                                           gsm8k::option_specs>;
+using Gsm8kDataset = compass::plugin_support::PluginDataset<
+    "gsm8k", gsm8k::Gsm8k, gsm8k::config_from_abi, gsm8k::option_specs,
+    compass::plugin_support::items_of_kind<COMPASS_ITEM_GENERATE>>;
 
 }  // namespace
 

@@ -7,8 +7,9 @@ namespace {
 
 namespace hellaswag = compass::datasets::hellaswag;
 
-using HellaswagDataset = compass::plugin_support::PluginDataset<"hellaswag", hellaswag::Hellaswag,
-                                                                hellaswag::config_from_abi>;
+using HellaswagDataset = compass::plugin_support::PluginDataset<
+    "hellaswag", hellaswag::Hellaswag, hellaswag::config_from_abi, nullptr,
+    compass::plugin_support::items_of_kind<COMPASS_ITEM_MULTIPLE_CHOICE>>;
 
 }  // namespace
 

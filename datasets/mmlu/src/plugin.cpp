@@ -6,9 +6,9 @@ namespace {
 
 namespace mmlu = compass::datasets::mmlu;
 
-using MmluDataset =
-    compass::plugin_support::PluginDataset<"mmlu", mmlu::Mmlu, mmlu::config_from_abi,
-                                           mmlu::option_specs>;
+using MmluDataset = compass::plugin_support::PluginDataset<
+    "mmlu", mmlu::Mmlu, mmlu::config_from_abi, mmlu::option_specs,
+    compass::plugin_support::items_of_kind<COMPASS_ITEM_MULTIPLE_CHOICE>>;
 
 }  // namespace
 

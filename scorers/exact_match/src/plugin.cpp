@@ -10,6 +10,7 @@ namespace em = compass::scorers::exact_match;
 
 class ExactMatchScorer final : public compass::sdk::Scorer {
  public:
+  static constexpr uint64_t item_kinds = COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_GENERATE);
   ExactMatchScorer(const compass::sdk::Host& /*host*/, std::string_view options_json)
       : normalize_(em::parse_options(options_json)) {}
 

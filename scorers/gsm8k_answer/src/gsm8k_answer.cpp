@@ -1,10 +1,12 @@
 #include "compass/scorers/gsm8k_answer.h"
 
+#include "compass/plugin_support/regex.h"
 #include "compass/plugin_support/text.h"
 #include "compass/scorers/exact_match.h"
-#include "compass/scorers/regex.h"
 
 namespace compass::scorers::gsm8k {
+
+using plugin_support::Regex;
 
 namespace {
 

@@ -10,6 +10,7 @@ namespace gsm8k = compass::scorers::gsm8k;
 
 class Gsm8kAnswerScorer final : public compass::sdk::Scorer {
  public:
+  static constexpr uint64_t item_kinds = COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_GENERATE);
   Gsm8kAnswerScorer(const compass::sdk::Host& /*host*/, std::string_view /*options_json*/) {}
 
   void score(const compass_item& item, const compass_model_output& output,

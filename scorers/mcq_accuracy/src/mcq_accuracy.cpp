@@ -1,5 +1,6 @@
 #include "compass/scorers/mcq_accuracy.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace compass::scorers::mcq {
@@ -25,11 +26,15 @@ size_t argmax(const std::vector<double>& values) {
   return best;
 }
 
+size_t code_points(std::string_view text) {
+  size_t count = 0;
+  for (const char c : text) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return count;
+}
+
 size_t norm_length(std::string_view choice) {
   if (!choice.empty() && choice.front() == ' ') choice.remove_prefix(1);
-  size_t count = 0;
-  for (const char c : choice) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return count > 0 ? count : 1;
+  return std::max<size_t>(1, code_points(choice));
 }
 
 std::string_view label(std::string_view choice) {
@@ -37,6 +42,12 @@ std::string_view label(std::string_view choice) {
   const size_t begin = choice.find_first_not_of(kSpace);
   if (begin == std::string_view::npos) return {};
   return choice.substr(begin, choice.find_last_not_of(kSpace) - begin + 1);
+}
+
+std::string_view option_text(const compass_item& item, uint64_t i) {
+  const std::string_view context = sdk::view(item.contexts[i]);
+  const std::string_view prefix = sdk::view(item.context);
+  return context.substr(0, prefix.size()) == prefix ? context.substr(prefix.size()) : context;
 }
 
 std::vector<Metric> score(const compass_item& item, const compass_model_output& output) {
@@ -57,17 +68,31 @@ std::vector<Metric> score(const compass_item& item, const compass_model_output& 
     invalid(item_name(item) + " has gold " + std::to_string(item.gold) + ", expected 0.." +
             std::to_string(item.num_choices - 1));
   }
+  const bool partial =
+      COMPASS_HAS_FIELD(compass_item, item.struct_size, num_contexts) && item.num_contexts > 0;
+  if (partial && item.num_contexts != item.num_choices) {
+    invalid(item_name(item) + " has " + std::to_string(item.num_contexts) + " contexts for " +
+            std::to_string(item.num_choices) + " choices");
+  }
+  // What tells the choices apart: the continuation, or with partial
+  // evaluation the choice's own context.
+  const auto distinct = [&](uint64_t i) {
+    return partial ? option_text(item, i) : sdk::view(item.choices[i]);
+  };
   std::vector<double> raw(item.num_choices), normed(item.num_choices);
   for (uint64_t i = 0; i < item.num_choices; ++i) {
     raw[i] = COMPASS_AT(compass_choice_output, output.choices, i)->logprob;
-    normed[i] = raw[i] / static_cast<double>(norm_length(sdk::view(item.choices[i])));
+    // lm-eval divides by len() of the doc_to_choice string: a choice
+    // without its target delimiter, or a partial evaluation's option.
+    const std::string_view text = distinct(i);
+    const size_t length = partial ? std::max<size_t>(1, code_points(text)) : norm_length(text);
+    normed[i] = raw[i] / static_cast<double>(length);
   }
   const size_t pred = argmax(raw), pred_norm = argmax(normed);
   const auto gold = static_cast<size_t>(item.gold);
   return {
-      Metric{"acc", pred == gold ? 1.0 : 0.0, std::string(label(sdk::view(item.choices[pred])))},
-      Metric{"acc_norm", pred_norm == gold ? 1.0 : 0.0,
-             std::string(label(sdk::view(item.choices[pred_norm])))},
+      Metric{"acc", pred == gold ? 1.0 : 0.0, std::string(label(distinct(pred)))},
+      Metric{"acc_norm", pred_norm == gold ? 1.0 : 0.0, std::string(label(distinct(pred_norm)))},
   };
 }
 

@@ -8,6 +8,7 @@ namespace {
 
 class McqAccuracyScorer final : public compass::sdk::Scorer {
  public:
+  static constexpr uint64_t item_kinds = COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE);
   McqAccuracyScorer(const compass::sdk::Host& /*host*/, std::string_view /*options_json*/) {}
 
   void score(const compass_item& item, const compass_model_output& output,

@@ -10,6 +10,7 @@ namespace ppl = compass::scorers::perplexity;
 
 class PerplexityScorer final : public compass::sdk::Scorer {
  public:
+  static constexpr uint64_t item_kinds = COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_ROLLING);
   PerplexityScorer(const compass::sdk::Host& /*host*/, std::string_view options_json)
       : options_(ppl::parse_options(options_json)) {}
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <compass/plugin.h>
+
 #include <sys/wait.h>
 #include "test_files.h"
 
@@ -82,6 +84,17 @@ TEST(Cli, UnknownFlagIsUsageError) {
   EXPECT_FALSE(o.signalled);
 }
 
+// Output that never arrived (stdout on a full disk: /dev/full) is a
+// failure, not a success.
+TEST(Cli, OutputThatCannotBeWrittenIsAFailure) {
+  const fs::path err = TempDir("full") / "stderr";
+  const int status = std::system(
+      (std::string(COMPASS_EXE) + " plugins --json >/dev/full 2>" + err.string()).c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(Slurp(err).find("cannot write the standard output"), std::string::npos) << Slurp(err);
+}
+
 TEST(Cli, PluginsListsInTreePluginsAsJson) {
   auto o = RunCompass("plugins --json");
   ASSERT_EQ(o.exit_code, 0) << o.err;
@@ -139,6 +152,23 @@ TEST(Cli, MissingModelPathIsClear) {
   EXPECT_NE(o.err.find("no/such/model"), std::string::npos) << o.err;
 }
 
+TEST(Cli, CompareRefusesUnknownAndRepeatedBackendsBeforeRunningAny) {
+  const auto dir = TempDir("compare_bad");
+  const auto cfg = WriteConfig(dir, kModel);
+  const std::string plugins = "--plugin-dir " + std::string(COMPASS_TEST_PLUGIN_ROOT) + "/good ";
+  auto o = RunCompass(plugins + "compare --backends good,good --config " + cfg.string() +
+                      " --output " + (dir / "twice").string());
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_NE(o.err.find("backend 'good' is listed twice"), std::string::npos) << o.err;
+  o = RunCompass(plugins + "compare --backends good,goood --config " + cfg.string() +
+                 " --output " + (dir / "unknown").string());
+  EXPECT_EQ(o.exit_code, 3) << o.err;
+  EXPECT_NE(o.err.find("goood"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("did you mean 'good'?"), std::string::npos) << o.err;
+  // Nothing ran: the first backend is not started when a later one is bad.
+  EXPECT_FALSE(fs::exists(dir / "unknown" / "results.sqlite"));
+}
+
 TEST(Cli, MissingConfigFileIsClear) {
   auto o = RunCompass("--backend good --config /no/such/eval.toml");
   EXPECT_EQ(o.exit_code, 2);
@@ -171,8 +201,10 @@ TEST(Cli, PluginBuiltForNextMajorIsRefusedWithBothVersions) {
   EXPECT_EQ(o.exit_code, 3);
   EXPECT_EQ(Lines(o.err), 1u) << o.err;
   EXPECT_NE(o.err.find("libtest_next_major.so"), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("built for plugin ABI 3.0"), std::string::npos) << o.err;
-  EXPECT_NE(o.err.find("speaks ABI 2.0"), std::string::npos) << o.err;
+  // The fixture is this SDK's header with the next major: 3.<minor>.
+  const std::string minor = std::to_string(COMPASS_ABI_MINOR);
+  EXPECT_NE(o.err.find("built for plugin ABI 3." + minor), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("speaks ABI 2." + minor), std::string::npos) << o.err;
 }
 
 TEST(Cli, ABackendRefusingItsModelNamesTheBackendAndTheFile) {

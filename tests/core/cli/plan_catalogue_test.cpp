@@ -315,3 +315,55 @@ TEST(PlanCatalogue, AllBackendsInOneTableAndOneJsonDocument) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every in-tree backend refuses its numeric options out of range when it is
+// created, before any weight, naming the key as the config spells it and
+// the range allowed; numbers too large for 64 bits end as usage errors
+// naming the input, never as an "unexpected error".
+TEST(PlanCatalogue, OptionsOutOfRangeAreRefusedNamingTheKeyAndTheRange) {
+  const std::string config = Config("llama3-8b", "bf16");
+  const struct {
+    std::string backend, set, expected;
+  } cases[] = {
+      {"hf_native", "backend.hf_native.threads=-3",
+       "backend.hf_native.threads must be between 0 and 4096 (0: libtorch's default), got -3"},
+      {"paged_tp", "backend.paged_tp.threads=-1",
+       "backend.paged_tp.threads must be between 0 and 4096"},
+      {"pipeline", "backend.pipeline.threads=99999",
+       "backend.pipeline.threads must be between 0 and 4096 (0: libtorch's default), got 99999"},
+      {"hf_native", "backend.hf_native.max_memory={\"cuda:0\"=-5}",
+       "backend.hf_native.max_memory.cuda:0 must be a memory size such as \"40GiB\" or a number "
+       "of bytes from 0 to 2^64 - 1, got -5"},
+      {"hf_native", "backend.hf_native.cuda_reserve=99999999999999999999999TB",
+       "backend.hf_native.cuda_reserve is not a memory size: memory size "
+       "'99999999999999999999999TB' is too large"},
+      {"hf_native",
+       "backend.hf_native.device_map={\"model.layers.99999999999999999999\"=\"cuda:0\"}",
+       "device_map: 'model.layers.99999999999999999999' is outside the model's layers (0..31)"},
+      {"paged_tp", "backend.paged_tp.block_size=1048576",
+       "block_size must be a power of two from 1 to 65536 (16 by default), got 1048576"},
+      {"paged_tp", "backend.paged_tp.num_blocks=-1",
+       "num_blocks must be between 0 and 2147483647 (0: from the memory budget), got -1"},
+      {"pipeline", "backend.pipeline.micro_batches=-2",
+       "micro_batches must be between 0 and 65536 (0: 2 x stages), got -2"},
+      {"hf_native", "model.max_length=0", "model.max_length: must be between 2 and 2147483647"},
+      {"hf_native", "backend.batch_size=-1", "backend.batch_size: must be between 1 and"},
+  };
+  for (const auto& c : cases) {
+    const Outcome o = Plan(c.backend, config, "2xA40", "--set '" + c.set + "'");
+    EXPECT_EQ(o.exit_code, 2) << c.set << ": " << o.err;
+    EXPECT_TRUE(Has(o.err, c.expected)) << c.set << ": " << o.err;
+    EXPECT_FALSE(Has(o.err, "unexpected error")) << o.err;
+  }
+  for (const std::string devices :
+       {"99999999999999999999xA100-80GB", "2x99999999999999999999999GB"}) {
+    const Outcome o = Plan("hf_native", config, devices);
+    EXPECT_EQ(o.exit_code, 2) << devices << ": " << o.err;
+    EXPECT_TRUE(Has(o.err, "--devices: ") && Has(o.err, "'" + devices + "'")) << o.err;
+    EXPECT_FALSE(Has(o.err, "unexpected error")) << o.err;
+  }
+}
+
+}  // namespace

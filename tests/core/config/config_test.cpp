@@ -123,6 +123,9 @@ limit = 50
   EXPECT_EQ(mmlu.dataset_options["subjects"][0].value<std::string>(), "anatomy");
   EXPECT_EQ(mmlu.dataset_options.get("subjects")->source().begin.line, 22u);
   EXPECT_EQ(mmlu.where.ToString(), "eval.toml:15:1");
+  EXPECT_TRUE(mmlu.shots_set);
+  EXPECT_EQ(mmlu.scorer_where.ToString(), "eval.toml:19:10");
+  EXPECT_EQ(c.base_dir, dir_.string());
 
   const TaskConfig& gsm = c.tasks[1];
   EXPECT_EQ(gsm.name, "gsm");
@@ -131,6 +134,8 @@ limit = 50
   EXPECT_EQ(gsm.max_new_tokens, 128u);
   EXPECT_EQ(gsm.seed, 99u);  // from run.seed
   EXPECT_TRUE(gsm.dataset_options.empty());
+  EXPECT_FALSE(gsm.shots_set);  // the dataset may set it
+  EXPECT_EQ(gsm.scorer_where.line, 0);
 
   EXPECT_EQ(c.run.output, (dir_ / "runs" / "out").string());
   EXPECT_EQ(c.run.seed, 99u);
@@ -509,6 +514,32 @@ TEST(PluginOptionsTest, ValidTableToJson) {
   EXPECT_EQ(*empty, "{}");
 }
 
+// A COMPASS_OPT_PATH option (ABI 2.1) is resolved against the config's
+// folder, as the task's path is; an absolute one is kept.
+TEST(PluginOptionsTest, PathsAreResolvedAgainstTheConfigFolder) {
+  const compass_option_spec specs[] = {{sizeof(compass_option_spec),
+                                        {"task_file", 9},
+                                        COMPASS_OPT_PATH,
+                                        {nullptr, 0},
+                                        {nullptr, 0}}};
+  const compass_option_list list = {specs, 1};
+  StatusOr<std::string> json = PluginOptionsToJson(ParseTable("task_file = \"tasks/../t.yaml\"\n"),
+                                                   list, "eval.toml", "task[0]", "/cfg");
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  EXPECT_EQ(*json, R"({"task_file":"/cfg/t.yaml"})");
+  json = PluginOptionsToJson(ParseTable("task_file = \"/abs/t.yaml\"\n"), list, "eval.toml",
+                             "task[0]", "/cfg");
+  EXPECT_EQ(*json, R"({"task_file":"/abs/t.yaml"})");
+  json = PluginOptionsToJson(ParseTable("task_file = 3\n"), list, "eval.toml", "task[0]", "/cfg");
+  ASSERT_FALSE(json.ok());
+  EXPECT_EQ(json.status().message(),
+            "eval.toml:1:13: task[0].task_file: expected a string (a file path), got an integer");
+  json = PluginOptionsToJson(ParseTable("task_file = \"\"\n"), list, "eval.toml", "task[0]");
+  ASSERT_FALSE(json.ok());
+  EXPECT_EQ(json.status().message(),
+            "eval.toml:1:13: task[0].task_file: is empty; give a file path");
+}
+
 TEST(PluginOptionsTest, UnknownKeyWithHint) {
   const toml::table t = ParseTable("device_map = \"auto\"\ndevce_map = \"auto\"\n");
   StatusOr<std::string> json = PluginOptionsToJson(t, kSpecList, "eval.toml", "backend.hf_native");
@@ -565,6 +596,47 @@ TEST_F(ConfigTest, ContextWindowAndSamplingKeys) {
       "", "[[task]]\nname = \"g\"\ndataset = \"mmlu\"\npath = \"data/mmlu\"\ntop_p = 1.5\n"));
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("top_p: must be between"));
+}
+
+// Every numeric key refuses what is out of range, naming the key and the
+// range, whether it comes from the file or from --set (where a number beyond
+// 64 bits arrives as a string).
+TEST_F(ConfigTest, NumericKeysRefuseOutOfRangeValuesNamingTheRange) {
+  struct Case {
+    std::string override_text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"model.max_length=0", "model.max_length: must be between 2 and 2147483647, got 0"},
+      {"model.max_length=-5", "model.max_length: must be between 2 and 2147483647, got -5"},
+      {"model.max_length=2147483648", "must be between 2 and 2147483647, got 2147483648"},
+      {"model.max_length=99999999999999999999",
+       "--set model.max_length: must be between 2 and 2147483647, got 99999999999999999999"},
+      {"backend.batch_size=0", "backend.batch_size: must be between 1 and 4294967295, got 0"},
+      {"backend.batch_size=-1", "backend.batch_size: must be between 1 and 4294967295, got -1"},
+      {"backend.batch_size=99999999999999999999", "must be between 1 and 4294967295"},
+      {"run.seed=-1", "run.seed: must be >= 0, got -1"},
+      {"run.limit=-1", "run.limit: must be >= 0, got -1"},
+      {"run.limit=-99999999999999999999", "run.limit: must be >= 0, got -99999999999999999999"},
+      {"task.0.shots=-1", "task[0].shots: must be between 0 and 4294967295, got -1"},
+      {"task.0.limit=-2", "task[0].limit: must be >= 0, got -2"},
+      {"task.0.seed=-3", "task[0].seed: must be >= 0, got -3"},
+      {"task.0.max_new_tokens=0", "task[0].max_new_tokens: must be between 1 and 4294967295"},
+      {"task.0.temperature=-0.5", "task[0].temperature: must be between 0 and 100, got -0.5"},
+      {"task.0.temperature=nan", "task[0].temperature: must be between 0 and 100, got nan"},
+      {"task.0.top_p=0", "task[0].top_p: must be between 1e-06 and 1, got 0"},
+      {"task.0.top_k=-1", "task[0].top_k: must be between 0 and 2147483647, got -1"},
+      {"task.0.num_samples=0", "task[0].num_samples: must be between 1 and 10000, got 0"},
+  };
+  for (const Case& c : cases) {
+    StatusOr<EvalConfig> parsed = Parse(Minimal(), {c.override_text});
+    ASSERT_FALSE(parsed.ok()) << c.override_text;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(c.expected)) << c.override_text;
+  }
+  // The same from the file, with its line.
+  StatusOr<EvalConfig> parsed = Parse(Minimal("max_length = -1"));
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(parsed.status().message(),
+              HasSubstr("eval.toml:3:14: model.max_length: must be between 2 and 2147483647"));
 }
 
 TEST(PluginOptionsTest, TypeMismatch) {

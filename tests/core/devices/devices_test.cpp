@@ -77,6 +77,24 @@ TEST(Devices, SimulatedGroups) {
   EXPECT_NE(bad.status().message().find("COUNTx"), std::string::npos);
 }
 
+// Numbers too large for their type are usage errors naming the input,
+// never an exception or a size that wrapped around.
+TEST(Devices, HugeNumbersAreRefusedNamingTheInput) {
+  for (const std::string spec : {"99999999999999999999xA100-80GB", "2x99999999999999999999999GB",
+                                 "1xA40-99999999999999999999999TB", "0xA40", "1025xA40"}) {
+    auto devs = ParseSimulatedDevices(spec);
+    ASSERT_FALSE(devs.ok()) << spec;
+    EXPECT_EQ(devs.status().code(), COMPASS_INVALID_ARGUMENT) << spec;
+    EXPECT_NE(devs.status().message().find("--devices: "), std::string::npos)
+        << devs.status().message();
+    EXPECT_NE(devs.status().message().find("'" + spec + "'"), std::string::npos)
+        << devs.status().message();
+  }
+  auto name = ParseDeviceName("cuda:99999999999999999999");
+  ASSERT_FALSE(name.ok());
+  EXPECT_NE(name.status().message().find("is not a device index"), std::string::npos);
+}
+
 TEST(Devices, EveryCatalogueGpuParses) {
   for (const GpuSpec& g : GpuCatalogue()) {
     auto devs = ParseSimulatedDevices("2x" + g.name);

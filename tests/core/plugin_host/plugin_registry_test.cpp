@@ -192,6 +192,49 @@ TEST(PluginRegistry, TextFileNamedSoIsRefusedAndOthersStillLoad) {
   fs::remove_all(dir);
 }
 
+// A truncated plugin (an interrupted copy or build) used to be mapped by
+// dlopen and kill discovery with SIGBUS, or worse, load and shadow the
+// real plugin. Every prefix of a real plugin file is refused, in process,
+// and the intact plugin beside it still loads.
+TEST(PluginRegistry, TruncatedLibrariesAreRefusedWithoutCrashingDiscovery) {
+  const fs::path dir = TempDir("truncated");
+  const std::string good = Fixture("good") + "/libtest_good_backend.so";
+  const std::string bytes = Slurp(good);
+  const uint64_t n = bytes.size();
+  fs::copy_file(good, dir / "libzz_good.so");
+  const std::vector<uint64_t> lengths = {0,     1,     16,    63,    64,      1000,   4096,
+                                         8192,  16384, 30000, n / 4, n / 2,   n * 3 / 4,
+                                         n - 4096, n - 100, n - 1};
+  for (uint64_t len : lengths) {
+    std::ofstream(dir / "liba_cut.so", std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(len));
+    const auto reg = PluginRegistry::Discover({dir.string()});
+    ASSERT_EQ(reg.refused().size(), 1u) << len;
+    EXPECT_NE(reg.refused()[0].path.find("liba_cut.so"), std::string::npos) << len;
+    const std::string& why = reg.refused()[0].reason;
+    EXPECT_TRUE(why.find("truncated") != std::string::npos ||
+                why.find("not an ELF") != std::string::npos)
+        << len << ": " << why;
+    ASSERT_EQ(reg.plugins().size(), 1u) << len;
+    EXPECT_EQ(reg.plugins()[0].path, (dir / "libzz_good.so").string());
+  }
+  fs::remove_all(dir);
+}
+
+TEST(PluginRegistry, LibrariesForAnotherMachineAreRefusedByName) {
+  const fs::path dir = TempDir("machine");
+  std::string bytes = Slurp(Fixture("good") + "/libtest_good_backend.so");
+  // e_machine (offset 18): RISC-V.
+  bytes[18] = static_cast<char>(243);
+  bytes[19] = 0;
+  std::ofstream(dir / "libother.so", std::ios::binary) << bytes;
+  const auto reg = PluginRegistry::Discover({dir.string()});
+  ASSERT_EQ(reg.refused().size(), 1u);
+  EXPECT_NE(reg.refused()[0].reason.find("built for riscv"), std::string::npos)
+      << reg.refused()[0].reason;
+  fs::remove_all(dir);
+}
+
 TEST(PluginRegistry, EarlierFolderShadowsLaterOne) {
   const fs::path dir = TempDir("shadow");
   fs::copy_file(Fixture("good") + "/libtest_good_backend.so", dir / "libcopy.so");
@@ -266,8 +309,28 @@ TEST(PluginRegistry, ExceptionsInPluginsBecomeStatuses) {
   EXPECT_EQ(s.code(), COMPASS_DATA_LOSS);
   EXPECT_NE(s.message().find("corrupt.csv:7"), std::string::npos);
 
+  // describe (ABI 2.1): what the task delivers, before any data.
+  auto info = DatasetInstance::Describe(*ds, host, dc);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  ASSERT_TRUE(info->has_value());
+  EXPECT_EQ((*info)->item_kinds, COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE));
+  EXPECT_EQ((*info)->scorer, "mcq_accuracy");
+  EXPECT_EQ((*info)->scorer_options_json, R"({"x":1})");
+  EXPECT_EQ((*info)->num_shots, 5);
+  // A table without the slot (an older minor) describes nothing.
+  PluginRecord older = *ds;
+  older.dataset.describe = nullptr;
+  auto none = DatasetInstance::Describe(older, host, dc);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
   // An exception in a constructor: create fails cleanly.
   dc.num_shots = 99;
+  auto bad_info = DatasetInstance::Describe(*ds, host, dc);
+  ASSERT_FALSE(bad_info.ok());
+  EXPECT_EQ(bad_info.status().code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_EQ(bad_info.status().message(),
+            "dataset 'throwing' describe: task.yaml:3: doc_to_text: bad");
   auto failed = DatasetInstance::Create(*ds, host, dc);
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.status().message().find("constructor exploded"), std::string::npos);

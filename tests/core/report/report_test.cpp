@@ -39,6 +39,9 @@ TEST(Report, AllFilesFromTheStoreAlone) {
                           {"logprobs", {-1.0, -2.0}},
                           {"prediction", "x"},
                           {"correct", i != 1}};
+      // A partial evaluation: each choice after its own context.
+      if (i == 2)
+        s["contexts"] = {"Question: <b>?\nAnswer:so Sarah", "Question: <b>?\nAnswer:so Maria"};
       samples.push_back({"arc_easy",
                          "q" + std::to_string(i),
                          "",
@@ -72,6 +75,8 @@ TEST(Report, AllFilesFromTheStoreAlone) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_NE(html.find("/models/&lt;tiny&gt;"), std::string::npos);  // escaped
   EXPECT_NE(html.find("Question: &lt;b&gt;?"), std::string::npos);
+  EXPECT_NE(html.find("<th>context</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td>&quot;so Maria&quot;</td>"), std::string::npos) << html;
 
   const std::string md = Slurp(files->report_md);
   EXPECT_NE(md.find("| arc_easy | (all) | acc ↑ | 0.6667 |"), std::string::npos) << md;

@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "core/runner/run_compass.h"
+#include "core/runner/slow_run.h"
 #include "test_files.h"
 
 #include <chrono>
@@ -19,9 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "results/request_hash.h"
-#include "results/results_store.h"
-
 namespace compass {
 namespace {
 
@@ -31,60 +28,20 @@ fs::path TempDir(const std::string& name) {
   return compass::testing::TempDir("crash", name);
 }
 
+using compass::testing::Committed;
+using compass::testing::Computed;
+
 fs::path WriteConfig(const fs::path& dir, int delay_ms, const fs::path& log) {
-  fs::create_directories(dir / "model");
-  const fs::path cfg = dir / ("eval_" + std::to_string(delay_ms) + ".toml");
-  std::ofstream(cfg) << "[model]\npath = \"model\"\ntokenizer = \"bytes\"\n\n[backend.slow]\n"
-                     << "delay_ms = " << delay_ms << "\nlog_file = \"" << log.string() << "\"\n\n"
-                     << "[[task]]\ndataset = \"mmlu\"\npath = \"" << COMPASS_SOURCE_DIR
-                     << "/tests/fixtures/mmlu\"\nshots = 1\n";
-  return cfg;
+  return compass::testing::WriteSlowConfig(dir, delay_ms, log);
 }
 
-pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"--plugin-dir",
-                                   COMPASS_SLOW_PLUGIN_DIR,
-                                   "--backend",
-                                   "slow",
-                                   "--config",
-                                   config.string(),
-                                   "--output",
-                                   out.string(),
-                                   "-q"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return compass::testing::SpawnCompass(args);
+pid_t Spawn(const fs::path& config, const fs::path& out, const std::vector<std::string>& extra,
+            const compass::testing::SpawnOptions& options = {}) {
+  return compass::testing::SpawnSlow(config, out, extra, options);
 }
 
 int Wait(pid_t pid) {
   return compass::testing::WaitFor(pid);
-}
-
-// Hashes of the requests a run's backend logged as computed.
-std::set<std::string> Computed(const fs::path& log) {
-  std::set<std::string> out;
-  std::ifstream f(log);
-  std::string line;
-  while (std::getline(f, line)) {
-    const auto bar = line.find('|');
-    std::vector<int32_t> ctx, cont;
-    std::istringstream a(line.substr(0, bar)), b(line.substr(bar + 1));
-    for (int32_t x; a >> x;) ctx.push_back(x);
-    for (int32_t x; b >> x;) cont.push_back(x);
-    compass_request r{};
-    r.struct_size = sizeof r;
-    r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
-    r.context = {ctx.data(), ctx.size()};
-    r.continuation = {cont.data(), cont.size()};
-    out.insert(HashRequest(r));
-  }
-  return out;
-}
-
-std::set<std::string> Committed(const fs::path& run) {
-  auto store = ResultsStore::OpenExisting(run.string());
-  if (!store.ok()) return {};
-  auto hashes = (*store)->ResponseHashes();
-  return hashes.ok() ? *hashes : std::set<std::string>();
 }
 
 nlohmann::json Scores(const fs::path& run) {
@@ -156,22 +113,99 @@ TEST(CrashSafety, CtrlCStopsCleanlyAndKeepsWhatFinished) {
   fs::remove_all(dir);
 }
 
-TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
-  const fs::path dir = TempDir("failed");
+// Waits until the backend has logged `n` computed requests.
+void WaitComputed(const fs::path& log, size_t n) {
+  for (int i = 0; i < 2000 && compass::testing::ComputedLines(log) < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A backend that ignores Ctrl-C (and the sink's "stop") would hold the run
+// for as long as it likes: a second Ctrl-C ends it at once, keeping what is
+// stored, and the same command resumes.
+TEST(CrashSafety, ASecondCtrlCEndsARunWhoseBackendIgnoresTheFirst) {
+  const fs::path dir = TempDir("second_sigint");
+  const fs::path run = dir / "run";
+  // 80 requests of 100 ms: 8 s if nothing stops the backend.
+  const fs::path cfg = WriteConfig(dir, 100, dir / "run.log");
+  setenv("COMPASS_TEST_IGNORE_CANCEL", "1", 1);
+  const pid_t pid = Spawn(cfg, run, {}, {(dir / "stderr").string()});
+  unsetenv("COMPASS_TEST_IGNORE_CANCEL");
+  WaitComputed(dir / "run.log", 3);
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const auto second = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  EXPECT_EQ(compass::testing::WaitFor(pid, std::chrono::seconds(30)), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - second, std::chrono::seconds(3));
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("interrupted a second time: ending the run now without waiting for backend "
+                     "'slow'"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("run the same command again to resume"), std::string::npos) << err;
+  const auto kept = Committed(run);
+  EXPECT_GT(kept.size(), 0u);
+  EXPECT_LT(kept.size(), 40u);
+  // The same command computes exactly what was not stored.
+  fs::remove(dir / "run.log");
+  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
+  EXPECT_EQ(Computed(dir / "run.log").size(), 80u - kept.size());
+  fs::remove_all(dir);
+}
+
+// Without a second Ctrl-C, --stop-grace bounds the wait.
+TEST(CrashSafety, TheStopGraceEndsARunWhoseBackendIgnoresCtrlC) {
+  const fs::path dir = TempDir("grace");
+  const fs::path run = dir / "run";
+  const fs::path cfg = WriteConfig(dir, 100, dir / "run.log");
+  setenv("COMPASS_TEST_IGNORE_CANCEL", "1", 1);
+  const pid_t pid = Spawn(cfg, run, {"--stop-grace", "1"}, {(dir / "stderr").string()});
+  unsetenv("COMPASS_TEST_IGNORE_CANCEL");
+  WaitComputed(dir / "run.log", 3);
+  const auto start = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  EXPECT_EQ(compass::testing::WaitFor(pid, std::chrono::seconds(30)), 130);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  const std::string err = Slurp(dir / "stderr");
+  EXPECT_NE(err.find("backend 'slow' did not stop within 1 s of the interrupt (--stop-grace)"),
+            std::string::npos)
+      << err;
+  EXPECT_GT(Committed(run).size(), 0u);
+  // Out of range is a usage error naming the input.
+  EXPECT_EQ(Wait(Spawn(cfg, run, {"--stop-grace", "-1"})), 2);
+  EXPECT_EQ(Wait(Spawn(cfg, run, {"--stop-grace", "nan"})), 2);
+  fs::remove_all(dir);
+}
+
+// A request the backend answers badly fails alone: the others are stored,
+// the reports are written with the failure named, the run exits 1, and the
+// same command again computes only the failed requests.
+struct BadAnswer {
+  const char* name;
+  const char* env;    // the test backend's fault switch
+  const char* token;  // continuations holding this byte id get the fault
+  const char* error;  // what the samples say
+};
+
+class FailedRequests : public ::testing::TestWithParam<BadAnswer> {};
+
+TEST_P(FailedRequests, AreRecordedAndRetriedAlone) {
+  const BadAnswer& bad = GetParam();
+  const fs::path dir = TempDir(bad.name);
   const fs::path run = dir / "run";
   const fs::path cfg = WriteConfig(dir, 0, dir / "run.log");
-  // Every request for the choice " C" fails ('C' is byte 67); the others
-  // are stored, the reports are written, and the run exits 1.
-  setenv("COMPASS_TEST_FAIL_TOKEN", "67", 1);
+  setenv(bad.env, bad.token, 1);
   const int rc = Wait(Spawn(cfg, run, {}));
-  unsetenv("COMPASS_TEST_FAIL_TOKEN");
+  unsetenv(bad.env);
   EXPECT_EQ(rc, 1);
   EXPECT_EQ(Committed(run).size(), 60u);  // 20 items x the 3 choices that did not fail
   const std::string samples = Slurp(run / "samples.jsonl");
-  EXPECT_NE(samples.find("\"error\":\"this test backend refuses token 67\""), std::string::npos);
+  EXPECT_NE(samples.find(bad.error), std::string::npos) << samples.substr(0, 2000);
   EXPECT_TRUE(fs::exists(run / "results.json"));
   EXPECT_NE(Slurp(run / "report.md").find("- note: 20 request(s) failed"), std::string::npos);
-  // The same command again computes only the 20 failed requests.
   fs::remove(dir / "run.log");
   ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
   EXPECT_EQ(Computed(dir / "run.log").size(), 20u);
@@ -180,27 +214,15 @@ TEST(CrashSafety, FailedRequestsAreRecordedAndRetriedAlone) {
   fs::remove_all(dir);
 }
 
-TEST(CrashSafety, ANonFiniteLogProbFailsItsRequestInsteadOfScoring) {
-  const fs::path dir = TempDir("nan");
-  const fs::path run = dir / "run";
-  const fs::path cfg = WriteConfig(dir, 0, dir / "run.log");
-  // The choice " B" ('B' is byte 66) gets NaN: stored as nothing it would
-  // read back as a number and score; it must fail its request instead.
-  setenv("COMPASS_TEST_NAN_TOKEN", "66", 1);
-  const int rc = Wait(Spawn(cfg, run, {}));
-  unsetenv("COMPASS_TEST_NAN_TOKEN");
-  EXPECT_EQ(rc, 1);
-  EXPECT_EQ(Committed(run).size(), 60u);
-  const std::string samples = Slurp(run / "samples.jsonl");
-  EXPECT_NE(samples.find("non-finite log-prob"), std::string::npos);
-  EXPECT_NE(Slurp(run / "report.md").find("- note: 20 request(s) failed"), std::string::npos);
-  // A resume without the fault computes exactly those 20 and scores all.
-  fs::remove(dir / "run.log");
-  ASSERT_EQ(Wait(Spawn(cfg, run, {})), 0);
-  EXPECT_EQ(Computed(dir / "run.log").size(), 20u);
-  EXPECT_EQ(Committed(run).size(), 80u);
-  fs::remove_all(dir);
-}
+// An error answer for the choice " C" ('C' is byte 67); a NaN log-prob for
+// " B" (66), which stored as nothing would read back as a number and score.
+INSTANTIATE_TEST_SUITE_P(
+    CrashSafety, FailedRequests,
+    ::testing::Values(BadAnswer{"error", "COMPASS_TEST_FAIL_TOKEN", "67",
+                                "\"error\":\"this test backend refuses token 67\""},
+                      BadAnswer{"nan", "COMPASS_TEST_NAN_TOKEN", "66",
+                                "the backend returned a non-finite log-prob"}),
+    [](const ::testing::TestParamInfo<BadAnswer>& info) { return std::string(info.param.name); });
 
 TEST(CrashSafety, ChangedConfigIsRefusedUnlessRestarted) {
   const fs::path dir = TempDir("changed");

@@ -40,6 +40,30 @@ std::vector<int32_t> Range(int32_t from, int32_t to) {
   return v;
 }
 
+// Partial evaluation: each choice's continuation after its own context.
+TEST(BuildRequests, PerChoiceContexts) {
+  ByteTokenizer t;
+  sdk::Item item;
+  item.kind = COMPASS_ITEM_MULTIPLE_CHOICE;
+  item.context = "shot\n\n";
+  item.contexts = {"shot\n\nso Sarah", "shot\n\nso Maria"};
+  item.choices = {" won.", " won."};
+  item.gold = 0;
+  RequestRules rules;
+  rules.add_bos = false;
+  const auto built = BuildRequests(t, {item}, rules);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  ASSERT_EQ(built->requests.size(), 2u);
+  EXPECT_EQ(Bytes(Ids(built->requests[0].context)), "shot\n\nso Sarah");
+  EXPECT_EQ(Bytes(Ids(built->requests[1].context)), "shot\n\nso Maria");
+  EXPECT_EQ(Bytes(Ids(built->requests[1].continuation)), " won.");
+  EXPECT_NE(built->hash[0], built->hash[1]);
+  item.contexts.pop_back();
+  const auto bad = BuildRequests(t, {item}, rules);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("has 1 contexts for 2 choices"), std::string::npos);
+}
+
 TEST(BuildRequests, OneRequestPerChoiceWindowAndGenerationWithOwners) {
   ByteTokenizer t;
   sdk::Item mc;

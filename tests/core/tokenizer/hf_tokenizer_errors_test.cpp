@@ -117,6 +117,23 @@ TEST_F(TokenizerFiles, MergeOfUnknownToken) {
   EXPECT_PRED2(Contains, Load().message(), "model.merges[0]: 'ab' is not two tokens");
 }
 
+// Hugging Face tokenizers refuses a BPE model without `merges` ("Missing
+// vocab/merges"); read as no merges it would split every word into
+// characters, silently. An empty list is legal there and here.
+TEST_F(TokenizerFiles, BpeWithoutMergesIsRefusedNamingTheFile) {
+  Write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}}})");
+  const Status s = Load();
+  EXPECT_EQ(s.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_PRED2(Contains, s.message(),
+               Path("tokenizer.json") + ": model.merges: required but missing");
+  EXPECT_PRED2(Contains, s.message(), "\"merges\": []");
+
+  Write("tokenizer.json", Tokenizer("", "[]"));
+  auto t = LoadTokenizer("auto", dir_.string());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ((*t)->Encode("ab"), (std::vector<int32_t>{0, 1}));
+}
+
 TEST_F(TokenizerFiles, ConfigTokensMustBeInTheVocabulary) {
   Write("tokenizer.json", Tokenizer(""));
   Write("tokenizer_config.json", R"({"bos_token": "<bos>", "eos_token": "<s>"})");

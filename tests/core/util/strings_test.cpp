@@ -32,6 +32,21 @@ TEST(Strings, ParseByteSize) {
   EXPECT_FALSE(ParseByteSize("").ok());
 }
 
+TEST(Strings, ParseByteSizeRefusesWhatDoesNotFit) {
+  // Wrapping would turn these into small sizes (or 0) that plans then trust.
+  for (const char* huge : {"99999999999999999999999TB", "16EiB0", "18446744073709551616",
+                           "20000000000000000000000 KiB", "1e400"}) {
+    auto r = ParseByteSize(huge);
+    EXPECT_FALSE(r.ok()) << huge << " gave " << (r.ok() ? *r : 0);
+  }
+  auto r = ParseByteSize("99999999999999999999999TB");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'99999999999999999999999TB' is too large"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(*ParseByteSize("18446744073709549568"), 18446744073709549568ull);  // 2^64 - 2^11
+}
+
 TEST(Strings, FormatBytes) {
   EXPECT_EQ(FormatBytes(512), "512 B");
   EXPECT_EQ(FormatBytes(40ull << 30), "40.0 GiB");

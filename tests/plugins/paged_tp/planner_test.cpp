@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "real_model.h"
 
 namespace compass::paged_tp {
@@ -44,15 +46,32 @@ TEST(PagedPlanner, RefusesBadOptionsWithTheRule) {
   ExpectRefused(o, c, {{"cpu:0", 1}, {"cuda:0", 1}, {"cpu:1", 1}, {"cpu:2", 1}},
                 "mixes CPU and GPU ranks (cpu:0, cuda:0)");
   o = PagedOptions();
-  for (int64_t bs : {0, 3, -16}) {
+  for (int64_t bs : {int64_t{0}, int64_t{3}, int64_t{-16}, int64_t{1} << 20, int64_t{1} << 62}) {
     o.block_size = bs;
-    ExpectRefused(o, c, Cpus(1), "block_size must be a power of two");
+    ExpectRefused(o, c, Cpus(1),
+                  "block_size must be a power of two from 1 to 65536 (16 by default), got " +
+                      std::to_string(bs));
   }
   o = PagedOptions();
-  for (double u : {0.0, 1.5, -0.1}) {
+  for (double u : {0.0, 1.5, -0.1, std::nan("")}) {
     o.memory_utilization = u;
     ExpectRefused(o, c, Cpus(1), "memory_utilization must be in (0, 1]");
   }
+  // Every count within its range, named with the range and the value.
+  o = PagedOptions();
+  o.num_blocks = -1;
+  ExpectRefused(o, c, Cpus(1),
+                "num_blocks must be between 0 and 2147483647 (0: from the memory budget), got -1");
+  o.num_blocks = int64_t{1} << 40;
+  ExpectRefused(o, c, Cpus(1), "num_blocks must be between 0 and 2147483647");
+  o = PagedOptions();
+  o.max_num_seqs = 0;
+  ExpectRefused(o, c, Cpus(1), "max_num_seqs must be between 1 and 65536, got 0");
+  o.max_num_seqs = int64_t{1} << 50;
+  ExpectRefused(o, c, Cpus(1), "max_num_seqs must be between 1 and 65536");
+  o = PagedOptions();
+  o.max_batched_tokens = -5;
+  ExpectRefused(o, c, Cpus(1), "max_batched_tokens must be between 1 and 2147483647, got -5");
   o = PagedOptions();
   o.chunked_prefill = false;
   o.max_batched_tokens = 1024;

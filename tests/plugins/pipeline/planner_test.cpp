@@ -80,10 +80,17 @@ TEST(PipelinePlanner, RefusesBadStagesAndDevices) {
   EXPECT_TRUE(CheckOptions(o, c, {{"cpu:0", 1}, {"cpu:1", 1}, {"cpu:0", 1}}).ok());
   o = PipelineOptions();
   o.micro_batch_size = -1;
-  ExpectRefused(o, c, Cpus(2), "micro_batch_size", "micro_batch_size must be at least 1");
+  ExpectRefused(o, c, Cpus(2), "micro_batch_size",
+                "micro_batch_size must be between 0 and 65536 (0: the run's batch size, else 8), "
+                "got -1");
+  o.micro_batch_size = int64_t{1} << 40;
+  ExpectRefused(o, c, Cpus(2), "micro_batch_size", "micro_batch_size must be between 0 and 65536");
   o = PipelineOptions();
   o.micro_batches = -2;
-  ExpectRefused(o, c, Cpus(2), "micro_batches", "micro_batches must be at least 1");
+  ExpectRefused(o, c, Cpus(2), "micro_batches",
+                "micro_batches must be between 0 and 65536 (0: 2 x stages), got -2");
+  o.micro_batches = 65537;
+  ExpectRefused(o, c, Cpus(2), "micro_batches", "got 65537");
   o = PipelineOptions();
   ExpectRefused(o, c, Cpus(2), "max_length", "max_length must be at least 1", 0);
 }

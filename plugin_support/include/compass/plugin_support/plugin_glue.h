@@ -9,6 +9,8 @@
 //
 // `Data` is built from config_from_abi(config) and offers size() and
 // for_each_item(); without option_specs the module declares no options.
+// `Describe`, when given, is an sdk::TaskInfo (const compass_dataset_config&)
+// function: what a task will deliver, known from its config alone (ABI 2.1).
 // Once loaded it logs "<name>: [<S> subjects, ]<N> items[ from <file>]" at
 // debug level, the optional parts when Data has subjects() or file().
 #ifndef COMPASS_DATASETS_PLUGIN_GLUE_H_
@@ -30,7 +32,16 @@ struct PluginName {
   char value[N];
 };
 
-template <PluginName Name, typename Data, auto ConfigFromAbi, auto OptionSpecs = nullptr>
+// A Describe for a dataset whose items are all of one kind.
+template <compass_item_kind Kind>
+sdk::TaskInfo items_of_kind(const compass_dataset_config&) {
+  sdk::TaskInfo info;
+  info.item_kinds = COMPASS_ITEM_KIND_BIT(Kind);
+  return info;
+}
+
+template <PluginName Name, typename Data, auto ConfigFromAbi, auto OptionSpecs = nullptr,
+          auto Describe = nullptr>
 class PluginDataset final : public sdk::Dataset {
  public:
   PluginDataset(const sdk::Host& host, const compass_dataset_config& config)
@@ -40,6 +51,11 @@ class PluginDataset final : public sdk::Dataset {
 
   static compass_option_list options() requires(!std::is_null_pointer_v<decltype(OptionSpecs)>) {
     return OptionSpecs();
+  }
+
+  static sdk::TaskInfo describe(const sdk::Host&, const compass_dataset_config& config) requires(
+      !std::is_null_pointer_v<decltype(Describe)>) {
+    return Describe(config);
   }
 
   void items(const sdk::ItemSink& sink) override {

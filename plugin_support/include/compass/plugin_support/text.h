@@ -45,6 +45,10 @@ bool is_python_space(uint32_t cp);
 // Expects valid UTF-8.
 std::string python_lower(std::string_view text);
 
+// Python's str.upper() with the simple case mappings of the same blocks,
+// plus U+00DF -> "SS". Expects valid UTF-8.
+std::string python_upper(std::string_view text);
+
 // Python's str.capitalize(): the first code point in title case (upper
 // case of the blocks above; U+00DF -> "Ss"), the rest through python_lower.
 std::string python_capitalize(std::string_view text);

@@ -10,6 +10,19 @@ class ThrowingDataset final : public compass::sdk::Dataset {
   ThrowingDataset(const compass::sdk::Host&, const compass_dataset_config& config) {
     if (config.num_shots == 99) throw std::runtime_error("constructor exploded");
   }
+  // ABI 2.1: describes a multiple-choice task, or throws for num_shots 99.
+  static compass::sdk::TaskInfo describe(const compass::sdk::Host&,
+                                         const compass_dataset_config& config) {
+    if (config.num_shots == 99) {
+      throw compass::sdk::Error(COMPASS_INVALID_ARGUMENT, "task.yaml:3: doc_to_text: bad");
+    }
+    compass::sdk::TaskInfo info;
+    info.item_kinds = COMPASS_ITEM_KIND_BIT(COMPASS_ITEM_MULTIPLE_CHOICE);
+    info.scorer = "mcq_accuracy";
+    info.scorer_options_json = R"({"x":1})";
+    info.num_shots = 5;
+    return info;
+  }
   void items(const compass::sdk::ItemSink& sink) override {
     compass::sdk::Item item;
     item.id = "first";

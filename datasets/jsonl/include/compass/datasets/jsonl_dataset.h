@@ -1,33 +1,25 @@
 // The generic JSON Lines dataset: one record per line, turned into items by
-// templates given as task options (see template.h for the syntax).
+// lm-evaluation-harness-style definitions given as task options or read
+// from an lm-eval task file (jsonl_options.h, lm_eval_task.h).
 //
-//   kind               "multiple_choice" | "generate" | "rolling" (required)
-//   prompt             template of doc_to_text (required)
-//   choices            multiple_choice: the name of a field holding a list,
-//                      or a list of templates (one per choice)
-//   answer             multiple_choice: field holding the gold answer: an
-//                      index (integer or string of digits, as lm-eval reads
-//                      a digit target), else a choice's text, else a letter
-//                      A-Z
-//   target             generate: template of the reference answer (also the
-//                      target of the few-shot examples)
-//   stop               generate: stop strings (default [fewshot_delimiter],
-//                      lm-eval's default `until`)
-//   target_delimiter   default " "
-//   fewshot_delimiter  default "\n\n"
-//   fewshot_path       file of few-shot examples (relative to the data
-//                      file's folder); default: the data file, the item
-//                      itself excluded
-//   group              field whose value is the item's group
-//
-// Items: multiple_choice -> context = shots + prompt, choices =
-// target_delimiter + choice; generate -> context, references = [target],
-// stop, max_new_tokens 0 (the task's max_new_tokens); rolling -> context =
-// the rendered prompt (no few-shot examples).
+// Items, as lm-eval builds its requests (lm_eval/api/task.py):
+//   multiple_choice  context = description + shots + prompt; choices =
+//                    target_delimiter + choice; gold
+//   partial          (the prompt gives the gold index) contexts[i] =
+//                    description + shots + choices[i]; every choice is
+//                    target_delimiter + answer; context = description +
+//                    shots; a shot is its gold context + target_delimiter
+//                    + answer
+//   generate         context as multiple_choice; references = target (or
+//                    each element when it renders a list); stop;
+//                    max_new_tokens
+//   rolling          context = the rendered text, no few-shot examples
+// A shot is doc_to_text + target_delimiter + its target + fewshot_delimiter
+// (fewshot.h); a multiple-choice shot's target is its gold choice.
 #ifndef COMPASS_DATASETS_JSONL_DATASET_H_
 #define COMPASS_DATASETS_JSONL_DATASET_H_
 
-#include "compass/datasets/template.h"
+#include "compass/datasets/jsonl_options.h"
 #include "compass/plugin_support/fewshot_docs.h"
 
 #include <compass/plugin.hpp>
@@ -39,7 +31,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace compass::plugin_support {}
@@ -48,49 +39,39 @@ namespace compass::datasets::jsonl {
 
 using namespace ::compass::plugin_support;  // the helpers all in-tree plugins share
 
-enum class Kind { kMultipleChoice, kGenerate, kRolling };
-
-struct Options {
-  Kind kind = Kind::kGenerate;
-  Template prompt;
-  std::optional<std::string> choices_field;  // choices = "field"
-  std::vector<Template> choice_templates;    // choices = ["{a}", "{b}"]
-  std::string answer;                        // field path
-  std::optional<Template> target;
-  std::vector<std::string> stop;
-  std::string target_delimiter = " ";
-  std::string fewshot_delimiter = "\n\n";
-  std::string fewshot_path;  // "" = the data file
-  std::string group;         // field path, "" = none
-};
-// Throws sdk::Error COMPASS_INVALID_ARGUMENT naming the option for a missing
-// required option, a wrong type, an option that does not apply to the
-// kind, or a malformed template.
-Options parse_options(std::string_view options_json);
-compass_option_list option_specs();
-
-// One record made ready: what the templates produced.
+// One record made ready: what the definitions gave for it.
 struct Doc {
-  std::string text;                  // rendered prompt
-  std::string target;                // few-shot target ("" for rolling)
-  std::vector<std::string> choices;  // multiple_choice, without delimiter
+  std::string text;                  // the prompt; partial: the gold context
+  std::string target;                // the shots' target ("" for rolling)
+  std::vector<std::string> choices;  // multiple_choice: without delimiter; partial: the contexts
+  std::string continuation;          // partial: the answer every choice shares
+  bool partial = false;
   int64_t gold = -1;
   std::vector<std::string> references;  // generate
+  std::string description;
   std::string group;
   uint64_t line = 0;
   std::string json;
   nlohmann::json value;
 };
 
-// Reads a file and renders every record (errors name file, line and
-// option or field).
-std::vector<Doc> read_docs(const std::filesystem::path& file, const Options& options);
+// Reads a file and renders every record (errors name file, line and the
+// option or task-file key). `partial` is lm-eval's multiple-input rule,
+// decided by the first record of the evaluated file when unset, and then
+// required of every record of this file and of the few-shot file.
+std::vector<Doc> read_docs(const std::filesystem::path& file, const Options& options,
+                           std::optional<bool>& partial);
 
 struct Config : RunSettings {
   std::filesystem::path file;
   Options options;
 };
 Config config_from_abi(const compass_dataset_config& config);
+
+// What a task will deliver, from its options alone: its kind, the scorer
+// (the task file's metric_list, else by kind) and the task file's
+// num_fewshot.
+sdk::TaskInfo describe(const compass_dataset_config& config);
 
 class JsonlDataset {
  public:

@@ -16,7 +16,7 @@
 #ifndef COMPASS_SCORERS_EXACT_MATCH_H_
 #define COMPASS_SCORERS_EXACT_MATCH_H_
 
-#include "compass/scorers/regex.h"
+#include "compass/plugin_support/regex.h"
 
 #include <compass/plugin.hpp>
 
@@ -25,6 +25,8 @@
 #include <vector>
 
 namespace compass::scorers::exact_match {
+
+using plugin_support::Regex;
 
 struct Options {
   bool strip = true;

@@ -1,4 +1,4 @@
-#include "compass/scorers/regex.h"
+#include "compass/plugin_support/regex.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -7,7 +7,7 @@
 
 #include "compass/plugin_support/text.h"
 
-namespace compass::scorers {
+namespace compass::plugin_support {
 
 namespace {
 
@@ -93,11 +93,12 @@ std::vector<Regex::Match> Regex::matches(std::string_view text) const {
   return out;
 }
 
-std::string Regex::replace_all(std::string_view raw, std::string_view replacement) const {
+std::string Regex::replace(std::string_view raw, std::string_view replacement, size_t count) const {
   const std::string text = plugin_support::to_valid_utf8(raw);
   std::string out;
-  size_t pos = 0;
+  size_t pos = 0, done = 0;
   for (const Match& m : matches(text)) {
+    if (count > 0 && done++ == count) break;
     out.append(text, pos, m.start - pos);
     out += replacement;
     pos = m.end;
@@ -113,4 +114,4 @@ std::vector<std::vector<std::string>> Regex::find_all(std::string_view raw) cons
   return out;
 }
 
-}  // namespace compass::scorers
+}  // namespace compass::plugin_support

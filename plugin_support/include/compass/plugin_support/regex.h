@@ -1,5 +1,6 @@
 // Python `re` semantics on top of PCRE2 (UTF and Unicode properties on, so
-// \d, \w and \s are Unicode-aware as in Python 3), for scorers.
+// \d, \w and \s are Unicode-aware as in Python 3), for scorers and for the
+// templates' regex_replace.
 //
 // Iteration follows Python 3.7+: after an empty match the next match may not
 // be empty at the same position (PCRE2_NOTEMPTY_ATSTART), and an empty match
@@ -7,8 +8,8 @@
 // first (invalid bytes become U+FFFD). Known differences from Python's re:
 // PCRE2 syntax (\Z means Python's \Z only before a final newline; write \z),
 // no (?P=name) backreferences.
-#ifndef COMPASS_SCORERS_REGEX_H_
-#define COMPASS_SCORERS_REGEX_H_
+#ifndef COMPASS_PLUGIN_SUPPORT_REGEX_H_
+#define COMPASS_PLUGIN_SUPPORT_REGEX_H_
 
 #include <cstdint>
 #include <memory>
@@ -16,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace compass::scorers {
+namespace compass::plugin_support {
 
 class Regex {
  public:
@@ -31,8 +32,12 @@ class Regex {
 
   const std::string& pattern() const { return pattern_; }
 
-  // re.sub(pattern, replacement, text) with a literal replacement.
-  std::string replace_all(std::string_view text, std::string_view replacement = "") const;
+  // re.sub(pattern, replacement, text, count) with a literal replacement;
+  // count 0 replaces every match.
+  std::string replace(std::string_view text, std::string_view replacement, size_t count) const;
+  std::string replace_all(std::string_view text, std::string_view replacement = "") const {
+    return replace(text, replacement, 0);
+  }
 
   // re.findall(pattern, text): one entry per match; each entry holds the
   // whole match when the pattern has no group, else every group ("" for a
@@ -51,6 +56,6 @@ class Regex {
   uint32_t groups_ = 0;
 };
 
-}  // namespace compass::scorers
+}  // namespace compass::plugin_support
 
-#endif  // COMPASS_SCORERS_REGEX_H_
+#endif  // COMPASS_PLUGIN_SUPPORT_REGEX_H_
