@@ -106,7 +106,7 @@ StatusOr<Checkpoint> Checkpoint::Open(const std::string& dir) {
   json index;
   try {
     index = json::parse(text.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // also a number beyond double ("1e999")
     return DataLoss(index_path + ": not valid JSON: " + e.what());
   }
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {

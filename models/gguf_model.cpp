@@ -37,9 +37,16 @@ struct Keys {
     COMPASS_ASSIGN_OR_RETURN(int64_t v, file.GetInt(key));
     return v;
   }
-  StatusOr<int64_t> Positive(const std::string& suffix, std::optional<int64_t> fallback) const {
+  // A positive value of at most `max` (model_config.h's bounds).
+  StatusOr<int64_t> Positive(const std::string& suffix, std::optional<int64_t> fallback,
+                             int64_t max) const {
     COMPASS_ASSIGN_OR_RETURN(int64_t v, Int(suffix, fallback));
     if (v <= 0) return Error(suffix, "must be positive, got " + std::to_string(v));
+    if (v > max) {
+      return Error(suffix, "is " + std::to_string(v) +
+                               ", larger than any supported model (at most " + std::to_string(max) +
+                               ")");
+    }
     return v;
   }
   StatusOr<double> Float(const std::string& suffix, double fallback) const {
@@ -97,33 +104,40 @@ StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& file) {
                        "'; supported GGUF architectures: llama (Llama, Mistral), qwen2");
   }
   const Keys k{file, arch};
-  COMPASS_ASSIGN_OR_RETURN(c.hidden_size, k.Positive("embedding_length", std::nullopt));
-  COMPASS_ASSIGN_OR_RETURN(c.num_hidden_layers, k.Positive("block_count", std::nullopt));
-  COMPASS_ASSIGN_OR_RETURN(c.intermediate_size, k.Positive("feed_forward_length", std::nullopt));
-  COMPASS_ASSIGN_OR_RETURN(c.num_attention_heads, k.Positive("attention.head_count", std::nullopt));
+  COMPASS_ASSIGN_OR_RETURN(c.hidden_size, k.Positive("embedding_length", std::nullopt, kMaxWidth));
+  COMPASS_ASSIGN_OR_RETURN(c.num_hidden_layers,
+                           k.Positive("block_count", std::nullopt, kMaxLayers));
+  COMPASS_ASSIGN_OR_RETURN(c.intermediate_size,
+                           k.Positive("feed_forward_length", std::nullopt, kMaxWidth));
+  COMPASS_ASSIGN_OR_RETURN(c.num_attention_heads,
+                           k.Positive("attention.head_count", std::nullopt, kMaxHeads));
   COMPASS_ASSIGN_OR_RETURN(c.num_key_value_heads,
-                           k.Positive("attention.head_count_kv", c.num_attention_heads));
+                           k.Positive("attention.head_count_kv", c.num_attention_heads, kMaxHeads));
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     return k.Error("attention.head_count_kv", "is " + std::to_string(c.num_key_value_heads) +
                                                   ", which does not divide the head count " +
                                                   std::to_string(c.num_attention_heads));
   }
   const int64_t default_head_dim = c.hidden_size / c.num_attention_heads;
-  COMPASS_ASSIGN_OR_RETURN(c.head_dim, k.Positive("attention.key_length", default_head_dim));
+  COMPASS_ASSIGN_OR_RETURN(c.head_dim,
+                           k.Positive("attention.key_length", default_head_dim, kMaxHeadDim));
   if (c.head_dim % 2 != 0) return k.Error("attention.key_length", "must be even for RoPE");
-  COMPASS_ASSIGN_OR_RETURN(int64_t value_length, k.Positive("attention.value_length", c.head_dim));
+  COMPASS_ASSIGN_OR_RETURN(int64_t value_length,
+                           k.Positive("attention.value_length", c.head_dim, kMaxHeadDim));
   if (value_length != c.head_dim) {
     return Unsupported(file.path() + ": metadata key '" + k.Key("attention.value_length") +
                        "' is " + std::to_string(value_length) + ", unlike the key length " +
                        std::to_string(c.head_dim) + "; only equal lengths are supported");
   }
-  COMPASS_ASSIGN_OR_RETURN(int64_t rope_dims, k.Positive("rope.dimension_count", c.head_dim));
+  COMPASS_ASSIGN_OR_RETURN(int64_t rope_dims,
+                           k.Positive("rope.dimension_count", c.head_dim, kMaxHeadDim));
   if (rope_dims != c.head_dim) {
     return Unsupported(file.path() + ": metadata key '" + k.Key("rope.dimension_count") + "' is " +
                        std::to_string(rope_dims) + " for heads of " + std::to_string(c.head_dim) +
                        " dimensions; partial rotary embeddings are not supported");
   }
-  COMPASS_ASSIGN_OR_RETURN(c.max_position_embeddings, k.Positive("context_length", std::nullopt));
+  COMPASS_ASSIGN_OR_RETURN(c.max_position_embeddings,
+                           k.Positive("context_length", std::nullopt, kMaxPositions));
   COMPASS_ASSIGN_OR_RETURN(c.rope.theta, k.Float("rope.freq_base", 10000.0));
   if (!(c.rope.theta > 0)) return k.Error("rope.freq_base", "must be positive");
   COMPASS_RETURN_IF_ERROR(ParseRopeScaling(k, c));
@@ -134,7 +148,7 @@ StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& file) {
   // embedding's rows; all present must agree.
   const int64_t embd_rows = Rows(file, "token_embd.weight");
   if (file.Has(k.Key("vocab_size"))) {
-    COMPASS_ASSIGN_OR_RETURN(c.vocab_size, k.Positive("vocab_size", std::nullopt));
+    COMPASS_ASSIGN_OR_RETURN(c.vocab_size, k.Positive("vocab_size", std::nullopt, kMaxVocabSize));
   } else if (const gguf::Value* tokens = file.Find("tokenizer.ggml.tokens");
              tokens != nullptr && tokens->type() == gguf::ValueType::kArray) {
     c.vocab_size = static_cast<int64_t>(tokens->as_array().size());
@@ -145,6 +159,11 @@ StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& file) {
     return InvalidArgument(file.path() + ": the vocabulary size is unknown: no '" +
                            k.Key("vocab_size") +
                            "', no tokenizer.ggml.tokens and no token_embd.weight");
+  }
+  if (c.vocab_size > kMaxVocabSize) {
+    return InvalidArgument(file.path() + ": a vocabulary of " + std::to_string(c.vocab_size) +
+                           " tokens is larger than any supported model (at most " +
+                           std::to_string(kMaxVocabSize) + ")");
   }
   if (embd_rows > 0 && embd_rows != c.vocab_size) {
     return InvalidArgument(

@@ -1,5 +1,6 @@
 #include "models/model_config.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -34,10 +35,15 @@ struct Field {
       if (fallback) return *fallback;
       return Error(prefix + key, "missing");
     }
+    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      return Error(prefix + key, "is " + v->dump() + ", too large");
+    }
     if (v->is_number_integer()) return v->get<int64_t>();
     if (v->is_number_float()) {
+      // Integral floats (2048.0) are accepted; the range check comes first,
+      // since converting a double outside int64 is undefined.
       const double d = v->get<double>();
-      if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+      if (d >= -0x1p63 && d < 0x1p63 && d == std::trunc(d)) return static_cast<int64_t>(d);
     }
     return Error(prefix + key, "expected an integer, got " + v->dump());
   }
@@ -58,6 +64,11 @@ struct Field {
     return Error(key, "expected true or false, got " + v->dump());
   }
 };
+
+std::string TooLarge(int64_t value, int64_t max) {
+  return std::to_string(value) + " is larger than any supported model (at most " +
+         std::to_string(max) + ")";
+}
 
 struct ArchInfo {
   const char* name;
@@ -211,6 +222,10 @@ Status ParseSlidingWindow(const Field& f, ModelConfig& c) {
     return Status::Ok();
   }
   COMPASS_ASSIGN_OR_RETURN(int64_t max_window_layers, f.Int(f.root, "max_window_layers", 28));
+  if (max_window_layers < 0) {
+    return f.Error("max_window_layers",
+                   "must not be negative, got " + std::to_string(max_window_layers));
+  }
   for (int64_t i = max_window_layers; i < c.num_hidden_layers; ++i)
     c.layer_sliding_window[i] = *window;
   return Status::Ok();
@@ -242,7 +257,7 @@ StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, const std::st
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // also a number beyond double ("1e999")
     return InvalidArgument(source + ": not valid JSON: " + e.what());
   }
   if (!root.is_object()) return InvalidArgument(source + ": expected a JSON object");
@@ -255,12 +270,21 @@ StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, const std::st
   COMPASS_ASSIGN_OR_RETURN(c.intermediate_size, f.Int(root, "intermediate_size", std::nullopt));
   COMPASS_ASSIGN_OR_RETURN(c.num_hidden_layers, f.Int(root, "num_hidden_layers", std::nullopt));
   COMPASS_ASSIGN_OR_RETURN(c.num_attention_heads, f.Int(root, "num_attention_heads", std::nullopt));
-  for (auto [key, value] : {std::pair<const char*, int64_t>{"vocab_size", c.vocab_size},
-                            {"hidden_size", c.hidden_size},
-                            {"intermediate_size", c.intermediate_size},
-                            {"num_hidden_layers", c.num_hidden_layers},
-                            {"num_attention_heads", c.num_attention_heads}}) {
-    if (value <= 0) return f.Error(key, "must be positive, got " + std::to_string(value));
+  struct Size {
+    const char* key;
+    int64_t value, max;
+  };
+  for (const Size& size : {Size{"vocab_size", c.vocab_size, kMaxVocabSize},
+                           Size{"hidden_size", c.hidden_size, kMaxWidth},
+                           Size{"intermediate_size", c.intermediate_size, kMaxWidth},
+                           Size{"num_hidden_layers", c.num_hidden_layers, kMaxLayers},
+                           Size{"num_attention_heads", c.num_attention_heads, kMaxHeads}}) {
+    if (size.value <= 0) {
+      return f.Error(size.key, "must be positive, got " + std::to_string(size.value));
+    }
+    if (size.value > size.max) {
+      return f.Error(size.key, TooLarge(size.value, size.max));
+    }
   }
   COMPASS_ASSIGN_OR_RETURN(c.num_key_value_heads,
                            f.Int(root, "num_key_value_heads", c.num_attention_heads));
@@ -280,6 +304,9 @@ StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, const std::st
     return f.Error("head_dim", "must be positive and even for rotary embeddings, got " +
                                    std::to_string(c.head_dim));
   }
+  if (c.head_dim > kMaxHeadDim) {
+    return f.Error("head_dim", TooLarge(c.head_dim, kMaxHeadDim));
+  }
   if (const json* act = f.Find(root, "hidden_act")) {
     if (!act->is_string() || (*act != "silu" && *act != "swish")) {
       return Unsupported(source + ": hidden_act " + act->dump() + " is not supported (only silu)");
@@ -291,6 +318,9 @@ StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, const std::st
       c.max_position_embeddings,
       f.Int(root, "max_position_embeddings", Info(c.architecture).default_max_positions));
   if (c.max_position_embeddings <= 0) return f.Error("max_position_embeddings", "must be positive");
+  if (c.max_position_embeddings > kMaxPositions) {
+    return f.Error("max_position_embeddings", TooLarge(c.max_position_embeddings, kMaxPositions));
+  }
   COMPASS_RETURN_IF_ERROR(ParseRope(f, c));
   COMPASS_ASSIGN_OR_RETURN(c.tie_word_embeddings, f.Bool(root, "tie_word_embeddings", false));
   switch (c.architecture) {

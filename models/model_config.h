@@ -39,6 +39,18 @@ struct RopeConfig {
   int64_t original_max_position_embeddings = 0;  // llama3; defaults to max_position_embeddings
 };
 
+// Upper bounds on a config's sizes, far above any released model. Both
+// readers (config.json and GGUF metadata) refuse larger values with an
+// InvalidArgument naming the key, so that every count derived from a config
+// (parameters, bytes, KV bytes per token) fits in 64 bits and no size read
+// from a file can ask for an absurd allocation.
+inline constexpr int64_t kMaxVocabSize = INT32_MAX;       // token ids are int32
+inline constexpr int64_t kMaxWidth = int64_t{1} << 20;    // hidden and intermediate sizes
+inline constexpr int64_t kMaxLayers = int64_t{1} << 12;   // decoder layers
+inline constexpr int64_t kMaxHeads = int64_t{1} << 12;    // attention heads
+inline constexpr int64_t kMaxHeadDim = int64_t{1} << 12;  // head_dim
+inline constexpr int64_t kMaxPositions = INT32_MAX;       // context window
+
 struct ModelConfig {
   std::string source;  // path of the config.json read, for messages
   Architecture architecture = Architecture::kLlama;

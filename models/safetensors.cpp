@@ -92,7 +92,7 @@ StatusOr<std::shared_ptr<const SafetensorsFile>> SafetensorsFile::Open(const std
   json header;
   try {
     header = json::parse(file->base_ + 8, file->base_ + 8 + header_len);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // also a number beyond double ("1e999")
     return DataLoss(p + ": header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) return DataLoss(p + ": header is not a JSON object");

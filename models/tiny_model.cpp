@@ -107,7 +107,7 @@ StatusOr<std::string> ConfigJson(const TinyModelSpec& s) {
   if (!s.rope_json.empty()) {
     try {
       rope = ordered_json::parse(s.rope_json);
-    } catch (const ordered_json::parse_error& e) {
+    } catch (const ordered_json::exception& e) {  // also a number beyond double
       return InvalidArgument("tiny model " + s.variant + ": rope_json is not JSON: " + e.what());
     }
   }

@@ -8,6 +8,9 @@
 # themselves only read the stored goldens and never need them; the GGUF golden
 # scripts also need gguf and accelerate.
 #
+# `--deps` installs what is missing and prints the venv's python, without
+# configuring or building (scripts/fuzz.sh and scripts/sanitize.sh use it).
+#
 # Environment:
 #   COMPASS_BUILD_DIR  build folder (default: <repo>/build)
 #   COMPASS_VENV       venv holding torch (default: ~/.cache/compass/venv-torch<ver>-py<ver>)
@@ -26,7 +29,17 @@ APT_PACKAGES=(
   libsqlite3-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev  # lm-evaluation-harness task files (jsonl dataset)
   chromium-headless-shell  # renders compass compare's HTML report in its test
+  clang libclang-rt-dev llvm  # libFuzzer and the sanitizer runtimes; llvm-symbolizer for their reports
 )
+DEV=0
+DEPS_ONLY=0
+for arg in "$@"; do
+  case $arg in
+    --dev) DEV=1 ;;
+    --deps) DEPS_ONLY=1 ;;
+    *) log "unknown option '$arg' (have: --dev, --deps)"; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -51,7 +64,7 @@ if ! "$VENV/bin/python" -W ignore -c "import torch; assert torch.__version__.spl
   }
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
 fi
-if [ "${1:-}" = "--dev" ]; then
+if ((DEV)); then
   log "installing the reference implementations into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     numpy safetensors transformers tokenizers sentencepiece protobuf gguf accelerate scipy statsmodels \
@@ -66,6 +79,10 @@ if nvcc and torch.version.cuda:
     if f"release {torch.version.cuda}" not in out:
         print(f"[setup] warning: torch is built for CUDA {torch.version.cuda}, nvcc is another release")
 PY
+if ((DEPS_ONLY)); then
+  echo "$VENV/bin/python"
+  exit 0
+fi
 
 if [ ! -f "$BUILD/build.ninja" ]; then
   log "configuring $BUILD"

@@ -65,7 +65,8 @@ std::vector<JsonlRecord> parse_jsonl(std::string_view text, std::string_view sou
     record.line = line;
     try {
       record.value = nlohmann::json::parse(row);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // parse_error, and out_of_range for a number beyond double ("1e999").
       throw JsonlError(source, line, "not valid JSON: " + parse_detail(e.what()));
     }
     if (!record.value.is_object()) {

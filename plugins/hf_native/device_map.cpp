@@ -237,7 +237,11 @@ StatusOr<DevicePlan> PlanDeviceMap(const PlanRequest& r) {
   if (r.strategy == Strategy::kExplicit) {
     std::set<std::string> head_devices;
     int head_modules = 0;
-    for (const auto& [key, dev] : r.explicit_map) {
+    for (const auto& entry : r.explicit_map) {
+      // Not a structured binding: the lambda below captures `dev`, which
+      // clang before 16 refuses for bindings.
+      const std::string& key = entry.first;
+      const std::string& dev = entry.second;
       bool is_head = false;
       COMPASS_ASSIGN_OR_RETURN(auto layers, ParseModuleKey(key, num_layers, is_head));
       const bool known = std::any_of(uses.begin(), uses.end(),

@@ -52,6 +52,8 @@ int32_t collect(void* ctx, const compass_item* item) {
   return c->stop_after >= 0 && static_cast<int>(c->ids.size()) >= c->stop_after ? 1 : 0;
 }
 
+// The config views `path` and `options`: both must outlive it (a temporary
+// passed here is gone at the end of the statement).
 compass_dataset_config fixture_config(const std::string& path, const std::string& options,
                                       uint32_t shots = 0, uint64_t limit = 0,
                                       uint64_t seed = 1234) {
@@ -119,7 +121,8 @@ TEST(DatasetPluginTest, MmluErrorsBecomeStatuses) {
       << status.message;
   EXPECT_EQ(dataset, nullptr);
 
-  const auto missing = fixture_config(kFixture + "/nowhere", "{}");
+  const std::string nowhere = kFixture + "/nowhere", no_options = "{}";
+  const auto missing = fixture_config(nowhere, no_options);
   EXPECT_EQ(take(api->create(test_host(), &missing, &dataset)).code, COMPASS_NOT_FOUND);
   api->destroy(nullptr);  // a no-op
 }

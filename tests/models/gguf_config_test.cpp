@@ -183,6 +183,33 @@ TEST(GgufConfig, NamesMissingAndBadKeys) {
               "'llama.rope.freq_base' has type STRING, expected a number");
 }
 
+// Found by fuzz/gguf_fuzzer.cpp (fuzz/regressions/gguf/block_count_1e9.gguf):
+// a block count of 1e9 asked for 8 GB before anything was checked against
+// the tensors. Every size has model_config.h's bound.
+TEST(GgufConfig, RefusesSizesBeyondAnyModel) {
+  const auto with = [](const std::string& key, uint64_t value) {
+    GgufBuilder b;
+    b.Str("general.architecture", "llama");
+    const std::pair<std::string, uint64_t> sizes[] = {{"llama.context_length", 256},
+                                                      {"llama.embedding_length", 32},
+                                                      {"llama.block_count", 1},
+                                                      {"llama.feed_forward_length", 64},
+                                                      {"llama.attention.head_count", 2}};
+    for (const auto& [k, v] : sizes) b.U64(k, k == key ? value : v);
+    return b;
+  };
+  ExpectError(MapBuilt(with("llama.block_count", 1000000000)), COMPASS_INVALID_ARGUMENT,
+              "'llama.block_count' is 1000000000, larger than any supported model (at most 4096)");
+  ExpectError(MapBuilt(with("llama.embedding_length", uint64_t{1} << 40)), COMPASS_INVALID_ARGUMENT,
+              "'llama.embedding_length' is 1099511627776, larger");
+  ExpectError(MapBuilt(with("llama.feed_forward_length", uint64_t{1} << 21)),
+              COMPASS_INVALID_ARGUMENT, "'llama.feed_forward_length' is 2097152, larger");
+  ExpectError(MapBuilt(with("llama.attention.head_count", 8192)), COMPASS_INVALID_ARGUMENT,
+              "'llama.attention.head_count' is 8192, larger");
+  ExpectError(MapBuilt(with("llama.context_length", uint64_t{1} << 32)), COMPASS_INVALID_ARGUMENT,
+              "'llama.context_length' is 4294967296, larger");
+}
+
 TEST(GgufConfig, RefusesMetadataThatDisagreesWithTheTensors) {
   ExpectError(MapBuilt(MinimalLlama("llama", "", 9)), COMPASS_INVALID_ARGUMENT,
               "tensor token_embd.weight has 9 rows but the metadata gives a vocabulary of 8");

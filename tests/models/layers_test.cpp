@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <tuple>
 
 #include "model_test_util.h"
 #include "models/causal_lm.h"
@@ -150,7 +151,10 @@ TEST_F(LayersTest, TensorParallelDecoderLayerWithAnInProcessAllReduce) {
   const ModelConfig& c = weights.config();
   const at::Tensor hidden = at::randn({2, 6, c.hidden_size});
   const at::Tensor positions = at::arange(6, at::kLong).repeat({2, 1});
-  auto [cos, sin] = RotaryEmbedding::Create(c, c10::kCPU).CosSin(positions, {}, at::kFloat);
+  // std::tie, not a structured binding: the lambda below captures cos and
+  // sin, which clang before 16 refuses for bindings.
+  at::Tensor cos, sin;
+  std::tie(cos, sin) = RotaryEmbedding::Create(c, c10::kCPU).CosSin(positions, {}, at::kFloat);
   auto full = DecoderLayer::Load(weights, 0, {});
   ASSERT_TRUE(full.ok());
   const at::Tensor expected = full->Forward(hidden, cos, sin, StepBatch({}, positions), nullptr);

@@ -228,6 +228,9 @@ TEST(ModelConfig, BadValuesAreRefusedWithTheirKey) {
       {R"({"architectures": ["LlamaForCausalLM"], "vocab_size": 10})", "hidden_size: missing"},
       {R"({"architectures": ["LlamaForCausalLM"], "vocab_size": "10"})", "vocab_size"},
       {"{not json", "not valid JSON"},
+      // Found by fuzz/model_config_fuzzer.cpp: escaped as another exception type.
+      {Llama(R"("rms_norm_eps": -2147483649e5555555)"),
+       "not valid JSON: [json.exception.out_of_range.406] number overflow"},
   };
   for (const Case& k : cases) {
     auto c = Parse(k.text);
@@ -235,6 +238,52 @@ TEST(ModelConfig, BadValuesAreRefusedWithTheirKey) {
     EXPECT_NE(c.status().message().find(k.expect), std::string::npos) << c.status().message();
     EXPECT_EQ(c.status().message().rfind("/m/config.json", 0), 0u) << c.status().message();
   }
+}
+
+// Found by fuzz/model_config_fuzzer.cpp (inputs in fuzz/regressions/model_config):
+// sizes no model has used to allocate without bound or overflow the parameter
+// counts, an integer outside int64 was converted without a range check, and a
+// negative max_window_layers indexed before the window list.
+TEST(ModelConfig, SizesBeyondAnyModelAreRefusedWithTheirKey) {
+  struct Case {
+    std::string text;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {Llama(R"("num_hidden_layers": 1000000000)"),
+       "num_hidden_layers: 1000000000 is larger than any supported model (at most 4096)"},
+      {Llama(R"("hidden_size": 1099511627776)"),
+       "hidden_size: 1099511627776 is larger than any supported model"},
+      {Llama(R"("intermediate_size": 1099511627776)"),
+       "intermediate_size: 1099511627776 is larger"},
+      {Llama(R"("vocab_size": 2147483648)"), "vocab_size: 2147483648 is larger"},
+      {Llama(R"("num_attention_heads": 8192, "hidden_size": 8192)"),
+       "num_attention_heads: 8192 is larger"},
+      {Llama(R"("head_dim": 8192)"), "head_dim: 8192 is larger"},
+      {Llama(R"("max_position_embeddings": 4294967296)"),
+       "max_position_embeddings: 4294967296 is larger"},
+      {Llama(R"("num_hidden_layers": 1e300)"),
+       "num_hidden_layers: expected an integer, got 1e+300"},
+      {Llama(R"("num_hidden_layers": 18446744073709551615)"),
+       "num_hidden_layers: is 18446744073709551615, too large"},
+      {R"({"architectures": ["Qwen2ForCausalLM"], "vocab_size": 10, "hidden_size": 8,
+          "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+          "use_sliding_window": true, "sliding_window": 4, "max_window_layers": -5})",
+       "max_window_layers: must not be negative, got -5"},
+  };
+  for (const Case& k : cases) {
+    auto c = Parse(k.text);
+    ASSERT_FALSE(c.ok()) << k.text;
+    EXPECT_EQ(c.status().code(), COMPASS_INVALID_ARGUMENT);
+    EXPECT_NE(c.status().message().find(k.expect), std::string::npos) << c.status().message();
+  }
+  // The bounds themselves are accepted, and their accounting does not overflow.
+  const ModelConfig c = MustParse(Llama(R"("num_hidden_layers": 4096, "hidden_size": 1048576,
+      "intermediate_size": 1048576, "num_attention_heads": 4096, "num_key_value_heads": 4096,
+      "head_dim": 4096, "vocab_size": 2147483647, "max_position_embeddings": 2147483647)"));
+  const ParameterAccounting a = AccountParameters(c, DType::kF32);
+  EXPECT_GT(a.total_bytes(), a.total_params);
+  EXPECT_EQ(a.embed_tokens_params, uint64_t{2147483647} * 1048576);
 }
 
 TEST(ModelConfig, LoadsFromADirectoryOrAFile) {

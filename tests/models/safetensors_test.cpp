@@ -136,6 +136,11 @@ TEST(Safetensors, MalformedHeaders) {
   const std::string dir = ScratchDir("st_malformed");
   ExpectError(SafetensorsFile::Open(RawFile(dir, "{not json", 0)), COMPASS_DATA_LOSS,
               {"not valid JSON"});
+  // A number beyond double escaped as another exception type (found by
+  // fuzz/safetensors_fuzzer.cpp: fuzz/regressions/safetensors/).
+  ExpectError(SafetensorsFile::Open(
+                  RawFile(dir, R"({"x":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", 4)),
+              COMPASS_DATA_LOSS, {"not valid JSON", "number overflow"});
   ExpectError(SafetensorsFile::Open(RawFile(dir, R"({"x":{"dtype":"F32"}})", 0)), COMPASS_DATA_LOSS,
               {"tensor x", "data_offsets"});
   ExpectError(SafetensorsFile::Open(

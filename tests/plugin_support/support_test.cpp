@@ -131,6 +131,11 @@ TEST(DatasetJsonlReaderTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(jsonl_error("\n  \n"), "data/f.jsonl: empty file (no JSON lines)");
   EXPECT_NE(jsonl_error("{\"a\": \"\xC3\x28\"}").find("data/f.jsonl:1: not valid JSON:"),
             std::string::npos);
+  // A number beyond double was an exception of another type, which escaped
+  // the plugin as an internal error (found by fuzz/arc_fuzzer.cpp and
+  // fuzz/hellaswag_fuzzer.cpp: fuzz/regressions/{arc,hellaswag}/).
+  EXPECT_EQ(jsonl_error("{\"a\": 1}\n{\"a\": 1e999}\n"),
+            "data/f.jsonl:2: not valid JSON: number overflow parsing '1e999'");
 
   const auto records = parse_jsonl("{\"a\": 1}", "f.jsonl");
   EXPECT_EQ(testing::error_message([&] { require_string(records[0], "f.jsonl", "a"); }),

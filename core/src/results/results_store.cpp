@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
+#include <cfloat>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -395,8 +397,13 @@ StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
         const auto parsed = nlohmann::json::parse(tokens, nullptr, false);
         if (!parsed.is_array()) return Corrupt(path_, where + " has unreadable tokens");
         for (const auto& v : parsed) {
-          if (!v.is_number_integer()) return Corrupt(path_, where + " has unreadable tokens");
-          r.tokens.push_back(v.get<int32_t>());
+          // Token ids are int32: a larger number was not written by Compass.
+          if (!v.is_number_integer() || v.get<int64_t>() < INT32_MIN ||
+              v.get<int64_t>() > INT32_MAX ||
+              (v.is_number_unsigned() && v.get<uint64_t>() > INT32_MAX)) {
+            return Corrupt(path_, where + " has unreadable tokens");
+          }
+          r.tokens.push_back(static_cast<int32_t>(v.get<int64_t>()));
         }
       }
       r.finish_reason = static_cast<uint32_t>(s.Int(5));
@@ -405,8 +412,11 @@ StatusOr<std::map<std::string, StoredResponse>> ResultsStore::Responses(
         const auto parsed = nlohmann::json::parse(token_logprobs, nullptr, false);
         if (!parsed.is_array()) return Corrupt(path_, where + " has unreadable token log-probs");
         for (const auto& v : parsed) {
-          if (!v.is_number()) return Corrupt(path_, where + " has a token log-prob that is no number");
-          r.token_logprobs.push_back(v.get<float>());
+          // Stored from floats: a number beyond float was not written by Compass.
+          if (!v.is_number() || !(std::fabs(v.get<double>()) <= FLT_MAX)) {
+            return Corrupt(path_, where + " has a token log-prob that is no float");
+          }
+          r.token_logprobs.push_back(static_cast<float>(v.get<double>()));
         }
       }
       out.emplace(h, std::move(r));

@@ -111,6 +111,15 @@ StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model,
     bpe->vocab_[token] = static_cast<int32_t>(id.get<int64_t>());
     max_id = std::max(max_id, id.get<int64_t>());
   }
+  // Tables are indexed by id (here, and every backend's token table), so an
+  // id space far larger than the vocabulary is refused, not allocated.
+  const int64_t unused_ids = max_id + 1 - static_cast<int64_t>(bpe->vocab_.size());
+  if (unused_ids > kMaxUnusedIds) {
+    return FieldError(vocab_path, "the largest id is " + std::to_string(max_id) +
+                                      " but there are " + std::to_string(bpe->vocab_.size()) +
+                                      " tokens; ids may leave at most " +
+                                      std::to_string(kMaxUnusedIds) + " unused");
+  }
   bpe->id_to_token_.assign(static_cast<size_t>(max_id + 1), nullptr);
   for (const auto& [token, id] : bpe->vocab_) bpe->id_to_token_[id] = &token;
 
@@ -340,7 +349,9 @@ void BpeModel::MergeAll(std::vector<int32_t>* symbols) const {
     if (best == n) break;
     s[best] = merged[best];
     // Drop symbol best+1 and pair best; the pairs after shift down by one.
-    std::memmove(&s[best + 1], &s[best + 2], (n - best - 2) * sizeof(int32_t));
+    // (Pointers from data(): s[best + 2] would index past the end when the
+    // last pair merges.)
+    std::memmove(s.data() + best + 1, s.data() + best + 2, (n - best - 2) * sizeof(int32_t));
     if (best + 2 < n) {
       std::memmove(&rank[best], &rank[best + 1], (n - best - 2) * sizeof(int32_t));
       std::memmove(&merged[best], &merged[best + 1], (n - best - 2) * sizeof(int32_t));

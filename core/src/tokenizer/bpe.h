@@ -30,7 +30,12 @@ using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal
 
 class BpeModel {
  public:
-  // `model` is tokenizer.json's "model" object with "type": "BPE".
+  // Ids may leave gaps, at most this many unused below the largest id (real
+  // vocabularies leave none): tables are indexed by id.
+  static constexpr int64_t kMaxUnusedIds = int64_t{1} << 20;
+
+  // `model` is tokenizer.json's "model" object with "type": "BPE". Ids are
+  // integers from 0 to 2^31-2, with at most kMaxUnusedIds unused.
   static StatusOr<std::unique_ptr<BpeModel>> FromJson(const Json& model, const std::string& where);
   ~BpeModel();
 

@@ -17,7 +17,7 @@ StatusOr<hf::Json> ReadJson(const std::string& path) {
   buffer << in.rdbuf();
   try {
     return hf::Json::parse(buffer.str());
-  } catch (const hf::Json::parse_error& e) {
+  } catch (const hf::Json::exception& e) {  // also a number beyond double ("1e999")
     std::string message = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     if (const size_t pos = message.find("] "); pos != std::string::npos) {

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 
 namespace compass::jinja {
 
@@ -200,7 +201,8 @@ class Lexer {
     token.offset = i;
     if (is_float) {
       token.type = Token::Type::kFloat;
-      token.number = std::stod(digits);
+      // strtod, not stod: 1e999 is inf and 1e-999 is 0.0, as in Python.
+      token.number = std::strtod(digits.c_str(), nullptr);
     } else {
       token.type = Token::Type::kInteger;
       try {

@@ -274,6 +274,8 @@ TEST(ResultsStore, AMissingOrWronglyTypedNumberIsCorruptionNotZero) {
     ASSERT_TRUE((*store)->BeginRun(Meta("h"), false).ok());
     ASSERT_TRUE((*store)->PutResponse(Response("null", -1.0)).ok());
     ASSERT_TRUE((*store)->PutResponse(Response("text", -1.0)).ok());
+    ASSERT_TRUE((*store)->PutResponse(Response("big_token", -1.0)).ok());
+    ASSERT_TRUE((*store)->PutResponse(Response("big_logprob", -1.0)).ok());
     StoredTask t{"mmlu", "mmlu", "mcq_accuracy", 1, 1, 1, 0, 0};
     ASSERT_TRUE((*store)
                     ->PutTask(t, {{"mmlu", "a/0", "a", 0, "{}", {{"acc", 1}}}},
@@ -284,11 +286,13 @@ TEST(ResultsStore, AMissingOrWronglyTypedNumberIsCorruptionNotZero) {
   Sql(dir,
       "UPDATE responses SET logprob = NULL WHERE hash = 'null';"
       "UPDATE responses SET logprob = 'oops' WHERE hash = 'text';"
+      "UPDATE responses SET tokens_json = '[1, 4294967297]' WHERE hash = 'big_token';"
+      "UPDATE responses SET token_logprobs_json = '[-1e300]' WHERE hash = 'big_logprob';"
       "UPDATE samples SET metrics_json = '{\"acc\": \"yes\"}';"
       "UPDATE aggregates SET value = 'high';");
   auto store = ResultsStore::OpenExisting(dir.string());
   ASSERT_TRUE(store.ok());
-  for (const char* hash : {"null", "text"}) {
+  for (const char* hash : {"null", "text", "big_token", "big_logprob"}) {
     auto got = (*store)->Responses({hash});
     ASSERT_FALSE(got.ok()) << hash;
     EXPECT_EQ(got.status().code(), COMPASS_DATA_LOSS);

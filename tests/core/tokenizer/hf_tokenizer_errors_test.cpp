@@ -90,6 +90,12 @@ TEST_F(TokenizerFiles, MalformedJsonNamesTheFile) {
   EXPECT_FALSE(s.ok());
   EXPECT_PRED2(Contains, s.message(), Path("tokenizer.json") + ": not valid JSON");
 
+  // A number beyond double was an exception of another type that escaped
+  // (found by fuzz/tokenizer_json_fuzzer.cpp; fuzz/regressions/tokenizer_json/).
+  Write("tokenizer.json", Tokenizer(R"(, "dropout": 11e30086)"));
+  EXPECT_PRED2(Contains, Load().message(),
+               Path("tokenizer.json") + ": not valid JSON: number overflow parsing '11e30086'");
+
   Write("tokenizer.json", Tokenizer(""));
   Write("tokenizer_config.json", "{\"bos_token\": ");
   const Status c = Load();
@@ -175,6 +181,25 @@ TEST_F(TokenizerFiles, AddedTokenIdsMustFollowTheVocabulary) {
   EXPECT_FALSE(s.ok());
   EXPECT_PRED2(Contains, s.message(), "added_tokens[0].id: token '<x>' has id 7 here");
   EXPECT_PRED2(Contains, s.message(), "id 2");
+}
+
+// Found by fuzz/tokenizer_json_fuzzer.cpp (fuzz/regressions/tokenizer_json/):
+// one id of 2e9 in a small vocabulary asked for a 16 GB id table.
+TEST_F(TokenizerFiles, SparseIdsBeyondTheVocabularyAreRefused) {
+  Write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2000000000},
+                                        "merges": ["a b"]}})");
+  const Status s = Load();
+  EXPECT_EQ(s.code(), COMPASS_INVALID_ARGUMENT);
+  EXPECT_PRED2(Contains, s.message(),
+               "model.vocab: the largest id is 2000000000 but there are 3 tokens; ids may leave "
+               "at most 1048576 unused");
+  // A gap within the bound is accepted.
+  Write("tokenizer.json",
+        R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 1000}, "merges": ["a b"]}})");
+  auto t = LoadTokenizer("auto", dir_.string());
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ((*t)->vocab_size(), 1001u);
+  EXPECT_EQ((*t)->Encode("ab"), (std::vector<int32_t>{1000}));
 }
 
 }  // namespace
