@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "models/parallel_accounting.h"
 #include "real_model.h"
 
 namespace compass::paged_tp {
