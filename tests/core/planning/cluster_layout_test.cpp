@@ -55,8 +55,8 @@ TEST(ClusterLayout, TensorParallelSizesArePowersOfTwoTheNodeAndHeadsAllow) {
   EXPECT_EQ(NodeTensorParallelSizes(big, {2, 8}), (std::vector<int64_t>{1, 2, 4, 8}));
   // 6 GPUs a node: only 1 and 2 divide it.
   EXPECT_EQ(NodeTensorParallelSizes(big, {1, 6}), (std::vector<int64_t>{1, 2}));
-  // 40 heads (Llama-2-13B): 8 does not divide them.
-  EXPECT_EQ(NodeTensorParallelSizes(Model(40, 40, 40, 13824), {1, 8}),
+  // 20 heads: 8 does not divide them.
+  EXPECT_EQ(NodeTensorParallelSizes(Model(20, 20, 40, 13824), {1, 8}),
             (std::vector<int64_t>{1, 2, 4}));
   // 12 heads, 3 KV heads: 2 and 3 do not divide one another.
   EXPECT_EQ(NodeTensorParallelSizes(Model(12, 3, 24), {1, 8}), (std::vector<int64_t>{1}));
@@ -119,9 +119,9 @@ TEST(ClusterLayout, GivenFactorsThatCannotBeLaidAreRefusedWithTheFix) {
     for (const auto& part : c.parts) EXPECT_TRUE(Has(s.message(), part)) << s.message();
   }
   // The heads' rule is models::TensorParallelRefusal's, with this cluster's choices.
-  const Status s = CheckGivenLayout({8, 0}, Model(40, 40, 40, 13824), {1, 8});
+  const Status s = CheckGivenLayout({8, 0}, Model(20, 20, 40, 13824), {1, 8});
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(Has(s.message(), "tp = 8 does not divide the model's 40 attention heads"))
+  EXPECT_TRUE(Has(s.message(), "tp = 8 does not divide the model's 20 attention heads"))
       << s.message();
   EXPECT_TRUE(Has(s.message(), "on this cluster use tp = 1, 2 or 4")) << s.message();
 }

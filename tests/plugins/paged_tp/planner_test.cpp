@@ -226,7 +226,9 @@ TEST(PagedPlanner, StagesOfTpRanks) {
 
   // Stages within the layers and the devices.
   o.stages = 0;
-  ExpectRefused(o, c, gpus, "stages must be between 1 and the model's 80 decoder layers, got 0");
+  ExpectRefused(o, c, gpus,
+                "stages must be between 1 and the model's 80 decoder layers (every stage holds at "
+                "least one), got 0");
   o.stages = 81;
   ExpectRefused(o, c, gpus, "stages must be between 1 and the model's 80 decoder layers");
   o.stages = 5;
