@@ -36,6 +36,9 @@ class PagedTpBackend final : public sdk::Backend {
     static const compass_option_spec specs[] = {
         sdk::option("tp", COMPASS_OPT_INT,
                     "tensor-parallel ranks, one per device of backend.devices (default 1)"),
+        sdk::option("stages", COMPASS_OPT_INT,
+                    "pipeline stages of tp ranks each, on devices s x tp.. (default 1; more "
+                    "than one is planned, not yet run)"),
         sdk::option("block_size", COMPASS_OPT_INT, "tokens per KV block, a power of two (16)"),
         sdk::option("memory_utilization", COMPASS_OPT_FLOAT,
                     "share of each device's memory for weights, activations and KV blocks (0.9)"),
@@ -60,6 +63,7 @@ class PagedTpBackend final : public sdk::Backend {
     config_ = ValueOrThrow(model::LoadModelConfig(model_path_));
     dtype_ = ValueOrThrow(model::ParseDType(sdk::view(config.dtype)));
     options_.tp = o.value("tp", int64_t{1});
+    options_.stages = o.value("stages", int64_t{1});
     options_.block_size = o.value("block_size", options_.block_size);
     options_.memory_utilization = o.value("memory_utilization", options_.memory_utilization);
     options_.num_blocks = o.value("num_blocks", int64_t{0});
@@ -89,13 +93,12 @@ class PagedTpBackend final : public sdk::Backend {
   void plan(const sdk::PlanSink& sink) override {
     const auto acc = model::AccountParameters(config_, dtype_);
     for (const RankPlan& r : plan_.ranks) {
-      sink.placement(
-          options_.tp == 1 ? "model" : "model (rank of " + std::to_string(options_.tp) + ")",
-          r.device, r.weights);
+      sink.placement(PlacementName(r.stage), r.device, r.weights);
       sink.device(r.device, r.capacity, r.weights, r.kv_bytes, r.activations + r.reserve);
     }
     const auto figures = sink.figures();
     figures.figure("tp", static_cast<double>(options_.tp), COMPASS_UNIT_COUNT);
+    figures.figure("stages", static_cast<double>(options_.stages), COMPASS_UNIT_COUNT);
     figures.figure("kv_blocks", static_cast<double>(plan_.num_blocks), COMPASS_UNIT_COUNT);
     figures.figure("kv_tokens", static_cast<double>(plan_.num_blocks * options_.block_size),
                    COMPASS_UNIT_COUNT);
@@ -104,6 +107,7 @@ class PagedTpBackend final : public sdk::Backend {
     figures.figure("max_batched_tokens", static_cast<double>(options_.max_batched_tokens),
                    COMPASS_UNIT_COUNT);
     figures.figure("max_length", static_cast<double>(max_length_), COMPASS_UNIT_COUNT);
+    figures.figure("memory_utilization", options_.memory_utilization, COMPASS_UNIT_RATIO);
     figures.figure("weights", static_cast<double>(acc.total_bytes()), COMPASS_UNIT_BYTES);
     sink.verdict(plan_.fits, plan_.message);
   }
@@ -112,6 +116,12 @@ class PagedTpBackend final : public sdk::Backend {
     if (!plan_.fits) throw sdk::Error(COMPASS_OUT_OF_MEMORY, plan_.message);
     if (simulated_) {
       throw sdk::Error(COMPASS_INVALID_ARGUMENT, "simulated devices can be planned, not loaded");
+    }
+    if (options_.stages > 1) {
+      throw sdk::Error(COMPASS_UNSUPPORTED,
+                       "paged_tp: stages = " + std::to_string(options_.stages) +
+                           " can be planned (compass plan), not yet run: a run serves one "
+                           "stage; set stages = 1 (docs/scale-out.md)");
     }
     backend_support::ResetDevicePeaks(UsedDevices());
     std::vector<c10::Device> devices;
@@ -206,6 +216,14 @@ class PagedTpBackend final : public sdk::Backend {
   }
 
  private:
+  // "model", "model (rank of 4)", "layers 0-62 (stage 0, rank of 8)".
+  std::string PlacementName(int64_t stage) const {
+    const std::string rank = options_.tp == 1 ? "" : "rank of " + std::to_string(options_.tp);
+    if (options_.stages == 1) return rank.empty() ? "model" : "model (" + rank + ")";
+    const auto [begin, end] = plan_.stage_layers[static_cast<size_t>(stage)];
+    return "layers " + std::to_string(begin) + "-" + std::to_string(end - 1) + " (stage " +
+           std::to_string(stage) + (rank.empty() ? "" : ", " + rank) + ")";
+  }
   std::vector<std::string> UsedDevices() const {
     std::vector<std::string> out;
     for (const RankPlan& r : plan_.ranks) out.push_back(r.device);

@@ -24,9 +24,10 @@ std::string Bytes(double b) {
 // One step's activations on a rank: the layer working set for
 // max_batched_tokens tokens (as hf_native's estimate, heads split over the
 // ranks), the K and V a layer gathers for max_num_seqs rows of max_length
-// keys, and float32 logits with their log-softmax for every token.
+// keys, float32 logits with their log-softmax for every token on the last
+// stage, and the hidden states at the stage boundary when there are stages.
 uint64_t StepActivationBytes(const model::ModelConfig& c, model::DType dtype, const PagedOptions& o,
-                             int64_t max_length) {
+                             int64_t max_length, bool last_stage) {
   const uint64_t ds = model::DTypeSize(dtype);
   const uint64_t tokens = static_cast<uint64_t>(o.max_batched_tokens);
   const uint64_t tp = static_cast<uint64_t>(o.tp);
@@ -36,31 +37,44 @@ uint64_t StepActivationBytes(const model::ModelConfig& c, model::DType dtype, co
       static_cast<uint64_t>(std::min<int64_t>(o.max_num_seqs, o.max_batched_tokens)) *
       static_cast<uint64_t>(max_length);
   bytes += 2 * keys * kv * ds;
-  bytes += tokens * static_cast<uint64_t>(c.vocab_size) * (4 * 2 + ds) / tp;
+  if (last_stage) bytes += tokens * static_cast<uint64_t>(c.vocab_size) * (4 * 2 + ds) / tp;
+  if (o.stages > 1) bytes += model::StageBoundaryBytes(c, dtype, tokens);
   return bytes;
 }
 
 }  // namespace
 
 uint64_t KvBlockBytes(const model::ModelConfig& config, model::DType dtype, int64_t block_size,
-                      int64_t tp) {
-  return 2ull * static_cast<uint64_t>(config.num_hidden_layers) *
-         static_cast<uint64_t>(block_size) *
-         static_cast<uint64_t>(model::KvHeadsPerRank(config, tp)) *
-         static_cast<uint64_t>(config.head_dim) * model::DTypeSize(dtype);
+                      int64_t tp, int64_t layers) {
+  return static_cast<uint64_t>(block_size) *
+         model::KvBytesPerToken(config, dtype, tp, layers > 0 ? layers : config.num_hidden_layers);
 }
 
 Status CheckOptions(const PagedOptions& o, const model::ModelConfig& c,
                     const std::vector<DeviceInfo>& devices, int64_t max_length) {
   if (o.tp < 1) return Bad("tp", "must be at least 1, got " + std::to_string(o.tp));
+  if (o.stages < 1 || o.stages > c.num_hidden_layers) {
+    return Bad("stages", "must be between 1 and the model's " +
+                             std::to_string(c.num_hidden_layers) +
+                             " decoder layers (every stage holds at least one), got " +
+                             std::to_string(o.stages));
+  }
   if (o.tp > static_cast<int64_t>(devices.size())) {
     return Bad("tp", "= " + std::to_string(o.tp) + " needs " + std::to_string(o.tp) +
                          " devices, one per rank, but backend.devices lists " +
                          std::to_string(devices.size()) + "; list more devices or lower tp");
   }
+  // tp <= devices <= 2^63, so the product cannot overflow when it is checked by division.
+  if (o.stages > static_cast<int64_t>(devices.size()) / o.tp) {
+    return Bad("stages", "= " + std::to_string(o.stages) + " with tp = " + std::to_string(o.tp) +
+                             " needs " + std::to_string(o.tp * o.stages) +
+                             " devices (tp ranks per stage), but backend.devices lists " +
+                             std::to_string(devices.size()) +
+                             "; list more devices, or lower stages or tp");
+  }
   std::set<std::string> seen;
   const bool cpu = devices.front().name.rfind("cpu", 0) == 0;
-  for (int64_t r = 0; r < o.tp; ++r) {
+  for (int64_t r = 0; r < o.tp * o.stages; ++r) {
     if ((devices[r].name.rfind("cpu", 0) == 0) != cpu) {
       return Bad("tp", "mixes CPU and GPU ranks (" + devices.front().name + ", " + devices[r].name +
                            "); the ranks of a group are all cpu:N (in-process communicator) or "
@@ -123,19 +137,24 @@ StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfi
   COMPASS_RETURN_IF_ERROR(CheckOptions(o, c, devices, max_length));
   plan.dtype = dtype;
   plan.max_length = max_length;
-  plan.block_bytes = KvBlockBytes(c, dtype, o.block_size, o.tp);
+  plan.stage_layers = model::EvenLayerSplit(c.num_hidden_layers, o.stages);
   const model::ParameterAccounting acc = model::AccountParameters(c, dtype);
   const uint64_t tp = static_cast<uint64_t>(o.tp);
-  const uint64_t activations = StepActivationBytes(c, dtype, o, max_length);
   const int64_t blocks_per_seq = (max_length + o.block_size - 1) / o.block_size;
   int64_t budget_blocks = std::numeric_limits<int64_t>::max();
-  for (int64_t r = 0; r < o.tp; ++r) {
+  for (int64_t r = 0; r < o.tp * o.stages; ++r) {
+    const int64_t stage = r / o.tp;
+    const auto [begin, end] = plan.stage_layers[static_cast<size_t>(stage)];
+    const bool first = stage == 0, last = stage == o.stages - 1;
+    const uint64_t block_bytes = KvBlockBytes(c, dtype, o.block_size, o.tp, end - begin);
+    plan.block_bytes = std::max(plan.block_bytes, block_bytes);
     RankPlan rank;
     rank.device = devices[r].name;
+    rank.stage = stage;
     rank.capacity = devices[r].memory_bytes;
     // Norms are replicated, everything else split; rounding up per rank.
-    rank.weights = (acc.total_bytes() + tp - 1) / tp;
-    rank.activations = activations;
+    rank.weights = (model::StageWeightBytes(acc, begin, end, first, last) + tp - 1) / tp;
+    rank.activations = StepActivationBytes(c, dtype, o, max_length, last);
     rank.reserve = rank.device.rfind("cuda", 0) == 0 ? o.cuda_reserve : 0;
     const double usable = static_cast<double>(rank.capacity) * o.memory_utilization;
     double left = usable - static_cast<double>(rank.weights + rank.activations + rank.reserve);
@@ -145,15 +164,31 @@ StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfi
     if (rank.device.rfind("cpu", 0) == 0) left = std::min(left, static_cast<double>(kCpuKvBudget));
     budget_blocks = std::min<int64_t>(
         budget_blocks,
-        left > 0 ? static_cast<int64_t>(left / static_cast<double>(plan.block_bytes)) : 0);
+        left > 0 ? static_cast<int64_t>(left / static_cast<double>(block_bytes)) : 0);
     plan.ranks.push_back(rank);
   }
   const int64_t useful = blocks_per_seq * o.max_num_seqs;
   plan.num_blocks = o.num_blocks > 0 ? o.num_blocks : std::min(budget_blocks, useful);
-  for (RankPlan& rank : plan.ranks) rank.kv_bytes = plan.num_blocks * plan.block_bytes;
+  // The rank that limits the blocks: the least room per block (the first
+  // among equals), named when one sequence does not fit.
+  size_t tightest = 0;
+  double tightest_room = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < plan.ranks.size(); ++i) {
+    RankPlan& rank = plan.ranks[i];
+    const auto [begin, end] = plan.stage_layers[static_cast<size_t>(rank.stage)];
+    const uint64_t block_bytes = KvBlockBytes(c, dtype, o.block_size, o.tp, end - begin);
+    rank.kv_bytes = plan.num_blocks * block_bytes;
+    const double room = (static_cast<double>(rank.capacity) * o.memory_utilization -
+                         static_cast<double>(rank.weights + rank.activations + rank.reserve)) /
+                        static_cast<double>(block_bytes);
+    if (room < tightest_room) {
+      tightest_room = room;
+      tightest = i;
+    }
+  }
   const uint64_t need = static_cast<uint64_t>(blocks_per_seq) * plan.block_bytes;
   if (plan.num_blocks < blocks_per_seq) {
-    const RankPlan& r = plan.ranks.front();
+    const RankPlan& r = plan.ranks[tightest];
     plan.fits = false;
     plan.message =
         "the KV cache holds " + std::to_string(plan.num_blocks) + " blocks of " +
@@ -166,7 +201,8 @@ StatusOr<PagedPlan> PlanPaged(const PagedOptions& given, const model::ModelConfi
                                 Bytes(r.weights) + " of weights and " + Bytes(r.activations) +
                                 " of activations; lower max_batched_tokens or "
                                 "max_num_seqs, raise memory_utilization, use more "
-                                "ranks (tp) or set model.max_length lower");
+                                "ranks (tp, or stages of tp ranks) or set model.max_length "
+                                "lower");
     return plan;
   }
   plan.fits = true;

@@ -11,11 +11,23 @@
 // at most what max_num_seqs sequences of max_length tokens can use, or
 // `num_blocks` when given. The plan fits when one sequence of max_length
 // tokens fits.
+//
+// With `stages` > 1 the decoder layers are split into that many stages of
+// equal layer counts (models/parallel_accounting.h, EvenLayerSplit), each
+// stage a group of tp ranks on devices [s x tp, (s + 1) x tp): a rank holds
+// its stage's weights / tp (StageWeightBytes: the embedding on stage 0, the
+// final norm and LM head on the last), KV blocks for its stage's layers
+// only, and the step's activations with the logits on the last stage only
+// and, between stages, the hidden states at the boundary
+// (StageBoundaryBytes). Every stage holds the same blocks (a sequence's
+// tokens in every stage), so blocks = the least any rank can hold. Stages
+// are planned, not yet run: load() refuses stages > 1.
 #ifndef COMPASS_PAGED_TP_PLANNER_H_
 #define COMPASS_PAGED_TP_PLANNER_H_
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/dtype.h"
@@ -41,6 +53,7 @@ inline constexpr int64_t kMaxBatchedTokens = (int64_t{1} << 31) - 1;
 
 struct PagedOptions {
   int64_t tp = 1;
+  int64_t stages = 1;  // pipeline stages of tp ranks each
   int64_t block_size = 16;
   double memory_utilization = 0.9;
   int64_t num_blocks = 0;  // 0: from the budget
@@ -53,6 +66,7 @@ struct PagedOptions {
 
 struct RankPlan {
   std::string device;
+  int64_t stage = 0;
   uint64_t capacity = 0;
   uint64_t weights = 0;
   uint64_t activations = 0;
@@ -68,22 +82,23 @@ struct PagedPlan {
   model::DType dtype = model::DType::kF32;
   int64_t max_length = 0;
   int64_t num_blocks = 0;
-  uint64_t block_bytes = 0;  // one block, every layer, K and V, on one rank
+  uint64_t block_bytes = 0;  // one block, K and V of the largest stage's layers, on one rank
+  std::vector<std::pair<int64_t, int64_t>> stage_layers;  // [begin, end) per stage
   std::vector<RankPlan> ranks;
   bool fits = false;
   std::string message;  // why it does not fit, with a fix; empty when it fits
 };
 
-// InvalidArgument, naming the option and what is allowed: tp < 1, tp larger
-// than the devices given, a device given twice, CPU and GPU ranks mixed, block_size not a power of
-// two >= 1, memory_utilization outside (0, 1], num_blocks < 0, max_num_seqs
-// or max_batched_tokens < 1, max_batched_tokens < max_length without
+// InvalidArgument, naming the option and what is allowed: tp < 1, stages
+// outside 1 to the decoder layers, tp x stages larger than the devices given, a device given twice,
+// CPU and GPU ranks mixed, block_size not a power of two >= 1, memory_utilization outside (0, 1],
+// num_blocks < 0, max_num_seqs or max_batched_tokens < 1, max_batched_tokens < max_length without
 // chunked prefill; tp not dividing the attention heads, or tp and the KV
 // heads not dividing one another.
 Status CheckOptions(const PagedOptions& options, const model::ModelConfig& config,
                     const std::vector<DeviceInfo>& devices, int64_t max_length);
 
-// The plan on the first `tp` devices (CheckOptions first). With dynamic
+// The plan on the first tp x stages devices (CheckOptions first). With dynamic
 // (NTK) RoPE a forward's frequencies depend on its length, so a token's K/V
 // depend on how its prompt was split into steps: such models compute every
 // prompt in one step, unshared (no chunked prefill, no prefix caching, steps
@@ -117,11 +132,11 @@ StatusOr<int64_t> MeasuredKvBlocks(const PagedPlan& plan, const std::vector<Meas
 // Returns the row lengths.
 std::vector<int64_t> ProfileStepRows(const PagedPlan& plan);
 
-// K and V of every layer for one block of `block_size` tokens on one of `tp`
-// ranks (KV heads split when there are at least tp of them, else each rank
-// holds one).
+// K and V of `layers` layers (0: every layer of the model) for one block of
+// `block_size` tokens on one of `tp` ranks (KV heads split when there are at
+// least tp of them, else each rank holds one).
 uint64_t KvBlockBytes(const model::ModelConfig& config, model::DType dtype, int64_t block_size,
-                      int64_t tp);
+                      int64_t tp, int64_t layers = 0);
 
 }  // namespace compass::paged_tp
 

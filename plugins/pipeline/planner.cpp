@@ -292,35 +292,13 @@ Status CheckOptions(const PipelineOptions& o, const model::ModelConfig& c,
   return Status::Ok();
 }
 
-uint64_t StageWeightBytes(const model::ParameterAccounting& acc, int64_t begin, int64_t end,
-                          bool first, bool last) {
-  uint64_t bytes = 0;
-  for (int64_t l = begin; l < end; ++l) bytes += acc.layer_bytes(static_cast<size_t>(l));
-  if (first) bytes += acc.embed_tokens_bytes();
-  if (last) {
-    bytes += acc.norm_bytes() + acc.lm_head_bytes();
-    if (Tied(acc) && !first) bytes += acc.embed_tokens_bytes();
-  }
-  return bytes;
-}
-
 std::vector<std::pair<int64_t, int64_t>> SplitLayers(const PipelineOptions& o,
                                                      const model::ParameterAccounting& acc,
                                                      int64_t stages) {
   const int64_t layers = static_cast<int64_t>(acc.layers.size());
   if (o.split == SplitRule::kExplicit) return o.explicit_layers;
   if (stages < 1 || stages > layers) return {};
-  std::vector<std::pair<int64_t, int64_t>> out;
-  if (o.split == SplitRule::kEvenLayers) {
-    const int64_t base = layers / stages, extra = layers % stages;
-    int64_t begin = 0;
-    for (int64_t s = 0; s < stages; ++s) {
-      const int64_t end = begin + base + (s < extra ? 1 : 0);
-      out.emplace_back(begin, end);
-      begin = end;
-    }
-    return out;
-  }
+  if (o.split == SplitRule::kEvenLayers) return model::EvenLayerSplit(layers, stages);
   std::vector<uint64_t> prefix(static_cast<size_t>(layers) + 1, 0);
   for (int64_t l = 0; l < layers; ++l) {
     prefix[l + 1] = prefix[l] + acc.layer_bytes(static_cast<size_t>(l));
@@ -384,7 +362,7 @@ StatusOr<PipelinePlan> PlanPipeline(const PipelineOptions& given, const model::M
                                 static_cast<uint64_t>(c.num_key_value_heads) *
                                 static_cast<uint64_t>(c.head_dim) * ds;
   const uint64_t layer_activations = model::LayerActivationBytes(c, dtype, tokens);
-  const uint64_t queued = 2 * tokens * static_cast<uint64_t>(c.hidden_size) * ds;
+  const uint64_t queued = model::StageBoundaryBytes(c, dtype, tokens);
   const uint64_t logits = tokens * static_cast<uint64_t>(c.vocab_size) * 4;
 
   const auto ranges = SplitLayers(o, acc, o.stages);

@@ -31,6 +31,7 @@
 
 #include "models/dtype.h"
 #include "models/model_config.h"
+#include "models/parallel_accounting.h"
 #include "util/status.h"
 
 namespace compass::pipeline {
@@ -124,12 +125,8 @@ int64_t ResolvedStages(const PipelineOptions& options, const std::vector<DeviceI
 Status CheckOptions(const PipelineOptions& options, const model::ModelConfig& config,
                     const std::vector<DeviceInfo>& devices);
 
-// The weight bytes of a stage holding layers [begin, end): its layers, plus
-// the embedding when `first`, plus the norm and the LM head when `last` (a
-// tied head, acc.lm_head_params == 0, is a copy of the embedding when the
-// stage is last but not also first).
-uint64_t StageWeightBytes(const model::ParameterAccounting& acc, int64_t begin, int64_t end,
-                          bool first, bool last);
+// A stage's weight bytes: model::StageWeightBytes (models/parallel_accounting.h).
+using model::StageWeightBytes;
 
 // The layer ranges [begin, end) per stage, for 1 <= stages <= layers (as
 // CheckOptions ensures; empty otherwise). kEvenLayers: counts differ by at

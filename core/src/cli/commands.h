@@ -63,7 +63,8 @@ int CompareCommand(const GlobalOptions& global, const CompareOptions& options);
 // Prints the ids and pieces of a text under a model's tokenizer.
 int TokenizeCommand(const TokenizeOptions& options);
 int RunCommand(const GlobalOptions& global, const RunOptions& options);
-// `--backend all` plans every in-tree backend (PlanAllCommand).
+// `--backend all` plans every in-tree backend (PlanAllCommand); paged_tp on
+// a cluster (`--devices 2x8xH100`) is the cluster plan (plan_cluster.h).
 int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json);
 // Plans hf_native, paged_tp and pipeline for the same model and devices and
 // prints one table (or one JSON document): each backend's layout (its

@@ -20,7 +20,7 @@ namespace {
 constexpr char kUsage[] =
     "Evaluate language models on benchmarks through interchangeable inference backends.\n\n"
     "  compass --backend NAME --config eval.toml      run the tasks of eval.toml\n"
-    "  compass plan --backend NAME|all --config eval.toml [--devices 4xA40]\n"
+    "  compass plan --backend NAME|all --config eval.toml [--devices 4xA40|2x8xH100]\n"
     "  compass compare --backends a,b,c --config eval.toml   the same run on each, "
     "compared item by item\n"
     "  compass report RUN_DIR                         rebuild a run folder's reports\n"
@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
   add_run(plan, true);
   plan->add_option("--devices", run.devices,
                    "Plan for simulated devices instead of this machine's: 4xA40 (a GPU of "
-                   "the catalogue, docs/cli.md), 4xA40-48GB, 2x80GiB, 4xT4-16GB-nobf16");
+                   "the catalogue, docs/cli.md), 4xA40-48GB, 2x80GiB, 4xT4-16GB-nobf16; "
+                   "2x8xH100 for a cluster (nodes x GPUs per node x GPU, docs/scale-out.md)");
   plan->add_flag("--json", json, "Print as JSON");
 
   CompareOptions cmp;

@@ -9,6 +9,9 @@
 //              largest tp below that it accepts
 //              (models/parallel_accounting.h, TensorParallelRefusal)
 //   pipeline   stages = the devices, at most the model's decoder layers
+// On a cluster (`--devices 2x8xH100`, cli/plan_cluster.h) paged_tp's row is
+// the cluster layout (tp x stages x replicas); hf_native and pipeline run
+// in one process, so they are planned on the first node's GPUs.
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/plan_cluster.h"
 #include "cli/plan_support.h"
 #include "config/config.h"
 #include "devices/devices.h"
@@ -77,10 +81,10 @@ std::string ChooseLayout(const std::string& backend, const EvalConfig& config, i
     }
     int64_t tp = std::max<int64_t>(devices, 1);
     std::string why;
-    const std::string refusal = model && model->num_attention_heads > 0 &&
-                                        model->num_key_value_heads > 0
-                                    ? model::TensorParallelRefusal(*model, tp)
-                                    : "";
+    const std::string refusal =
+        model && model->num_attention_heads > 0 && model->num_key_value_heads > 0
+            ? model::TensorParallelRefusal(*model, tp)
+            : "";
     if (!refusal.empty()) {
       const int64_t all = tp;
       while (tp > 1 && !model::TensorParallelRefusal(*model, tp).empty()) --tp;
@@ -215,6 +219,40 @@ std::string WithoutPrefix(const std::string& text, const std::string& prefix) {
   return rest;
 }
 
+// paged_tp's row on a cluster: the layout ChooseClusterLayout picks, KV
+// capacity over its replicas.
+Row PlanClusterRow(const PluginRegistry& registry, const RunOptions& options,
+                   const EvalConfig& config, const std::vector<Device>& simulated,
+                   const model::ModelConfig& model) {
+  Row row;
+  row.backend = kClusterBackend;
+  const ClusterChoice c = ChooseClusterLayout(registry, options, config, simulated, model);
+  row.layout = c.report ? planning::LayoutText(c.layout) + (c.given ? " (given)" : "") : "-";
+  if (!c.error.ok()) {
+    row.error = c.error;
+    row.error_exit = c.error_exit;
+    return row;
+  }
+  row.report = *c.report;
+  for (const auto& d : row.report->plan.devices) {
+    const uint64_t used = d.weights + d.cache + d.activations;
+    if (used >= row.peak) {
+      row.peak = used;
+      row.peak_capacity = d.capacity;
+    }
+    row.kv_bytes += d.cache * static_cast<uint64_t>(c.layout.replicas);
+  }
+  row.kv_tokens = KvTokens(*row.report) * static_cast<uint64_t>(c.layout.replicas);
+  row.layout_note = "tp within a node, stages across nodes, " + std::to_string(c.layout.replicas) +
+                    " replica(s) on the GPUs left (KV capacity over all of them)";
+  if (!c.why_stages.empty()) row.layout_note += "; " + c.why_stages;
+  if (!c.fits) {
+    const std::string larger = LargerClusterText(c);
+    row.report->plan.message = c.shortfall + (larger.empty() ? "" : "; " + larger);
+  }
+  return row;
+}
+
 void PrintTable(const std::vector<Row>& rows, const std::vector<Device>& simulated,
                 const std::string& dtype_note) {
   const PlanReport* any = nullptr;
@@ -222,7 +260,12 @@ void PrintTable(const std::vector<Row>& rows, const std::vector<Device>& simulat
     if (r.report && !any) any = &*r.report;
   }
   const std::vector<Device>& devices = any ? any->devices : simulated;
-  if (devices.empty()) {
+  if (NodeCount(simulated) > 1) {
+    const auto shape = planning::ShapeOf(simulated);
+    std::printf("Plans on %lld nodes x %lld GPUs (%s %s)", static_cast<long long>(shape.nodes),
+                static_cast<long long>(shape.gpus_per_node), simulated.front().model.c_str(),
+                FormatBytes(simulated.front().memory_bytes).c_str());
+  } else if (devices.empty()) {
     std::printf("Plans");
   } else {
     std::printf("Plans on %zu device(s) (%s)", devices.size(), DescribeDevices(devices).c_str());
@@ -297,8 +340,24 @@ int PlanAllCommand(const GlobalOptions& global, const RunOptions& options, bool 
 
   const auto registry = PluginRegistry::Discover(PluginSearchPath(global.plugin_dirs));
   std::vector<Row> rows;
+  const bool cluster = IsClusterSpec(options.devices);
+  // One process runs on one node: hf_native and pipeline get node 0's GPUs.
+  std::vector<Device> node0;
+  for (const Device& d : simulated) {
+    if (d.node == 0) node0.push_back(d);
+  }
   for (const char* backend : kInTreeBackends) {
-    rows.push_back(PlanOne(backend, registry, options, *config, simulated, model));
+    if (cluster && model && std::string(backend) == kClusterBackend) {
+      rows.push_back(PlanClusterRow(registry, options, *config, simulated, *model));
+      continue;
+    }
+    rows.push_back(
+        PlanOne(backend, registry, options, *config, cluster ? node0 : simulated, model));
+    if (cluster && node0.size() < simulated.size()) {
+      rows.back().layout_note =
+          "one process on one node: planned on node 0's " + std::to_string(node0.size()) + " GPUs" +
+          (rows.back().layout_note.empty() ? "" : "; ") + rows.back().layout_note;
+    }
   }
   bool fits = false;
   const Row* first_error = nullptr;

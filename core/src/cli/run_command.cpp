@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/crash_handler.h"
+#include "cli/plan_cluster.h"
 #include "cli/plan_support.h"
 #include "cli/run_backend.h"
 #include "cli/stop_control.h"
@@ -163,8 +164,7 @@ int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
     spdlog::error("{}", store.status().message());
     return kExitUsage;
   }
-  if (auto labels = (*store)->Labels();
-      labels.ok() && !labels->empty() && labels->front() != "") {
+  if (auto labels = (*store)->Labels(); labels.ok() && !labels->empty() && labels->front() != "") {
     // A compare folder: its runs are labelled by backend.
     std::string names;
     for (const std::string& l : *labels) names += (names.empty() ? "" : ", ") + l;
@@ -207,10 +207,24 @@ std::optional<PlanInputs> LoadPlanInputs(const RunOptions& options) {
 
 int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool json) {
   if (options.backend == kAllBackends) return PlanAllCommand(global, options, json);
+  if (options.backend == kClusterBackend && IsClusterSpec(options.devices)) {
+    return PlanClusterCommand(global, options, json);
+  }
   std::optional<PlanInputs> inputs = LoadPlanInputs(options);
   if (!inputs) return kExitUsage;
   const EvalConfig* config = &inputs->config;
   const std::vector<Device>& simulated = inputs->simulated;
+  if (NodeCount(simulated) > 1) {
+    spdlog::error(
+        "--devices '{}' spans {} nodes, but {} runs in one process on one machine; plan it on "
+        "one node (--devices 1x{}x...), or lay the model out over the cluster with --backend {} "
+        "(tp within a node, stages across nodes) or --backend all (docs/scale-out.md)",
+        options.devices, NodeCount(simulated), options.backend,
+        std::count_if(simulated.begin(), simulated.end(),
+                      [](const Device& d) { return d.node == 0; }),
+        kClusterBackend);
+    return kExitUsage;
+  }
   const auto registry = PluginRegistry::Discover(PluginSearchPath(global.plugin_dirs));
   PluginHost host;
   Runner runner(registry, host);

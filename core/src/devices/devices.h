@@ -26,6 +26,7 @@ struct Device {
   bool bf16 = false;
   bool fp16 = false;
   bool simulated = false;
+  int node = 0;            // the machine it is in: simulated clusters ("2x8xH100") only
   uint32_t Flags() const;  // compass_device_flags
 };
 
@@ -53,9 +54,23 @@ StatusOr<std::vector<Device>> ResolveDevices(const std::vector<std::string>& nam
 //                         "V100-32GB", "A100-80GB"), else both
 //   "2x80GiB"             a GPU of that memory, bf16 and fp16
 //   "...-nobf16"          after any of them: without bf16
-// Comma-separated groups are allowed ("1x80GB,1x40GB"). A name without a
-// size that the catalogue does not know is an error listing the catalogue.
+// Comma-separated groups are allowed ("1x80GB,1x40GB"), all in one node
+// (node 0). A name without a size that the catalogue does not know is an
+// error listing the catalogue.
+//   "2x8xH100"            NODESxGPUSx(any form above): a cluster of equal
+//                         nodes, alone; devices numbered cuda:0.. across
+//                         the nodes in order, each with its `node`
+//                         (cuda:8..15 are node 1's). 1 to 1024 nodes and
+//                         GPUs per node, at most 1024 GPUs in all.
+// Every error is InvalidArgument starting "--devices: " and naming the text.
 StatusOr<std::vector<Device>> ParseSimulatedDevices(const std::string& spec);
+
+// Whether `spec` is written in the cluster form NODESxGPUSx... ("2x8xH100",
+// "1x8xA100-80GB"), even of one node; syntax only.
+bool IsClusterSpec(const std::string& spec);
+
+// The nodes the devices span (the largest `node` + 1; 0 for none).
+int NodeCount(const std::vector<Device>& devices);
 
 // CUDA devices visible to this process; empty when built without CUDA or
 // when no GPU/driver is present.

@@ -14,6 +14,7 @@
 #include "test_files.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -364,6 +365,216 @@ TEST(PlanCatalogue, OptionsOutOfRangeAreRefusedNamingTheKeyAndTheRange) {
     EXPECT_TRUE(Has(o.err, "--devices: ") && Has(o.err, "'" + devices + "'")) << o.err;
     EXPECT_FALSE(Has(o.err, "unexpected error")) << o.err;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Clusters: `--devices NODESxGPUSxGPU` plans paged_tp as tp within a node x
+// stages across nodes x replicas on the GPUs left.
+
+// Llama-3.1-405B's parameters from its config.json, counted independently
+// of the model library: embedding and LM head (untied), per layer the
+// attention (q and o hidden x hidden, k and v hidden x kv_heads x
+// head_dim), the MLP (3 x hidden x intermediate) and two norms, the final
+// norm.
+uint64_t ParamsFromConfig(const std::string& fixture) {
+  const auto c = nlohmann::json::parse(
+      Slurp(fs::path(COMPASS_SOURCE_DIR) / "tests/fixtures/configs" / fixture / "config.json"));
+  const uint64_t h = c["hidden_size"], layers = c["num_hidden_layers"],
+                 heads = c["num_attention_heads"], kv = c["num_key_value_heads"],
+                 inter = c["intermediate_size"], vocab = c["vocab_size"];
+  const uint64_t head_dim = h / heads;
+  const uint64_t layer = 2 * h * h + 2 * h * kv * head_dim + 3 * h * inter + 2 * h;
+  return 2 * vocab * h + layers * layer + h;
+}
+
+std::string Gib2(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1ull << 30));
+  return buf;
+}
+
+TEST(PlanCatalogue, Llama31_405BFitsOnTwoNodesOf8xH100WithTp8And2Stages) {
+  const std::string cfg = Config("llama3.1-405b", "bfloat16");
+  const uint64_t params = ParamsFromConfig("llama3.1-405b");
+  EXPECT_NEAR(static_cast<double>(params), 405.85e9, 0.01e9);  // 811.7 GB in bfloat16
+
+  auto o = Plan("paged_tp", cfg, "2x8xH100");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_TRUE(Has(o.out, "on 2 node(s) x 8 GPUs (NVIDIA H100 80GB (simulated), 74.5 GiB each)"))
+      << o.out;
+  EXPECT_TRUE(Has(o.out, "context window 131072 tokens")) << o.out;
+  EXPECT_TRUE(Has(o.out, "tp = 8 x stages = 2 x replicas = 1 (16 of 16 GPUs")) << o.out;
+  EXPECT_TRUE(Has(o.out, "stage 0      node 0: cuda:0-cuda:7, layers 0-62, the embedding"))
+      << o.out;
+  EXPECT_TRUE(Has(o.out, "stage 1      node 1: cuda:8-cuda:15, layers 63-125, the final norm"))
+      << o.out;
+  // Why a second node: one node of 8 cannot hold a replica.
+  EXPECT_TRUE(Has(o.out, "one node does not hold the model: with tp = 8 and 1 stage")) << o.out;
+  EXPECT_TRUE(Has(o.out, "\nFITS")) << o.out;
+
+  const auto j = PlanJson("paged_tp", cfg, "2x8xH100");
+  EXPECT_TRUE(j["fits"].get<bool>());
+  EXPECT_EQ(j["cluster"]["tp"], 8);
+  EXPECT_EQ(j["cluster"]["stages"], 2);
+  EXPECT_EQ(j["cluster"]["replicas"], 1);
+  EXPECT_EQ(j["figures"]["tp"].get<int>(), 8);
+  EXPECT_EQ(j["figures"]["stages"].get<int>(), 2);
+  ASSERT_EQ(j["devices"].size(), 16u);
+  // Every GPU holds about 1/16 of the bfloat16 weights (stage 0 the
+  // embedding, stage 1 the LM head: the same size), and all it holds fits.
+  const double share = static_cast<double>(params) * 2 / 16;
+  uint64_t weights = 0;
+  for (const auto& d : j["devices"]) {
+    const uint64_t w = d["weight_bytes"];
+    weights += w;
+    EXPECT_NEAR(static_cast<double>(w), share, share * 0.001) << d;
+    EXPECT_LE(d["weight_bytes"].get<uint64_t>() + d["cache_bytes"].get<uint64_t>() +
+                  d["activation_bytes"].get<uint64_t>(),
+              d["capacity_bytes"].get<uint64_t>())
+        << d;
+    EXPECT_GT(d["cache_bytes"].get<uint64_t>(), 0u) << d;
+  }
+  EXPECT_NEAR(static_cast<double>(weights), static_cast<double>(params) * 2, 16.0);
+  // The printed per-GPU weights are the JSON's.
+  EXPECT_TRUE(Has(o.out, "per GPU      stage 0: weights " +
+                             Gib2(j["devices"][0]["weight_bytes"].get<double>())))
+      << o.out;
+  // KV capacity: at least one sequence of the full window per replica; the
+  // tokens per GPU x the bytes a token takes there (63 layers x K and V x
+  // 1 KV head of 128 x 2 bytes with tp = 8) are the cache bytes.
+  const uint64_t kv_tokens = j["cluster"]["kv_tokens_per_replica"];
+  EXPECT_GE(kv_tokens, 131072u);
+  EXPECT_EQ(j["cluster"]["kv_sequences_per_replica"].get<uint64_t>(), kv_tokens / 131072);
+  EXPECT_EQ(j["devices"][0]["cache_bytes"].get<uint64_t>(), kv_tokens * 63 * 2 * 1 * 128 * 2);
+  EXPECT_TRUE(Has(o.out, std::to_string(kv_tokens) + " tokens per replica")) << o.out;
+}
+
+TEST(PlanCatalogue, Llama31_405BIsRefusedOnOneNodeOf8xH100WithTheNumbersAndWhatFits) {
+  const std::string cfg = Config("llama3.1-405b", "bfloat16");
+  const auto o = Plan("paged_tp", cfg, "1x8xH100");
+  EXPECT_EQ(o.exit_code, 4) << o.out << o.err;
+  EXPECT_TRUE(Has(o.out, "tp = 8 x stages = 1 x replicas = 1")) << o.out;
+  EXPECT_TRUE(Has(o.out, "DOES NOT FIT: on 1 node of 8 x H100, with tp = 8 and 1 stage a GPU"))
+      << o.out;
+  // Needed against available, per GPU: an eighth of the weights alone is
+  // more than the 0.9 of 80e9 bytes paged_tp may use.
+  const double eighth = static_cast<double>(ParamsFromConfig("llama3.1-405b")) * 2 / 8;
+  EXPECT_TRUE(Has(o.out, "needs " + Gib2(eighth) + " of weights")) << Gib2(eighth) << "\n" << o.out;
+  EXPECT_TRUE(Has(o.out, "but paged_tp may use " + Gib2(80e9 * 0.9) + " of its " + Gib2(80e9)))
+      << o.out;
+  EXPECT_TRUE(Has(o.out,
+                  "it needs 2 nodes of 8 x H100 with tp = 8 and 2 stages (--devices "
+                  "2x8xH100)"))
+      << o.out;
+  const auto j = PlanJson("paged_tp", cfg, "1x8xH100");
+  EXPECT_FALSE(j["fits"].get<bool>());
+  EXPECT_EQ(j["cluster"]["fits_on"]["devices"], "2x8xH100");
+  EXPECT_EQ(j["cluster"]["fits_on"]["stages"], 2);
+}
+
+TEST(PlanCatalogue, Llama3_70BOnOneNodeOf8xH100NeedsNoStages) {
+  // 131.4 GiB of bfloat16 weights: tp = 2 leaves too little of a GPU's 67
+  // GiB, tp = 4 fits, and the other four GPUs hold a second replica.
+  const std::string cfg = Config("llama3-70b", "bfloat16");
+  const auto o = Plan("paged_tp", cfg, "1x8xH100");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  const auto j = PlanJson("paged_tp", cfg, "1x8xH100");
+  EXPECT_TRUE(j["fits"].get<bool>());
+  EXPECT_EQ(j["cluster"]["stages"], 1);
+  const int tp = j["cluster"]["tp"], replicas = j["cluster"]["replicas"];
+  EXPECT_EQ(tp, 4);
+  EXPECT_EQ(replicas, 2);
+  EXPECT_TRUE(Has(o.out, "tp = 4 x stages = 1 x replicas = 2 (8 of 8 GPUs")) << o.out;
+  EXPECT_EQ(j["cluster"]["kv_tokens"].get<uint64_t>(),
+            2 * j["cluster"]["kv_tokens_per_replica"].get<uint64_t>());
+  EXPECT_FALSE(Has(o.out, "one node does not hold")) << o.out;
+}
+
+TEST(PlanCatalogue, Llama3_8BOnTwoNodesOf8xA100GivesReplicas) {
+  const std::string cfg = Config("llama3-8b", "bfloat16");
+  const auto o = Plan("paged_tp", cfg, "2x8xA100-80GB");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_TRUE(Has(o.out, "tp = 1 x stages = 1 x replicas = 16 (16 of 16 GPUs")) << o.out;
+  const auto j = PlanJson("paged_tp", cfg, "2x8xA100-80GB");
+  EXPECT_GT(j["cluster"]["replicas"].get<int>(), 1);
+  EXPECT_EQ(j["cluster"]["kv_sequences"].get<uint64_t>(),
+            16 * j["cluster"]["kv_sequences_per_replica"].get<uint64_t>());
+}
+
+TEST(PlanCatalogue, ClusterLayoutGivenIsVerified) {
+  const std::string cfg = Config("llama3.1-405b", "bfloat16");
+  // Given and right: planned as given.
+  auto o = Plan("paged_tp", cfg, "2x8xH100",
+                "--set backend.paged_tp.tp=8 --set backend.paged_tp.stages=2");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_TRUE(Has(o.out, "tp = 8 x stages = 2 x replicas = 1 (16 of 16 GPUs")) << o.out;
+  EXPECT_TRUE(Has(o.out, "(given)")) << o.out;
+  // A tp across nodes, one not dividing a node, more GPUs than there are:
+  // usage errors with the fix.
+  o = Plan("paged_tp", cfg, "2x8xH100", "--set backend.paged_tp.tp=16");
+  EXPECT_EQ(o.exit_code, 2) << o.out;
+  EXPECT_TRUE(Has(o.err, "paged_tp: tp = 16 would span 2 nodes, but a node has 8 GPUs")) << o.err;
+  EXPECT_TRUE(Has(o.err, "use tp = 8 with stages = 2")) << o.err;
+  o = Plan("paged_tp", cfg, "2x8xH100", "--set backend.paged_tp.tp=3");
+  EXPECT_EQ(o.exit_code, 2) << o.out;
+  EXPECT_TRUE(Has(o.err, "tp = 3 does not divide the 8 GPUs of a node")) << o.err;
+  o = Plan("paged_tp", cfg, "2x8xH100",
+           "--set backend.paged_tp.stages=3 --set backend.paged_tp.tp=8");
+  EXPECT_EQ(o.exit_code, 2) << o.out;
+  EXPECT_TRUE(Has(o.err, "stages = 3 x tp = 8 needs 24 GPUs")) << o.err;
+  // Given and too small: does not fit, with the numbers.
+  o = Plan("paged_tp", cfg, "2x8xH100",
+           "--set backend.paged_tp.tp=4 --set backend.paged_tp.stages=2");
+  EXPECT_EQ(o.exit_code, 4) << o.out << o.err;
+  EXPECT_TRUE(Has(o.out, "DOES NOT FIT: on 2 nodes of 8 x H100, with tp = 4 and 2 stages"))
+      << o.out;
+  // Given stages only: the smallest tp that fits with them.
+  o = Plan("paged_tp", cfg, "2x8xH100", "--set backend.paged_tp.stages=2");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_TRUE(Has(o.out, "tp = 8 x stages = 2")) << o.out;
+}
+
+TEST(PlanCatalogue, ClusterInTheAllBackendsTable) {
+  const std::string cfg = Config("llama3.1-405b", "bfloat16");
+  const auto o = Plan("all", cfg, "2x8xH100");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;  // paged_tp fits
+  EXPECT_TRUE(Has(o.out, "Plans on 2 nodes x 8 GPUs")) << o.out;
+  EXPECT_TRUE(Has(Row(o.out, "paged_tp"), "tp = 8 x stages = 2 x replicas = 1")) << o.out;
+  EXPECT_TRUE(Has(Row(o.out, "paged_tp"), "FITS")) << o.out;
+  // hf_native and pipeline run in one process: on the first node only,
+  // where 811 GB do not fit.
+  EXPECT_TRUE(Has(Row(o.out, "hf_native"), "DOES NOT FIT")) << o.out;
+  EXPECT_TRUE(Has(o.out, "hf_native: one process on one node: planned on node 0's 8 GPUs"))
+      << o.out;
+  // Alone, a one-process backend on several nodes is a usage error with the way out.
+  for (const char* backend : {"hf_native", "pipeline"}) {
+    const auto one = Plan(backend, cfg, "2x8xH100");
+    EXPECT_EQ(one.exit_code, 2) << one.out << one.err;
+    EXPECT_TRUE(Has(one.err, "--devices '2x8xH100' spans 2 nodes, but " + std::string(backend) +
+                                 " runs in one process on one machine"))
+        << one.err;
+    EXPECT_TRUE(Has(one.err, "--backend paged_tp")) << one.err;
+  }
+}
+
+TEST(PlanCatalogue, MalformedClusterDevicesAreUsageErrorsNamingTheFlag) {
+  const std::string cfg = Config("llama3-8b", "bfloat16");
+  for (const std::string devices :
+       {"0x8xH100", "2x0xH100", "2x8x", "99999999999x8xH100", "2x8xH900"}) {
+    for (const char* backend : {"paged_tp", "all"}) {
+      const Outcome o = Plan(backend, cfg, devices);
+      EXPECT_EQ(o.exit_code, 2) << devices << ": " << o.out << o.err;
+      EXPECT_TRUE(Has(o.err, "--devices: ") && Has(o.err, "'" + devices + "'")) << o.err;
+      EXPECT_FALSE(Has(o.out, "FITS")) << o.out;
+    }
+  }
+  // The one-node forms keep working: 4xA40 is one node of four.
+  const Outcome o = Plan("paged_tp", cfg, "4xA40");
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_FALSE(Has(o.out, "Cluster plan")) << o.out;
 }
 
 }  // namespace

@@ -198,5 +198,68 @@ TEST(Devices, UnknownOrAmbiguousCatalogueNames) {
   }
 }
 
+// NODESxGPUSxGPU: a cluster of equal nodes, devices numbered across them.
+TEST(Devices, SimulatedClusters) {
+  auto devs = ParseSimulatedDevices("2x8xH100");
+  ASSERT_TRUE(devs.ok()) << devs.status().message();
+  ASSERT_EQ(devs->size(), 16u);
+  EXPECT_EQ(NodeCount(*devs), 2);
+  for (size_t i = 0; i < devs->size(); ++i) {
+    EXPECT_EQ((*devs)[i].name, "cuda:" + std::to_string(i));
+    EXPECT_EQ((*devs)[i].node, static_cast<int>(i / 8)) << i;
+    EXPECT_EQ((*devs)[i].model, "NVIDIA H100 80GB (simulated)");
+    EXPECT_EQ((*devs)[i].memory_bytes, 80'000'000'000ull);
+    EXPECT_TRUE((*devs)[i].bf16);
+  }
+  EXPECT_TRUE(IsClusterSpec("2x8xH100"));
+  EXPECT_TRUE(IsClusterSpec("1x8xA100-80GB"));
+  // Every form of a group after the node count.
+  devs = ParseSimulatedDevices("3x2xV100-32GB-nobf16");
+  ASSERT_TRUE(devs.ok()) << devs.status().message();
+  ASSERT_EQ(devs->size(), 6u);
+  EXPECT_EQ(devs->back().node, 2);
+  EXPECT_FALSE(devs->back().bf16);
+  devs = ParseSimulatedDevices("1x4x80GiB");
+  ASSERT_TRUE(devs.ok()) << devs.status().message();
+  EXPECT_EQ(NodeCount(*devs), 1);
+
+  // The single-machine forms keep meaning one node.
+  EXPECT_FALSE(IsClusterSpec("4xA40"));
+  EXPECT_FALSE(IsClusterSpec("2x80GiB"));
+  devs = ParseSimulatedDevices("4xA40");
+  ASSERT_TRUE(devs.ok());
+  EXPECT_EQ(NodeCount(*devs), 1);
+  for (const Device& d : *devs) EXPECT_EQ(d.node, 0);
+  devs = ParseSimulatedDevices("1x80GB,1x40GB");
+  ASSERT_TRUE(devs.ok());
+  EXPECT_EQ(NodeCount(*devs), 1);
+}
+
+TEST(Devices, MalformedClustersAreUsageErrorsNamingTheFlag) {
+  const struct {
+    const char* spec;
+    const char* expected;
+  } cases[] = {
+      {"0x8xH100", "has 0 nodes"},
+      {"2x0xH100", "has 0 GPUs per node"},
+      {"2x8x", "names no GPU"},
+      {"99999999999x8xH100", "has 99999999999 nodes"},
+      {"2x99999999999xH100", "has 99999999999 GPUs per node"},
+      {"64x64xH100", "at most 1024 GPUs in all"},
+      {"2x8xH900", "'H900' is not in the GPU catalogue"},
+      {"2x8xA100", "A100-40GB or A100-80GB"},
+      {"2x8xH100,1x4xA40", "mixes a cluster"},
+  };
+  for (const auto& c : cases) {
+    auto devs = ParseSimulatedDevices(c.spec);
+    ASSERT_FALSE(devs.ok()) << c.spec;
+    const std::string& m = devs.status().message();
+    EXPECT_EQ(devs.status().code(), COMPASS_INVALID_ARGUMENT) << m;
+    EXPECT_EQ(m.rfind("--devices: ", 0), 0u) << m;
+    EXPECT_NE(m.find(c.spec), std::string::npos) << m;
+    EXPECT_NE(m.find(c.expected), std::string::npos) << c.spec << ": " << m;
+  }
+}
+
 }  // namespace
 }  // namespace compass

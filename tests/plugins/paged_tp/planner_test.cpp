@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "models/parallel_accounting.h"
 #include "real_model.h"
 
 namespace compass::paged_tp {
@@ -183,6 +184,57 @@ TEST(PagedPlanner, ProfileStepCoversTheLargestStep) {
   EXPECT_EQ(rows, (std::vector<int64_t>{600, 600, 600, 248}));
   plan->options.max_num_seqs = 2;
   EXPECT_EQ(ProfileStepRows(*plan), (std::vector<int64_t>{600, 600}));
+}
+
+// Stages of tp ranks: each rank its stage's share, the blocks the least
+// any rank holds, one stage the plan it always was.
+TEST(PagedPlanner, StagesOfTpRanks) {
+  const model::ModelConfig c = Config("llama3-70b");  // 80 layers, 64 heads, 8 KV heads
+  std::vector<DeviceInfo> gpus;
+  for (int i = 0; i < 16; ++i) gpus.push_back({"cuda:" + std::to_string(i), 80'000'000'000ull});
+  PagedOptions o;
+  o.tp = 4;
+  o.stages = 1;
+  o.max_num_seqs = 1024;  // so that the blocks come from the budget, not this cap
+  auto one = PlanPaged(o, c, model::DType::kBF16, gpus, 8192);
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  o.stages = 2;
+  auto two = PlanPaged(o, c, model::DType::kBF16, gpus, 8192);
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  ASSERT_EQ(two->ranks.size(), 8u);
+  EXPECT_EQ(two->stage_layers, (std::vector<std::pair<int64_t, int64_t>>{{0, 40}, {40, 80}}));
+  const auto acc = model::AccountParameters(c, model::DType::kBF16);
+  for (size_t i = 0; i < two->ranks.size(); ++i) {
+    const RankPlan& r = two->ranks[i];
+    EXPECT_EQ(r.device, "cuda:" + std::to_string(i));
+    EXPECT_EQ(r.stage, static_cast<int64_t>(i / 4));
+    const auto [b, e] = two->stage_layers[static_cast<size_t>(r.stage)];
+    EXPECT_EQ(r.weights, (model::StageWeightBytes(acc, b, e, r.stage == 0, r.stage == 1) + 3) / 4);
+    // Half the layers: half the K and V of a block.
+    EXPECT_EQ(r.kv_bytes, static_cast<uint64_t>(two->num_blocks) *
+                              KvBlockBytes(c, model::DType::kBF16, 16, 4, 40));
+  }
+  EXPECT_EQ(two->ranks[4].device, "cuda:4");
+  EXPECT_EQ(two->ranks[4].stage, 1);
+  // Only the last stage computes the logits.
+  EXPECT_LT(two->ranks[0].activations, two->ranks[7].activations);
+  // About half the weights per rank: more room for blocks of half the size.
+  EXPECT_LT(two->ranks[0].weights, one->ranks[0].weights * 6 / 10);
+  EXPECT_GT(two->num_blocks, one->num_blocks);
+  EXPECT_EQ(KvBlockBytes(c, model::DType::kBF16, 16, 4),
+            2 * KvBlockBytes(c, model::DType::kBF16, 16, 4, 40));
+
+  // Stages within the layers and the devices.
+  o.stages = 0;
+  ExpectRefused(o, c, gpus,
+                "stages must be between 1 and the model's 80 decoder layers (every stage holds at "
+                "least one), got 0");
+  o.stages = 81;
+  ExpectRefused(o, c, gpus, "stages must be between 1 and the model's 80 decoder layers");
+  o.stages = 5;
+  ExpectRefused(o, c, gpus,
+                "stages = 5 with tp = 4 needs 20 devices (tp ranks per stage), but "
+                "backend.devices lists 16");
 }
 
 }  // namespace
