@@ -25,24 +25,9 @@ log() { printf '[fuzz] %s\n' "$*" >&2; }
 # clang, libFuzzer and the sanitizer runtimes are Debian packages setup.sh installs.
 bash "$ROOT/scripts/setup.sh" --deps >/dev/null
 
-if [ ! -f "$BUILD/build.ninja" ]; then
-  log "configuring $BUILD (clang, libFuzzer, address and undefined sanitizers)"
-  mkdir -p "$BUILD"
-  cmake -G Ninja -S "$ROOT" -B "$BUILD" \
-    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DCOMPASS_FUZZ=ON -DCOMPASS_BUILD_TESTS=OFF -DCOMPASS_WITH_CUDA=OFF \
-    -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON >"$BUILD/configure.log" 2>&1 ||
-    { cat "$BUILD/configure.log" >&2; exit 1; }
-fi
-log "building the fuzz targets (-j$JOBS)"
-if ! cmake --build "$BUILD" --target fuzz_all -j "$JOBS" >"$BUILD/build.log" 2>&1; then
-  tail -40 "$BUILD/build.log" >&2
-  log "build failed; full log: $BUILD/build.log"
-  exit 1
-fi
+source "$ROOT/scripts/build_lib.sh"
+compass_build "$BUILD" fuzz_all "${COMPASS_CLANG_ARGS[@]}" -DCOMPASS_FUZZ=ON \
+  -DCOMPASS_BUILD_TESTS=OFF -DCOMPASS_WITH_CUDA=OFF -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON
 
 if (($#)); then
   targets=("$@")

@@ -26,23 +26,9 @@ EXCLUDE=${COMPASS_SANITIZE_EXCLUDE-$DEFAULT_EXCLUDE}
 log() { printf '[sanitize] %s\n' "$*" >&2; }
 
 PYTHON=$(bash "$ROOT/scripts/setup.sh" --deps)
-if [ ! -f "$BUILD/build.ninja" ]; then
-  log "configuring $BUILD (clang, address and undefined sanitizers)"
-  mkdir -p "$BUILD"
-  cmake -G Ninja -S "$ROOT" -B "$BUILD" \
-    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DCOMPASS_SANITIZE=address,undefined -DCOMPASS_PYTHON="$PYTHON" \
-    >"$BUILD/configure.log" 2>&1 || { cat "$BUILD/configure.log" >&2; exit 1; }
-fi
-log "building (-j$JOBS)"
-if ! cmake --build "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1; then
-  tail -40 "$BUILD/build.log" >&2
-  log "build failed; full log: $BUILD/build.log"
-  exit 1
-fi
+source "$ROOT/scripts/build_lib.sh"
+compass_build "$BUILD" "" "${COMPASS_CLANG_ARGS[@]}" -DCOMPASS_SANITIZE=address,undefined \
+  -DCOMPASS_PYTHON="$PYTHON"
 
 # The end-to-end tests need the real model (downloaded once, then cached).
 COMPASS_REAL_MODEL=$(bash "$ROOT/scripts/fetch_model.sh")

@@ -84,15 +84,6 @@ if ((DEPS_ONLY)); then
   exit 0
 fi
 
-if [ ! -f "$BUILD/build.ninja" ]; then
-  log "configuring $BUILD"
-  cmake -G Ninja -S "$ROOT" -B "$BUILD" -DCOMPASS_PYTHON="$VENV/bin/python" >"$ROOT/.cmake-configure.log" 2>&1 ||
-    { cat "$ROOT/.cmake-configure.log" >&2; exit 1; }
-fi
-log "building (-j$JOBS)"
-if ! cmake --build "$BUILD" -j "$JOBS" >"$BUILD/build.log" 2>&1; then
-  tail -40 "$BUILD/build.log" >&2
-  log "build failed; full log: $BUILD/build.log"
-  exit 1
-fi
+source "$ROOT/scripts/build_lib.sh"
+compass_build "$BUILD" "" -DCOMPASS_PYTHON="$VENV/bin/python"
 log "built: $BUILD/bin/compass"
