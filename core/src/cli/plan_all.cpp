@@ -148,18 +148,10 @@ Row PlanOne(const std::string& backend, const PluginRegistry& registry, const Ru
                                             : static_cast<int64_t>(simulated.size());
   std::vector<std::string> overrides = options.overrides;
   row.layout = ChooseLayout(backend, base, devices, model, &overrides, &row.layout_note);
-  auto config = LoadConfig(options.config, overrides);
-  if (!config.ok()) {
-    row.error = config.status();
-    row.error_exit = kExitUsage;
-    return row;
-  }
-  PluginHost host;
-  Runner runner(registry, host);
-  auto result = runner.Plan(*config, backend, simulated);
+  auto result =
+      PlanWithOverrides(registry, options.config, overrides, backend, simulated, &row.error_exit);
   if (!result.ok()) {
     row.error = result.status();
-    row.error_exit = ExitCodeFor(result.status(), runner.stage());
     return row;
   }
   for (const auto& d : result->plan.devices) {

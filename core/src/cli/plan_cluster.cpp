@@ -69,16 +69,8 @@ Attempt PlanLayout(const PluginRegistry& registry, const RunOptions& options, co
   overrides.push_back(std::string("backend.") + kClusterBackend + ".tp=" + N(layout.tp));
   overrides.push_back(std::string("backend.") + kClusterBackend + ".stages=" + N(layout.stages));
   Attempt a;
-  auto config = LoadConfig(options.config, overrides);
-  if (!config.ok()) {
-    a.report = config.status();
-    a.exit = kExitUsage;
-    return a;
-  }
-  PluginHost host;
-  Runner runner(registry, host);
-  a.report = runner.Plan(*config, kClusterBackend, devices);
-  if (!a.report.ok()) a.exit = ExitCodeFor(a.report.status(), runner.stage());
+  a.report =
+      PlanWithOverrides(registry, options.config, overrides, kClusterBackend, devices, &a.exit);
   return a;
 }
 

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "config/config.h"
 #include "devices/devices.h"
+#include "plugin_host/plugin_registry.h"
 #include "runner/runner.h"
 #include "util/status.h"
 
@@ -34,6 +36,15 @@ struct PlanInputs {
   std::vector<Device> simulated;
 };
 std::optional<PlanInputs> LoadPlanInputs(const RunOptions& options);
+
+// `backend`'s plan for the config file `config_path` read with `overrides`
+// (--set forms), on `simulated` devices (empty: the config's own). On
+// failure, *exit is the exit code for it (a bad config: kExitUsage).
+StatusOr<PlanReport> PlanWithOverrides(const PluginRegistry& registry,
+                                       const std::string& config_path,
+                                       const std::vector<std::string>& overrides,
+                                       const std::string& backend,
+                                       const std::vector<Device>& simulated, int* exit);
 
 }  // namespace compass::cli
 

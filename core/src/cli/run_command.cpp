@@ -187,6 +187,23 @@ int ReportCommand(const GlobalOptions&, const std::string& run_dir) {
   return kExitOk;
 }
 
+StatusOr<PlanReport> PlanWithOverrides(const PluginRegistry& registry,
+                                       const std::string& config_path,
+                                       const std::vector<std::string>& overrides,
+                                       const std::string& backend,
+                                       const std::vector<Device>& simulated, int* exit) {
+  auto config = LoadConfig(config_path, overrides);
+  if (!config.ok()) {
+    *exit = kExitUsage;
+    return config.status();
+  }
+  PluginHost host;
+  Runner runner(registry, host);
+  auto report = runner.Plan(*config, backend, simulated);
+  if (!report.ok()) *exit = ExitCodeFor(report.status(), runner.stage());
+  return report;
+}
+
 std::optional<PlanInputs> LoadPlanInputs(const RunOptions& options) {
   auto config = LoadConfig(options.config, options.overrides);
   if (!config.ok()) {
