@@ -26,6 +26,7 @@ APT_PACKAGES=(
   libsqlite3-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev  # lm-evaluation-harness task files (jsonl dataset)
   chromium-headless-shell  # renders compass compare's HTML report in its test
+  openmpi-bin slurm-wlm munge  # the sharded-run tests launch through mpirun and a private Slurm
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

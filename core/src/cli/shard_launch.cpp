@@ -72,6 +72,10 @@ StatusOr<ShardLaunch> StartShardLaunch(const LaunchInfo& info, const std::string
   options.timeout_seconds = timeouts.heartbeat_timeout;
   options.join_timeout_seconds = timeouts.join_timeout;
   options.heartbeat_seconds = std::min(1.0, timeouts.heartbeat_timeout / 4);
+  // torchrun's agent store outlives a restart of its workers: each attempt
+  // keeps its own keys.
+  const char* restarts = std::getenv("TORCHELASTIC_RESTART_COUNT");
+  options.key_prefix = std::string("compass/") + (restarts && *restarts ? restarts : "0") + "/";
   ShardLaunch launch;
   launch.info = info;
   launch.coordinator = std::make_unique<Coordinator>(

@@ -665,6 +665,8 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     COMPASS_ASSIGN_OR_RETURN(store, FinishShard(options, meta, all_keys, std::move(store), failures,
                                                 computed_per_task, summary, stored));
     if (!store) {
+      summary.failed_requests = failures.size();
+      if (!failures.empty()) summary.first_failure = failures.begin()->second;
       summary.seconds = SecondsSince(run_start);
       stage_ = RunStage::kDone;
       return summary;  // rank > 0: rank 0 scores

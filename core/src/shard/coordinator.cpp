@@ -11,10 +11,6 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::string Key(const char* prefix, uint32_t rank) {
-  return std::string(prefix) + "/" + std::to_string(rank);
-}
-
 std::string Seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.0f", s);
@@ -73,7 +69,7 @@ void Coordinator::Fire(const std::string& reason, bool publish) {
   // mu_ held.
   if (stop_reason_) return;
   stop_reason_ = reason;
-  if (publish) (void)store_->Set("stop", reason);
+  if (publish) (void)store_->Set(Key("stop"), reason);
   if (on_stop_) on_stop_(reason);
 }
 
@@ -103,7 +99,7 @@ void Coordinator::Beat() {
     last_heartbeat_ = heartbeat;
   }
   if (auto s = store_->Add(Key("beat", options_.rank), 1); !s.ok()) return failed(s.status());
-  auto stop = store_->Get("stop");
+  auto stop = store_->Get(Key("stop"));
   if (!stop.ok()) return failed(stop.status());
   failing_since_ = -1;
   if (stop->has_value()) return Fire(**stop, false);
@@ -145,7 +141,7 @@ StatusOr<std::string> Coordinator::Join(const std::string& proposed) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     COMPASS_RETURN_IF_ERROR(store_->Set(Key("join", options_.rank), options_.host));
-    if (options_.rank == 0) COMPASS_RETURN_IF_ERROR(store_->Set("launch", proposed));
+    if (options_.rank == 0) COMPASS_RETURN_IF_ERROR(store_->Set(Key("launch"), proposed));
   }
   while (true) {
     std::string missing;
@@ -157,7 +153,7 @@ StatusOr<std::string> Coordinator::Join(const std::string& proposed) {
         COMPASS_ASSIGN_OR_RETURN(auto joined, store_->Get(Key("join", r)));
         if (!joined) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
       }
-      COMPASS_ASSIGN_OR_RETURN(launch, store_->Get("launch"));
+      COMPASS_ASSIGN_OR_RETURN(launch, store_->Get(Key("launch")));
       if (missing.empty() && launch) {
         joined_ = true;
         const double now = Now();

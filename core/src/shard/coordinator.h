@@ -45,6 +45,9 @@ struct CoordinatorOptions {
   double heartbeat_seconds = 1;
   double timeout_seconds = 60;        // a rank silent this long is dead
   double join_timeout_seconds = 300;  // every rank must have joined by then
+  // Put before every key, for a store shared with others (torchrun's
+  // agent store, which lives across the restarts of its workers).
+  std::string key_prefix;
 };
 
 class Coordinator {
@@ -85,6 +88,10 @@ class Coordinator {
   void Beat();
   void Fire(const std::string& reason, bool publish);
   std::string Describe(uint32_t rank);  // "rank 2 (host h, pid 17, 10/40 requests)"; mu_ held
+  std::string Key(const char* name) const { return options_.key_prefix + name; }
+  std::string Key(const char* prefix, uint32_t rank) const {
+    return options_.key_prefix + prefix + "/" + std::to_string(rank);
+  }
 
   std::unique_ptr<KeyValueStore> store_;
   const CoordinatorOptions options_;

@@ -4,14 +4,34 @@
 
 namespace compass {
 
+namespace {
+
+// MurmurHash3's 64-bit finalizer: every input bit moves every output bit.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+uint64_t Hex64(std::string_view digits) {
+  uint64_t value = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), value, 16);
+  return value;
+}
+
+}  // namespace
+
 uint32_t ShardOf(const std::string& key, uint32_t world) {
   if (world <= 1) return 0;
-  const std::string hash = key.substr(0, key.find('#'));
-  // The digest's last 16 hex digits: FNV-1a mixes every byte into them.
-  const size_t digits = hash.size() < 16 ? hash.size() : 16;
-  uint64_t value = 0;
-  std::from_chars(hash.data() + hash.size() - digits, hash.data() + hash.size(), value, 16);
-  return static_cast<uint32_t>(value % world);
+  const std::string_view hash = std::string_view(key).substr(0, key.find('#'));
+  // FNV-1a's digest is not uniform modulo small numbers: both halves are
+  // mixed first.
+  const size_t half = hash.size() > 16 ? hash.size() - 16 : 0;
+  const uint64_t high = Hex64(hash.substr(0, half)), low = Hex64(hash.substr(half));
+  return static_cast<uint32_t>(Mix(high ^ Mix(low)) % world);
 }
 
 std::string SafeLaunchId(const std::string& launch) {

@@ -19,7 +19,8 @@ namespace compass {
 
 // The rank that computes the request stored under `key` (a request hash,
 // or "hash#N" for sample N: every sample of a request goes with it) in a
-// world of `world` processes: the hash's last 64 bits modulo the world.
+// world of `world` processes: a 64-bit mix of the hash (MurmurHash3's
+// finalizer over both halves) modulo the world.
 uint32_t ShardOf(const std::string& key, uint32_t world);
 
 // The folder of the shard stores inside a run folder.
