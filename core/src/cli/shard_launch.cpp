@@ -51,14 +51,16 @@ StatusOr<ShardLaunch> StartShardLaunch(const LaunchInfo& info, const std::string
           "MASTER_PORT (rank 0's host and a free port), or COMPASS_LAUNCH_ID to the same new "
           "value in every process (docs/scale-out.md)");
     }
-    const std::filesystem::path folder = std::filesystem::path(output_dir) / kShardDir;
+    // Beside shards/, not in it: the last process to close the store
+    // removes the file, maybe after rank 0 removed the merged shards.
+    const std::filesystem::path folder = output_dir;
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
     if (ec) {
       return IoError("cannot create " + folder.string() + ": " + ec.message() +
                      "; choose a writable --output that every process sees");
     }
-    address.file = (folder / ("rendezvous-" + SafeLaunchId(info.launch_id))).string();
+    address.file = (folder / (".rendezvous-" + SafeLaunchId(info.launch_id))).string();
   }
   spdlog::info(
       "{}: meeting the other processes at {}", info.Describe(),

@@ -1,7 +1,7 @@
 // A sharded launch as the run command starts it: the launch read from the
 // environment (shard/launch.h), the rendezvous opened through the
-// rendezvous library (TCP at MASTER_ADDR:MASTER_PORT, else a file in
-// <run dir>/shards/), the processes met (Coordinator::Join) and a stop of
+// rendezvous library (TCP at MASTER_ADDR:MASTER_PORT, else the file
+// <run dir>/.rendezvous-<launch id>), the processes met (Coordinator::Join) and a stop of
 // the launch wired to the backend (cli/stop_control.h).
 #ifndef COMPASS_CLI_SHARD_LAUNCH_H_
 #define COMPASS_CLI_SHARD_LAUNCH_H_

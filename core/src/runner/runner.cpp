@@ -356,8 +356,7 @@ StatusOr<std::unique_ptr<ResultsStore>> FinishShard(
     if (stored.count(key) > 0) continue;
     const std::string hash = key.substr(0, key.find('#'));
     if (failures.count(hash) == 0) {
-      failures.emplace(hash, "rank " + std::to_string(ShardOf(hash, shard.world)) +
-                                 " of the launch failed it (its log says why)");
+      failures.emplace(hash, "a rank of the launch failed it (its log says why)");
     }
   }
   return merged;
@@ -556,7 +555,10 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         continue;
       }
       ++missing_per_task[w.plan->config->name];
-      if (shard.merge_only || ShardOf(h, shard.world) != shard.rank) continue;
+      if (shard.merge_only ||
+          ShardOf(ShardKey(w.requests.requests[r], h), shard.world) != shard.rank) {
+        continue;
+      }
       compass_request q = w.requests.requests[r];
       q.index = pending.size();
       pending.push_back(q);

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "results/request_hash.h"
+
 namespace compass {
 
 namespace {
@@ -32,6 +34,13 @@ uint32_t ShardOf(const std::string& key, uint32_t world) {
   const size_t half = hash.size() > 16 ? hash.size() - 16 : 0;
   const uint64_t high = Hex64(hash.substr(0, half)), low = Hex64(hash.substr(half));
   return static_cast<uint32_t>(Mix(high ^ Mix(low)) % world);
+}
+
+std::string ShardKey(const compass_request& r, const std::string& hash) {
+  if (r.kind != COMPASS_REQUEST_LOGLIKELIHOOD || r.continuation.size == 0) return hash;
+  compass_tokens input_tail = r.continuation;
+  input_tail.size -= 1;
+  return Hasher().Add("scoring input").Add(r.context).Add(input_tail).Hex();
 }
 
 std::string SafeLaunchId(const std::string& launch) {

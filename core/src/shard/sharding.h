@@ -11,17 +11,29 @@
 #ifndef COMPASS_SHARD_SHARDING_H_
 #define COMPASS_SHARD_SHARDING_H_
 
+#include <compass/plugin.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 
 namespace compass {
 
-// The rank that computes the request stored under `key` (a request hash,
-// or "hash#N" for sample N: every sample of a request goes with it) in a
+// The rank that computes the request of `key` (ShardKey, or a stored key
+// "hash#N" of sample N: every sample of a request goes with it) in a
 // world of `world` processes: a 64-bit mix of the hash (MurmurHash3's
 // finalizer over both halves) modulo the world.
 uint32_t ShardOf(const std::string& key, uint32_t world);
+
+// The key a request is sharded by. Log-likelihood requests whose model
+// input is the same tokens (context and continuation but its last token:
+// the choices of a multiple-choice question with one-token answers) are
+// scored in one forward by the in-tree backends, and a forward's rounding
+// depends on how many rows it scores: they must share a process for a
+// sharded run to equal a single process exactly, so they share a key (the
+// hash of that input). Every other request's key is `hash`, its content
+// hash.
+std::string ShardKey(const compass_request& request, const std::string& hash);
 
 // The folder of the shard stores inside a run folder.
 inline constexpr char kShardDir[] = "shards";

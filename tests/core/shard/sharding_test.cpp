@@ -74,3 +74,31 @@ TEST(ShardFileName, RoundTripsAndSanitizesTheLaunch) {
 
 }  // namespace
 }  // namespace compass
+
+namespace compass {
+namespace {
+
+compass_request Scoring(const std::vector<int32_t>& context, const std::vector<int32_t>& cont) {
+  compass_request r{};
+  r.kind = COMPASS_REQUEST_LOGLIKELIHOOD;
+  r.context = {context.data(), context.size()};
+  r.continuation = {cont.data(), cont.size()};
+  return r;
+}
+
+TEST(ShardKey, RequestsReadingTheSameInputGoTogether) {
+  const std::vector<int32_t> question{5, 6, 7}, a{11}, b{12}, ab{11, 12}, other{8};
+  // One-token choices of one question: the model reads the same tokens.
+  const std::string ka = ShardKey(Scoring(question, a), "ha");
+  EXPECT_EQ(ka, ShardKey(Scoring(question, b), "hb"));
+  EXPECT_NE(ka, ShardKey(Scoring(other, a), "hc"));
+  // A longer continuation reads more tokens.
+  EXPECT_NE(ka, ShardKey(Scoring(question, ab), "hd"));
+  compass_request g{};
+  g.kind = COMPASS_REQUEST_GENERATE;
+  g.context = {question.data(), question.size()};
+  EXPECT_EQ(ShardKey(g, "hg"), "hg");
+}
+
+}  // namespace
+}  // namespace compass
