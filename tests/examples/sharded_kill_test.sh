@@ -26,18 +26,20 @@ launch() {  # WORLD NAME: starts the ranks in the background, pids in PIDS
     PIDS+=($!)
   done
 }
-# Waits for every rank (at most $1 s); prints their exit codes.
+# Waits for every rank (at most $1 s); their exit codes in CODES.
 wait_all() {
-  local limit=$1 start codes="" p
+  local limit=$1 start p rc
   start=$(date +%s)
+  CODES=""
   for p in "${PIDS[@]}"; do
     while kill -0 "$p" 2>/dev/null; do
       [ $(($(date +%s) - start)) -lt "$limit" ] || { kill -9 "${PIDS[@]}" 2>/dev/null; fail "a rank hangs"; }
       sleep 0.2
     done
-    wait "$p" && codes="$codes 0" || codes="$codes $?"
+    rc=0
+    wait "$p" || rc=$?
+    CODES="${CODES:+$CODES }$rc"
   done
-  echo $codes
 }
 shard_answers() {  # FILE
   python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM responses").fetchone()[0])' "$1" 2>/dev/null || echo 0
@@ -58,10 +60,10 @@ kill -9 "$victim"
 killed=$(date +%s.%N)
 survivors=("${PIDS[0]}" "${PIDS[1]}" "${PIDS[3]}")
 PIDS=("${survivors[@]}")
-codes=$(wait_all 60)
+wait_all 60
 stopped=$(python3 -c "import time; print(f'{time.time() - $killed:.1f}')")
-echo "rank 2 killed after $(shard_answers "$f") answers; the others stopped ${stopped} s later (exit codes$codes; --shard-timeout $TIMEOUT)"
-[ "$codes" = "1 1 1" ] || fail "the other ranks exited with$codes, not 1: $(tail -5 "$WORK"/first.[013].out)"
+echo "rank 2 killed after $(shard_answers "$f") answers; the others stopped ${stopped} s later (exit codes $CODES; --shard-timeout $TIMEOUT)"
+[ "$CODES" = "1 1 1" ] || fail "the other ranks exited with $CODES, not 1: $(tail -n 5 "$WORK"/first.[013].out)"
 python3 -c "import sys; sys.exit(0 if $TIMEOUT - 1 <= $stopped <= $TIMEOUT + 12 else 1)" ||
   fail "the others stopped ${stopped} s after the kill (timeout $TIMEOUT s)"
 host=$(hostname)
@@ -87,8 +89,8 @@ grep -qE "[0-9]+ of task 'arc_easy'" "$WORK/merge1.out" || fail "merge did not n
 
 # 3. Two processes instead of four: exactly the missing requests are computed.
 launch 2 second
-codes=$(wait_all 300)
-[ "$codes" = "0 0" ] || fail "the 2-process rerun failed ($codes): $(tail -20 "$WORK/second.0.out")"
+wait_all 300
+[ "$CODES" = "0 0" ] || fail "the 2-process rerun failed ($CODES): $(tail -20 "$WORK/second.0.out")"
 grep -q "\[info\] $total requests: $missing computed, $stored reused" "$WORK/second.0.out" ||
   fail "the 2-process rerun did not compute exactly the $missing missing: $(grep requests "$WORK/second.0.out")"
 echo "2-process rerun: $(grep -oE "$total requests: .* reused" "$WORK/second.0.out" | head -1)"
@@ -96,8 +98,8 @@ echo "2-process rerun: $(grep -oE "$total requests: .* reused" "$WORK/second.0.o
 
 # 4. Four processes again: nothing to compute, no model loaded.
 launch 4 third
-codes=$(wait_all 300)
-[ "$codes" = "0 0 0 0" ] || fail "the 4-process rerun failed ($codes): $(tail -20 "$WORK/third.0.out")"
+wait_all 300
+[ "$CODES" = "0 0 0 0" ] || fail "the 4-process rerun failed ($CODES): $(tail -20 "$WORK/third.0.out")"
 grep -q "\[info\] $total requests: 0 computed, $total reused" "$WORK/third.0.out" ||
   fail "the 4-process rerun computed something: $(grep requests "$WORK/third.0.out")"
 for r in 0 1 2 3; do

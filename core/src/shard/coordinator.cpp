@@ -85,7 +85,9 @@ void Coordinator::Beat() {
     if (failing_since_ < 0) failing_since_ = now;
     if (now - failing_since_ >= options_.timeout_seconds) {
       Fire("lost the rendezvous for " + Seconds(now - failing_since_) + " s (" + s.message() +
-               "): rank 0, which serves it, or the shared file system is gone",
+               "): " + rank0_ +
+               ", which serves it, or the shared file system is gone; every "
+               "answer stored is kept, and the same command launched again resumes",
            false);
     }
   };
@@ -140,7 +142,9 @@ StatusOr<std::string> Coordinator::Join(const std::string& proposed) {
   const double start = Now();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    COMPASS_RETURN_IF_ERROR(store_->Set(Key("join", options_.rank), options_.host));
+    COMPASS_RETURN_IF_ERROR(
+        store_->Set(Key("join", options_.rank),
+                    nlohmann::json{{"host", options_.host}, {"pid", options_.pid}}.dump()));
     if (options_.rank == 0) COMPASS_RETURN_IF_ERROR(store_->Set(Key("launch"), proposed));
   }
   while (true) {
@@ -156,6 +160,12 @@ StatusOr<std::string> Coordinator::Join(const std::string& proposed) {
       COMPASS_ASSIGN_OR_RETURN(launch, store_->Get(Key("launch")));
       if (missing.empty() && launch) {
         joined_ = true;
+        COMPASS_ASSIGN_OR_RETURN(auto zero, store_->Get(Key("join", 0)));
+        const auto j = nlohmann::json::parse(zero.value_or(""), nullptr, false);
+        if (j.is_object()) {
+          rank0_ = "rank 0 (host " + j.value("host", std::string("?")) + ", pid " +
+                   std::to_string(j.value("pid", int64_t{0})) + ")";
+        }
         const double now = Now();
         for (double& t : last_moved_) t = now;
         return *launch;

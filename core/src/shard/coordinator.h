@@ -108,7 +108,8 @@ class Coordinator {
   std::vector<int64_t> last_beat_;
   std::vector<double> last_moved_;
   std::vector<bool> rank_done_;
-  double failing_since_ = -1;  // when the store began to fail; -1 = it works
+  double failing_since_ = -1;     // when the store began to fail; -1 = it works
+  std::string rank0_ = "rank 0";  // who serves the rendezvous, for messages
   std::thread thread_;
 };
 
