@@ -88,6 +88,9 @@ StatusOr<std::unique_ptr<KeyValueStore>> OpenRendezvous(const RendezvousAddress&
       return NotFound("a sharded run needs the rendezvous library, which is not at " + path +
                       " (it is built with libtorch; set COMPASS_RENDEZVOUS_LIBRARY to its path)");
     }
+    // c10d logs a lost connection as a warning with a C++ backtrace; the
+    // coordinator reports it in one line instead (a value the user set wins).
+    setenv("TORCH_CPP_LOG_LEVEL", "ERROR", 0);
     std::error_code ec;
     auto lib = std::make_shared<boost::dll::shared_library>(
         path, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
