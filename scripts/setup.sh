@@ -30,6 +30,7 @@ APT_PACKAGES=(
   libyaml-cpp-dev  # lm-evaluation-harness task files (jsonl dataset)
   chromium-headless-shell  # renders compass compare's HTML report in its test
   clang libclang-rt-dev llvm  # libFuzzer and the sanitizer runtimes; llvm-symbolizer for their reports
+  openmpi-bin slurm-wlm munge  # the sharded-run tests launch through mpirun and a private Slurm
 )
 DEV=0
 DEPS_ONLY=0

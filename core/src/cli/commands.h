@@ -34,6 +34,10 @@ struct RunOptions {
   std::string devices;   // plan only: simulated devices, e.g. "4xA40-48GB"
   bool restart = false;  // discard results stored in the output folder
   double stop_grace = kDefaultStopGraceSeconds;
+  // A sharded launch (docs/scale-out.md): a process silent this long is
+  // dead; every process must have joined within the second.
+  double shard_timeout = 60;
+  double shard_join_timeout = 600;
 };
 
 struct TokenizeOptions {
@@ -73,6 +77,11 @@ int PlanCommand(const GlobalOptions& global, const RunOptions& options, bool jso
 // capacity and verdict. 0 when one backend fits, 4 when none does.
 int PlanAllCommand(const GlobalOptions& global, const RunOptions& options, bool json);
 inline constexpr char kAllBackends[] = "all";
+// Merges the shard stores a sharded launch left in `run_dir` into its
+// results.sqlite and writes the reports, as rank 0 does at the end of a
+// launch; refuses, naming how many requests of which task are missing,
+// when the shards are incomplete (exit 2).
+int MergeCommand(const GlobalOptions& global, const std::string& run_dir);
 // Rebuilds the reports of a run folder from its results database.
 int ReportCommand(const GlobalOptions& global, const std::string& run_dir);
 

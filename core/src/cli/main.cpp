@@ -24,6 +24,7 @@ constexpr char kUsage[] =
     "  compass compare --backends a,b,c --config eval.toml   the same run on each, "
     "compared item by item\n"
     "  compass report RUN_DIR                         rebuild a run folder's reports\n"
+    "  compass merge RUN_DIR                          merge a sharded run's stores and report\n"
     "  compass tokenize --model PATH [--json] TEXT    show ids and pieces\n"
     "  compass plugins [--json]                       list the plugins found\n";
 
@@ -112,6 +113,24 @@ int main(int argc, char** argv) {
         });
   };
   add_stop_grace(&app, run.stop_grace);
+  auto seconds_check = [](double low) {
+    return [low](const std::string& text) -> std::string {
+      double v = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec == std::errc() && end == text.data() + text.size() && v >= low && v <= 86400) {
+        return "";
+      }
+      return "'" + text + "' is not a number of seconds from " + std::to_string(int(low)) +
+             " to 86400";
+    };
+  };
+  app.add_option("--shard-timeout", run.shard_timeout,
+                 "Sharded launch (docs/scale-out.md): a process without a heartbeat for this "
+                 "many seconds is dead and the others stop (default 60)")
+      ->check(seconds_check(1));
+  app.add_option("--shard-join-timeout", run.shard_join_timeout,
+                 "Sharded launch: seconds every process has to join (default 600)")
+      ->check(seconds_check(1));
 
   bool json = false;
   auto* plugins = app.add_subcommand("plugins",
@@ -161,6 +180,14 @@ int main(int argc, char** argv) {
   add_common(report);
   report->add_option("RUN_DIR", run_dir, "The run's output folder")->required();
 
+  std::string merge_dir;
+  auto* merge = app.add_subcommand(
+      "merge",
+      "Merge the shard stores a sharded launch left in a run folder into its results.sqlite and "
+      "write the reports; refuses, naming what is missing, when they are incomplete");
+  add_common(merge);
+  merge->add_option("RUN_DIR", merge_dir, "The run's output folder")->required();
+
   TokenizeOptions tok;
   auto* tokenize = app.add_subcommand("tokenize",
                                       "Print the token ids and pieces of a text under "
@@ -197,6 +224,8 @@ int main(int argc, char** argv) {
       code = PlanCommand(global, run, json);
     } else if (*report) {
       code = ReportCommand(global, run_dir);
+    } else if (*merge) {
+      code = MergeCommand(global, merge_dir);
     } else if (*compare) {
       code = CompareCommand(global, cmp);
     } else if (*tokenize) {

@@ -14,6 +14,7 @@ namespace compass::cli {
 
 struct BackendOutcome {
   bool finished = false;  // the run completed (its store holds every answer it could get)
+  bool scored = true;     // false for a rank > 0 of a sharded launch (rank 0 reports)
   std::string error;      // why it failed, or which requests failed
   // The output folder's lock when it finished: held while its reports are
   // written.

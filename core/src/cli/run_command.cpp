@@ -14,6 +14,7 @@
 #include "cli/plan_cluster.h"
 #include "cli/plan_support.h"
 #include "cli/run_backend.h"
+#include "cli/shard_launch.h"
 #include "cli/stop_control.h"
 #include "config/config.h"
 #include "devices/devices.h"
@@ -22,6 +23,7 @@
 #include "report/report.h"
 #include "results/results_store.h"
 #include "runner/runner.h"
+#include "shard/shard_stores.h"
 #include "util/strings.h"
 
 namespace compass::cli {
@@ -113,9 +115,16 @@ int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const s
     return ExitCodeFor(summary.status(), runner.stage());
   }
   outcome->finished = true;
+  outcome->scored = summary->scored;
   outcome->folder_lock = summary->folder_lock;
-  spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests, summary->computed,
-               summary->reused, options.output_dir);
+  if (!summary->scored) {
+    // A rank > 0 of a sharded launch: rank 0 scores and reports.
+    spdlog::info("{} requests: {} computed by this rank, {} reused; rank 0 merges and reports",
+                 summary->requests, summary->share_computed, summary->reused);
+  } else {
+    spdlog::info("{} requests: {} computed, {} reused from {}", summary->requests,
+                 summary->computed, summary->reused, options.output_dir);
+  }
   if (summary->failed_requests > 0) {
     outcome->error = std::to_string(summary->failed_requests) + " request(s) failed (" +
                      std::to_string(summary->failed_items) +
@@ -144,9 +153,40 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   if (run_options.output_dir.empty()) run_options.output_dir = DefaultOutputDir(options.backend);
   run_options.restart = options.restart;
   InstallStopControl(options.stop_grace);
+  auto launch = DetectLaunch();
+  if (!launch.ok()) {
+    spdlog::error("{}", launch.status().message());
+    return kExitUsage;
+  }
+  ShardLaunch shard;
+  if (launch->sharded()) {
+    auto started = StartShardLaunch(*launch, run_options.output_dir,
+                                    {options.shard_timeout, options.shard_join_timeout});
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return kExitRunFailed;
+    }
+    shard = std::move(*started);
+    run_options.shard.rank = launch->rank;
+    run_options.shard.world = launch->world;
+    run_options.shard.launch = shard.launch;
+    run_options.shard.coordinator = shard.coordinator.get();
+  } else if (!launch->launcher.empty()) {
+    spdlog::info("launched by {} as a world of 1: a plain run", launch->launcher);
+  }
   BackendOutcome outcome;
-  const int code = RunBackend(registry, *config, options.backend, run_options, &outcome);
-  if (!outcome.finished) return code;
+  int code = RunBackend(registry, *config, options.backend, run_options, &outcome);
+  if (shard.coordinator) {
+    if (auto reason = shard.coordinator->stop_reason()) {
+      // The launch stopped (a rank died): not an interrupt.
+      if (code != kExitOk) code = kExitRunFailed;
+    } else if (!outcome.finished) {
+      // Tell the others at once instead of letting them wait for a timeout.
+      shard.coordinator->Stop("rank " + std::to_string(launch->rank) + " failed: " + outcome.error +
+                              "; the launch stops, every answer stored is kept");
+    }
+  }
+  if (!outcome.finished || !outcome.scored) return code;
   // Failed requests: the reports still show every other item (failures
   // marked). The folder stays locked (outcome.folder_lock) until they are
   // written.
@@ -156,6 +196,48 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
     return code;
   }
   return report;
+}
+
+int MergeCommand(const GlobalOptions& global, const std::string& run_dir) {
+  auto shards = ListShardStores(run_dir);
+  if (!shards.ok()) {
+    spdlog::error("{}", shards.status().message());
+    return kExitUsage;
+  }
+  // The run to merge, as its shards (or the merged store) recorded it.
+  std::string source;
+  for (const auto& s : *shards) source = s.path;
+  if (source.empty()) source = (std::filesystem::path(run_dir) / ResultsStore::kFileName).string();
+  auto store = ResultsStore::OpenFile(source, "", false);
+  if (!store.ok()) {
+    spdlog::error("{}: no shard store nor results.sqlite: {} is not a run folder", run_dir,
+                  run_dir);
+    return kExitUsage;
+  }
+  auto meta = (*store)->Run();
+  if (!meta.ok()) {
+    spdlog::error("{}", meta.status().message());
+    return kExitUsage;
+  }
+  store->reset();
+  // Relative paths of the stored config were resolved against its folder
+  // when it was read; the stored text keeps them as written.
+  std::string base_dir = ReadShardBaseDir(run_dir);
+  if (base_dir.empty()) base_dir = std::filesystem::current_path().string();
+  auto config = ParseConfig(meta->config_text, source, base_dir);
+  if (!config.ok()) {
+    spdlog::error("the run's stored config: {}", config.status().message());
+    return kExitUsage;
+  }
+  const auto registry = PluginRegistry::Discover(PluginSearchPath(global.plugin_dirs));
+  compass::RunOptions run_options;
+  run_options.output_dir = run_dir;
+  run_options.shard.merge_only = true;
+  BackendOutcome outcome;
+  const int code = RunBackend(registry, *config, meta->backend, run_options, &outcome);
+  if (!outcome.finished) return code;
+  const int report = ReportCommand(global, run_dir);
+  return code != kExitOk ? code : report;
 }
 
 int ReportCommand(const GlobalOptions&, const std::string& run_dir) {

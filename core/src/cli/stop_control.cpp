@@ -27,6 +27,10 @@ std::atomic<double> g_grace_seconds{kDefaultStopGraceSeconds};
 int g_wake[2] = {-1, -1};  // the handler writes a byte, the watchdog reads it
 std::mutex g_what_mu;
 std::string g_what = "the backend";
+// RequestStop: why, and the exit code when the grace period runs out.
+std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_code{kExitInterrupted};
+std::string g_stop_why;  // under g_what_mu
 
 extern "C" void OnStopSignal(int) {
   const int saved_errno = errno;
@@ -49,14 +53,19 @@ std::string Seconds(double s) {
   return buf;
 }
 
-[[noreturn]] void EndNow(const std::string& why) {
+[[noreturn]] void EndNow(const std::string& why, int code = kExitInterrupted) {
   spdlog::error(
       "{}: ending the run now without waiting for {}. Every answer stored so far is kept; run the "
       "same command again to resume",
       why, What());
   if (auto logger = spdlog::default_logger()) logger->flush();
   std::fflush(stderr);
-  ::_exit(kExitInterrupted);
+  ::_exit(code);
+}
+
+std::string StopWhy() {
+  std::lock_guard<std::mutex> lock(g_what_mu);
+  return g_stop_why;
 }
 
 // Waits for the first signal, then for a second one or the end of the
@@ -81,6 +90,17 @@ void Watchdog() {
     }
     const int signals = g_signals.load();
     if (signals >= 2) EndNow("interrupted a second time");
+    if (signals == 0 && g_stop_requested.load() && !first_seen) {
+      first_seen = true;
+      deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(g_grace_seconds.load()));
+      continue;
+    }
+    if (signals == 0 && first_seen && Clock::now() >= deadline) {
+      EndNow(StopWhy() + "; " + What() + " did not stop within " + Seconds(g_grace_seconds.load()) +
+                 " s (--stop-grace)",
+             g_stop_code.load());
+    }
     if (signals == 1 && !first_seen) {
       first_seen = true;
       const double grace = g_grace_seconds.load();
@@ -124,7 +144,23 @@ void SetStopTarget(PluginHost* host, const std::string& what) {
   }
   g_host.store(host);
   // Ctrl-C before the host existed still stops its plugins.
-  if (host != nullptr && g_interrupted.load()) host->RequestCancel();
+  if (host != nullptr && (g_interrupted.load() || g_stop_requested.load())) host->RequestCancel();
+}
+
+void RequestStop(const std::string& why, int exit_code) {
+  {
+    std::lock_guard<std::mutex> lock(g_what_mu);
+    if (g_stop_requested.load()) return;
+    g_stop_why = why;
+  }
+  g_stop_code.store(exit_code);
+  g_stop_requested.store(true);
+  spdlog::error("{}", why);
+  if (PluginHost* host = g_host.load()) host->RequestCancel();
+  const char byte = 1;
+  if (g_wake[1] >= 0) {
+    [[maybe_unused]] const ssize_t n = ::write(g_wake[1], &byte, 1);
+  }
 }
 
 bool Interrupted() {

@@ -26,6 +26,13 @@ void InstallStopControl(double grace_seconds);
 // message ("backend 'slow'"); nullptr when no plugin is running.
 void SetStopTarget(PluginHost* host, const std::string& what);
 
+// Stops the run from inside the process (a sharded launch whose other
+// process died, shard/coordinator.h), from any thread: the backend is asked
+// to stop as by Ctrl-C, and a backend that does not stop within the grace
+// period is not waited for: the process ends with `exit_code` after
+// logging `why`.
+void RequestStop(const std::string& why, int exit_code);
+
 // Whether Ctrl-C or SIGTERM was received.
 bool Interrupted();
 

@@ -154,18 +154,23 @@ Status ResultsStore::Exec(const char* sql) const {
 
 StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::Open(const std::string& dir,
                                                            const std::string& label) {
-  return OpenImpl(dir, label, true);
+  return OpenImpl(dir, (std::filesystem::path(dir) / kFileName).string(), label, true);
 }
 StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenExisting(const std::string& dir,
                                                                    const std::string& label) {
-  return OpenImpl(dir, label, false);
+  return OpenImpl(dir, (std::filesystem::path(dir) / kFileName).string(), label, false);
+}
+StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenFile(const std::string& path,
+                                                               const std::string& label,
+                                                               bool create) {
+  return OpenImpl(std::filesystem::path(path).parent_path().string(), path, label, create);
 }
 
 StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenImpl(const std::string& dir,
+                                                               const std::string& path,
                                                                const std::string& label,
                                                                bool create) {
   namespace fs = std::filesystem;
-  const std::string path = (fs::path(dir) / ResultsStore::kFileName).string();
   std::error_code ec;
   if (create) {
     fs::create_directories(dir, ec);
@@ -178,7 +183,8 @@ StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenImpl(const std::string
   }
   auto open = [&](bool writable) -> StatusOr<std::unique_ptr<ResultsStore>> {
     sqlite3* db = nullptr;
-    const int flags = writable ? (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) : SQLITE_OPEN_READONLY;
+    const int flags =
+        writable ? (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
       std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
       sqlite3_close(db);
@@ -216,8 +222,8 @@ StatusOr<std::unique_ptr<ResultsStore>> ResultsStore::OpenImpl(const std::string
   }
   if (!empty && version > kSchemaVersion) {
     return Unsupported(path + " was written by a newer Compass (results schema " +
-                         std::to_string(version) + ", this build reads up to " +
-                         std::to_string(kSchemaVersion) + "); use that version to read it");
+                       std::to_string(version) + ", this build reads up to " +
+                       std::to_string(kSchemaVersion) + "); use that version to read it");
   }
   const bool upgrade = !empty && version < kSchemaVersion;
   if (!create && upgrade) {
@@ -450,6 +456,17 @@ Status ResultsStore::PutResponse(const StoredResponse& r) {
   return Status::Ok();
 }
 
+Status ResultsStore::PutResponses(const std::vector<StoredResponse>& responses) {
+  COMPASS_RETURN_IF_ERROR(Exec("BEGIN"));
+  for (const StoredResponse& r : responses) {
+    if (Status s = PutResponse(r); !s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+  }
+  return Exec("COMMIT");
+}
+
 StatusOr<uint64_t> ResultsStore::CountResponses() const {
   Stmt s(db_, "SELECT count(*) FROM responses WHERE label = ?");
   if (!s.ok()) return Error("counting responses");
@@ -606,8 +623,8 @@ StatusOr<std::vector<StoredAggregate>> ResultsStore::Aggregates(const std::strin
     // NULL: not computed (NaN); any other non-number is corruption.
     for (int col : {2, 3}) {
       if (!s.IsNull(col) && !s.IsNumber(col)) {
-        return Corrupt(path_, "the aggregate " + a.metric + " of " + task + Where() +
-                                  " is not a number");
+        return Corrupt(path_,
+                       "the aggregate " + a.metric + " of " + task + Where() + " is not a number");
       }
     }
     a.value = s.IsNull(2) ? std::nan("") : s.Double(2);
@@ -626,7 +643,8 @@ StatusOr<std::vector<StoredFigure>> ResultsStore::Figures() const {
   s.Bind(1, label_);
   std::vector<StoredFigure> out;
   while (s.Step() == SQLITE_ROW) {
-    if (!s.IsNumber(2)) return Corrupt(path_, "the figure " + s.Text(0) + Where() + " is not a number");
+    if (!s.IsNumber(2))
+      return Corrupt(path_, "the figure " + s.Text(0) + Where() + " is not a number");
     out.push_back({s.Text(0), s.Text(1), s.Double(2), static_cast<uint32_t>(s.Int(3))});
   }
   return out;

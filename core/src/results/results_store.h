@@ -96,6 +96,10 @@ class ResultsStore {
   // Opens an existing database read-only (reports, comparisons).
   static StatusOr<std::unique_ptr<ResultsStore>> OpenExisting(const std::string& dir,
                                                               const std::string& label = "");
+  // The same for a database file of any name (a shard's store of a sharded
+  // run, shard/shard_stores.h): `create` as Open, else as OpenExisting.
+  static StatusOr<std::unique_ptr<ResultsStore>> OpenFile(const std::string& path,
+                                                          const std::string& label, bool create);
   ~ResultsStore();
 
   const std::string& path() const { return path_; }
@@ -114,6 +118,8 @@ class ResultsStore {
   StatusOr<std::map<std::string, StoredResponse>> Responses(
       const std::set<std::string>& hashes) const;
   Status PutResponse(const StoredResponse& response);  // committed on return
+  // Many responses in one transaction (merging stores): all or none.
+  Status PutResponses(const std::vector<StoredResponse>& responses);
   StatusOr<uint64_t> CountResponses() const;
   StatusOr<std::set<std::string>> ResponseHashes() const;
 
@@ -131,6 +137,7 @@ class ResultsStore {
   ResultsStore(sqlite3* db, std::string path, std::string label)
       : db_(db), path_(std::move(path)), label_(std::move(label)) {}
   static StatusOr<std::unique_ptr<ResultsStore>> OpenImpl(const std::string& dir,
+                                                          const std::string& path,
                                                           const std::string& label, bool create);
   Status UpgradeFromVersion1();
   Status DeleteRun();

@@ -22,6 +22,8 @@
 #include "runner/request_builder.h"
 #include "runner/run_rules.h"
 #include "runner/task_scoring.h"
+#include "shard/shard_stores.h"
+#include "shard/sharding.h"
 #include "tokenizer/tokenizer.h"
 #include "util/strings.h"
 
@@ -292,6 +294,74 @@ bool Finite(const StoredResponse& r) {
                      [](float v) { return std::isfinite(v); });
 }
 
+// Why the backend was told to stop: Ctrl-C, or the launch stopping.
+Status StoppedStatus(const ShardOptions& shard) {
+  if (shard.coordinator) {
+    if (auto reason = shard.coordinator->stop_reason()) return Cancelled(*reason);
+  }
+  return Cancelled("stopped by the user; finished results are kept");
+}
+
+// After a sharded rank computed its share: its store is closed and the
+// rank tells the others. Rank 0 (and `compass merge`) then waits for every
+// rank, merges every shard store into results.sqlite and returns that
+// store, with `stored` read back from it and the launch's counts in
+// `summary` and `computed_per_task`; the other ranks return null.
+StatusOr<std::unique_ptr<ResultsStore>> FinishShard(
+    const RunOptions& options, const RunMetadata& meta, const std::set<std::string>& all_keys,
+    std::unique_ptr<ResultsStore> shard_store, std::map<std::string, std::string>& failures,
+    std::map<std::string, uint64_t>& computed_per_task, RunSummary& summary,
+    std::map<std::string, StoredResponse>& stored) {
+  const ShardOptions& shard = options.shard;
+  if (shard_store) {
+    COMPASS_RETURN_IF_ERROR(shard_store->FinishRun(IsoNow(), 0, "[]"));
+    shard_store.reset();  // closed before rank 0 merges it
+  }
+  if (!shard.merge_only) {
+    const json done = {{"computed", summary.share_computed},
+                       {"failed", failures.size()},
+                       {"per_task", computed_per_task}};
+    COMPASS_RETURN_IF_ERROR(shard.coordinator->MarkDone(done.dump()));
+    spdlog::info("rank {} of {}: {} of its {} requests computed and stored", shard.rank,
+                 shard.world, summary.share_computed, summary.share);
+    if (shard.rank != 0) {
+      summary.scored = false;
+      return std::unique_ptr<ResultsStore>();
+    }
+    if (shard.world > 1) spdlog::info("rank 0: waiting for the other ranks to finish");
+    COMPASS_ASSIGN_OR_RETURN(std::vector<std::string> all, shard.coordinator->WaitForAll());
+    summary.computed = 0;
+    computed_per_task.clear();
+    for (const std::string& text : all) {
+      const json j = json::parse(text, nullptr, false);
+      if (!j.is_object()) continue;
+      summary.computed += j.value("computed", uint64_t{0});
+      if (j.contains("per_task") && j["per_task"].is_object()) {
+        for (const auto& [task, n] : j["per_task"].items()) {
+          computed_per_task[task] += n.get<uint64_t>();
+        }
+      }
+    }
+  }
+  COMPASS_ASSIGN_OR_RETURN(auto merged, ResultsStore::Open(options.output_dir, ""));
+  COMPASS_RETURN_IF_ERROR(merged->BeginRun(meta, false));
+  COMPASS_ASSIGN_OR_RETURN(MergeCounts counts, MergeShardStores(options.output_dir, *merged,
+                                                                meta.config_hash, meta.backend));
+  spdlog::info("merged {} answers from {} shard store(s) into {}", counts.responses,
+               counts.shard_files, merged->path());
+  COMPASS_ASSIGN_OR_RETURN(stored, merged->Responses(all_keys));
+  // A request another rank failed is not stored: it is a failed request of
+  // this run, retried by the next launch.
+  for (const std::string& key : all_keys) {
+    if (stored.count(key) > 0) continue;
+    const std::string hash = key.substr(0, key.find('#'));
+    if (failures.count(hash) == 0) {
+      failures.emplace(hash, "a rank of the launch failed it (its log says why)");
+    }
+  }
+  return merged;
+}
+
 }  // namespace
 
 StatusOr<PlanReport> Runner::Plan(const EvalConfig& config, const std::string& backend_name,
@@ -397,13 +467,6 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       work));
   stage_ = RunStage::kValidate;
 
-  // One writer per folder: a second compass on it stops here, before any
-  // weight is read and before its config can touch the stored run.
-  summary.folder_lock = options.folder_lock;
-  if (!summary.folder_lock) {
-    COMPASS_ASSIGN_OR_RETURN(summary.folder_lock, RunFolderLock::Acquire(options.output_dir));
-  }
-  COMPASS_ASSIGN_OR_RETURN(auto store, ResultsStore::Open(options.output_dir, options.store_label));
   RunMetadata meta;
   meta.config_text = ConfigText(config);
   meta.config_hash = Hasher().Add(meta.config_text).Add(backend_name).Hex();
@@ -416,15 +479,68 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   meta.devices_json = DevicesJson(devices).dump();
   meta.backend_options_json = v.backend_options;
   meta.started_at = IsoNow();
-  COMPASS_RETURN_IF_ERROR(store->BeginRun(meta, options.restart));
-  COMPASS_ASSIGN_OR_RETURN(auto stored, store->Responses(all_keys));
+
+  const ShardOptions& shard = options.shard;
+  const bool sharded = shard.sharded();
+  // Where the answers computed here go: results.sqlite, or this rank's
+  // own store in shards/ for a sharded run.
+  std::unique_ptr<ResultsStore> store;
+  std::map<std::string, StoredResponse> stored;
+  if (sharded && options.restart) {
+    return InvalidArgument(
+        "--restart is refused for a sharded run (its processes would discard each other's "
+        "answers): run once with one process and --restart, or choose another --output");
+  }
+  // One writer per folder: a second compass on it stops here, before any
+  // weight is read and before its config can touch the stored run. In a
+  // sharded launch rank 0 holds it for all; the others write only their
+  // own shard store.
+  summary.folder_lock = options.folder_lock;
+  if (!summary.folder_lock && shard.rank == 0) {
+    COMPASS_ASSIGN_OR_RETURN(summary.folder_lock, RunFolderLock::Acquire(options.output_dir));
+  }
+  if (!sharded) {
+    COMPASS_ASSIGN_OR_RETURN(store, ResultsStore::Open(options.output_dir, options.store_label));
+    COMPASS_RETURN_IF_ERROR(store->BeginRun(meta, options.restart));
+    // Shards an earlier sharded launch left (it stopped before merging)
+    // count as stored, as they would for a sharded launch.
+    if (options.store_label.empty()) {
+      COMPASS_ASSIGN_OR_RETURN(std::vector<ShardStoreFile> shards,
+                               ListShardStores(options.output_dir));
+      if (!shards.empty() && options.restart) {
+        COMPASS_RETURN_IF_ERROR(RemoveShardStores(options.output_dir));
+      } else if (!shards.empty()) {
+        COMPASS_ASSIGN_OR_RETURN(
+            MergeCounts counts,
+            MergeShardStores(options.output_dir, *store, meta.config_hash, meta.backend));
+        spdlog::info("merged {} answers from {} shard store(s) an earlier launch left",
+                     counts.responses, counts.shard_files);
+      }
+    }
+    COMPASS_ASSIGN_OR_RETURN(stored, store->Responses(all_keys));
+  } else {
+    // What any earlier launch stored (any world size), never recomputed.
+    COMPASS_ASSIGN_OR_RETURN(stored, StoredResponses(options.output_dir, all_keys, shard.launch,
+                                                     meta.config_hash, meta.backend));
+    if (!shard.merge_only) {
+      const std::string path = (std::filesystem::path(options.output_dir) / kShardDir /
+                                ShardFileName({shard.launch, shard.rank, shard.world}))
+                                   .string();
+      std::error_code ec;
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+      COMPASS_RETURN_IF_ERROR(WriteShardRunFile(options.output_dir, config.file, config.base_dir));
+      COMPASS_ASSIGN_OR_RETURN(store, ResultsStore::OpenFile(path, "", true));
+      COMPASS_RETURN_IF_ERROR(store->BeginRun(meta, false));
+    }
+  }
 
   // Every request still missing a sample, once per distinct hash, all tasks
-  // in one call so that the backend can batch across them.
+  // in one call so that the backend can batch across them. A sharded run
+  // sends only the requests of its rank.
   std::vector<compass_request> pending;
   std::vector<std::string> pending_hash;
   std::set<std::string> seen;
-  std::map<std::string, uint64_t> computed_per_task;
+  std::map<std::string, uint64_t> computed_per_task, missing_per_task;
   for (TaskWork& w : work) {
     for (size_t r = 0; r < w.requests.requests.size(); ++r) {
       const std::string& h = w.requests.hash[r];
@@ -438,6 +554,11 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         ++summary.reused;
         continue;
       }
+      ++missing_per_task[w.plan->config->name];
+      if (shard.merge_only ||
+          ShardOf(ShardKey(w.requests.requests[r], h), shard.world) != shard.rank) {
+        continue;
+      }
       compass_request q = w.requests.requests[r];
       q.index = pending.size();
       pending.push_back(q);
@@ -445,7 +566,26 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       ++computed_per_task[w.plan->config->name];
     }
   }
-  if (summary.reused > 0) {
+  summary.share = pending.size();
+  if (shard.merge_only && summary.reused < summary.requests) {
+    std::string tasks;
+    for (const auto& [task, n] : missing_per_task) {
+      tasks += (tasks.empty() ? "" : ", ") + std::to_string(n) + " of task '" + task + "'";
+    }
+    return InvalidArgument(
+        "cannot merge " + options.output_dir + ": " +
+        std::to_string(summary.requests - summary.reused) + " of " +
+        std::to_string(summary.requests) + " requests have no stored answer in it (" + tasks +
+        "); launch the same command again to compute them (any number of processes), then "
+        "merge");
+  }
+  if (sharded && !shard.merge_only) {
+    spdlog::info(
+        "rank {} of {}: {} of {} requests already stored, {} missing, {} of them fall "
+        "to this rank",
+        shard.rank, shard.world, summary.reused, summary.requests,
+        summary.requests - summary.reused, pending.size());
+  } else if (summary.reused > 0 && !shard.merge_only) {
     spdlog::info("resuming: {} of {} requests already in {}", summary.reused, summary.requests,
                  store->path());
   }
@@ -466,7 +606,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       notes.push_back(plan_note);
     }
     stage_ = RunStage::kExecute;
-    if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
+    if (host_.cancelled()) return StoppedStatus(shard);
     // The backend's own peak host memory: load and execute, not what the
     // process held before.
     const bool peak_measured = ResetPeakHostMemory();
@@ -480,6 +620,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     host_.SetProgress([&](uint64_t done, uint64_t total, uint64_t tokens) {
       progress.Update(done, total, tokens);
     });
+    if (shard.coordinator) shard.coordinator->SetProgress(0, owed);
     Status s = session->backend().Execute(pending, [&](const compass_result& r) -> Status {
       ++delivered;
       answer_seconds.push_back(SecondsSince(start));
@@ -505,13 +646,14 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       }
       stored[resp.hash] = std::move(resp);
       ++summary.computed;
+      if (shard.coordinator) shard.coordinator->SetProgress(summary.computed, owed);
       return Status::Ok();
     });
     host_.SetProgress(nullptr);
     compute_seconds = SecondsSince(start);
     if (peak_measured) peak_host = PeakHostMemory();
     if (!s.ok()) {
-      if (host_.cancelled()) return Cancelled("stopped by the user; finished results are kept");
+      if (host_.cancelled()) return StoppedStatus(shard);
       return s;
     }
     if (delivered < owed && failures.empty()) {
@@ -520,6 +662,18 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     }
   }
   stage_ = RunStage::kExecute;
+  if (sharded) {
+    summary.share_computed = summary.computed;
+    COMPASS_ASSIGN_OR_RETURN(store, FinishShard(options, meta, all_keys, std::move(store), failures,
+                                                computed_per_task, summary, stored));
+    if (!store) {
+      summary.failed_requests = failures.size();
+      if (!failures.empty()) summary.first_failure = failures.begin()->second;
+      summary.seconds = SecondsSince(run_start);
+      stage_ = RunStage::kDone;
+      return summary;  // rank > 0: rank 0 scores
+    }
+  }
 
   uint64_t pending_total = 0;
   for (const auto& [task, n] : computed_per_task) pending_total += n;

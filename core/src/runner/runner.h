@@ -21,9 +21,26 @@
 #include "plugin_host/plugin_instances.h"
 #include "plugin_host/plugin_registry.h"
 #include "results/run_lock.h"
+#include "shard/coordinator.h"
 #include "util/status.h"
 
 namespace compass {
+
+// This process's part of a sharded (data-parallel) launch
+// (docs/scale-out.md). Every process reads what any earlier launch stored
+// in the run folder (results.sqlite and shards/), computes the missing
+// requests whose hash falls to its rank (shard/sharding.h) into its own
+// store in shards/, and says so to the others; rank 0 then waits for all,
+// merges every shard into results.sqlite and scores, as a single run does.
+struct ShardOptions {
+  uint32_t rank = 0, world = 1;
+  std::string launch;                  // the launch id every rank agreed on
+  Coordinator* coordinator = nullptr;  // the launch's (required when world > 1)
+  // `compass merge`: compute nothing; merge the shards and score, or refuse
+  // naming how many requests of which task are missing.
+  bool merge_only = false;
+  bool sharded() const { return world > 1 || merge_only; }
+};
 
 struct RunOptions {
   std::string output_dir;   // where results.sqlite lives; created if missing
@@ -33,6 +50,7 @@ struct RunOptions {
   // already (compare, for all its runs); else Run takes it right before it
   // opens the store, and a folder another process writes is refused there.
   std::shared_ptr<RunFolderLock> folder_lock;
+  ShardOptions shard;
 };
 
 struct RunSummary {
@@ -46,6 +64,11 @@ struct RunSummary {
   uint64_t failed_items = 0;     // items left unscored because of them
   std::string first_failure;
   double seconds = 0;
+  // A sharded run: this rank's share (the missing requests that fell to
+  // it) and whether this process scored the run (rank 0, merge); the
+  // counts above are then the whole launch's.
+  uint64_t share = 0, share_computed = 0;
+  bool scored = true;
   // The folder's lock: keep it while writing the reports.
   std::shared_ptr<RunFolderLock> folder_lock;
 };
