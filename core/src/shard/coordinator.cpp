@@ -31,12 +31,34 @@ Coordinator::Coordinator(std::unique_ptr<KeyValueStore> store, CoordinatorOption
 }
 
 Coordinator::~Coordinator() {
+  if (options_.rank == 0) LingerAfterStop();
   {
     std::lock_guard<std::mutex> lock(mu_);
     quit_ = true;
   }
   wake_.notify_all();
   thread_.join();
+}
+
+void Coordinator::LingerAfterStop() {
+  const double until = Now() + options_.timeout_seconds;
+  while (Now() < until) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!stop_reason_ || !joined_) return;
+      bool waiting = false;
+      for (uint32_t r = 1; r < options_.world && !waiting; ++r) {
+        if (rank_done_[r]) continue;
+        auto ack = store_->Get(Key("stopped", r));
+        auto done = store_->Get(Key("done", r));
+        if (!ack.ok() || !done.ok()) return;  // the store itself is gone
+        const bool dead = Now() - last_moved_[r] >= options_.timeout_seconds;
+        waiting = !ack->has_value() && !done->has_value() && !dead;
+      }
+      if (!waiting) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 std::optional<std::string> Coordinator::stop_reason() const {
@@ -70,6 +92,7 @@ void Coordinator::Fire(const std::string& reason, bool publish) {
   if (stop_reason_) return;
   stop_reason_ = reason;
   if (publish) (void)store_->Set(Key("stop"), reason);
+  if (options_.rank != 0) (void)store_->Set(Key("stopped", options_.rank), "1");
   if (on_stop_) on_stop_(reason);
 }
 
@@ -184,6 +207,7 @@ StatusOr<std::string> Coordinator::Join(const std::string& proposed) {
 
 Status Coordinator::MarkDone(const std::string& summary) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stop_reason_) return Cancelled(*stop_reason_);
   COMPASS_RETURN_IF_ERROR(store_->Set(Key("done", options_.rank), summary));
   done_ = options_.rank != 0;  // rank 0 keeps watching until all are done
   return Status::Ok();

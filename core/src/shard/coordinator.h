@@ -57,7 +57,11 @@ class Coordinator {
   // Starts beating at once. `on_stop` may be empty.
   Coordinator(std::unique_ptr<KeyValueStore> store, CoordinatorOptions options,
               StopCallback on_stop);
-  ~Coordinator();  // stops the background thread (the others then see no more beats)
+  // Stops the background thread (the others then see no more beats). Rank 0,
+  // which may serve the rendezvous, first waits after a stop until every
+  // other rank has seen it, finished or died (at most timeout_seconds), so
+  // that they learn why rather than lose the rendezvous.
+  ~Coordinator();
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
@@ -87,6 +91,7 @@ class Coordinator {
   void Loop();
   void Beat();
   void Fire(const std::string& reason, bool publish);
+  void LingerAfterStop();
   std::string Describe(uint32_t rank);  // "rank 2 (host h, pid 17, 10/40 requests)"; mu_ held
   std::string Key(const char* name) const { return options_.key_prefix + name; }
   std::string Key(const char* prefix, uint32_t rank) const {
