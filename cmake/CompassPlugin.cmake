@@ -18,10 +18,6 @@ function(compass_add_plugin target)
     # with outside the build tree (libtorch in its venv).
     INSTALL_RPATH_USE_LINK_PATH TRUE)
   target_link_options(${target} PRIVATE "LINKER:--version-script=${COMPASS_PLUGIN_EXPORTS_MAP}")
-  # Every symbol resolved at link time, except in sanitizer builds, where
-  # clang leaves the sanitizer runtime to the executable that loads the plugin.
-  if(NOT COMPASS_SANITIZE)
-    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
-  endif()
+  compass_link_no_undefined(${target})
   install(TARGETS ${target} LIBRARY DESTINATION "${COMPASS_PLUGIN_INSTALL_DIR}")
 endfunction()

@@ -159,6 +159,16 @@ TEST(LmEvalTaskFileTest, RefusesWhatItCannotDo) {
 }
 
 // task_file beside the other options, through parse_options and describe.
+// A fuzz finding: invalid UTF-8 in a value reached nlohmann's dump() in an
+// error message, which threw type_error out of the plugin.
+TEST(LmEvalTaskFileTest, InvalidUtf8IsRefusedNamingTheLine) {
+  EXPECT_EQ(
+      yaml_error(kMcHead + "description: \"caf\xe9\"\n"),
+      "<dir>/task.yaml:6: not valid UTF-8 (byte " + std::to_string(kMcHead.size() + 17) + ")");
+  EXPECT_EQ(yaml_error("task: t\ndoc_to_text: \xff\n"),
+            "<dir>/task.yaml:2: not valid UTF-8 (byte 21)");
+}
+
 TEST(LmEvalTaskFileTest, ThroughTheOptions) {
   const TempDir dir("lm_eval_task");
   const fs::path file = dir.write("t.yaml", kMcHead + "num_fewshot: 5\n");

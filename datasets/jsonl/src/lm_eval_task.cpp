@@ -7,8 +7,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 
 namespace compass::datasets::jsonl {
 
@@ -145,8 +147,23 @@ YAML::Node load_yaml(const fs::path& file) {
   if (!fs::exists(file, ec)) {
     throw sdk::Error(COMPASS_NOT_FOUND, "task file '" + file.string() + "' not found");
   }
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (!in && !in.eof())
+    throw sdk::Error(COMPASS_IO, "cannot read task file '" + file.string() + "'");
+  const std::string text = buffer.str();
+  // YAML is text: refused here, invalid UTF-8 would reach every message
+  // and template that quotes a value.
+  if (const size_t bad = plugin_support::find_invalid_utf8(text); bad != std::string::npos) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    throw sdk::Error(COMPASS_INVALID_ARGUMENT, file.string() + ":" + std::to_string(line) +
+                                                   ": not valid UTF-8 (byte " +
+                                                   std::to_string(bad) + ")");
+  }
   try {
-    return YAML::LoadFile(file.string());
+    return YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw sdk::Error(COMPASS_INVALID_ARGUMENT,
                      file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
