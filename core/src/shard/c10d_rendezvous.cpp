@@ -71,6 +71,10 @@ int Open(const char* host, uint16_t port, int is_server, const char* file, uint3
 int Set(compass_rdv* h, const char* key, const char* value, size_t n, char* error, size_t size) {
   return Guard(error, size, [&] {
     h->store->set(key, std::vector<uint8_t>(value, value + n));
+    // TCPStore's set is not acknowledged: a check on the same connection,
+    // which the server answers after the set, makes it visible to every
+    // client before Set returns.
+    (void)h->store->check({key});
     return COMPASS_RDV_OK;
   });
 }
