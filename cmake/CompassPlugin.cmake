@@ -1,3 +1,12 @@
+# Every symbol of shared library `target` resolved at link time, except in
+# sanitizer builds, where clang leaves the sanitizer runtime to the
+# executable that loads the library.
+function(compass_link_no_undefined target)
+  if(NOT COMPASS_SANITIZE)
+    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
+  endif()
+endfunction()
+
 # compass_add_plugin(<target> SOURCES <files...> [LIBRARIES <libs...>])
 #
 # Builds a plugin as a MODULE library with hidden visibility that exports

@@ -34,12 +34,3 @@ if(COMPASS_SANITIZE)
     -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS)
   add_link_options(-fsanitize=${COMPASS_SANITIZE})
 endif()
-
-# Every symbol of shared library `target` resolved at link time, except in
-# sanitizer builds, where clang leaves the sanitizer runtime to the
-# executable that loads the library.
-function(compass_link_no_undefined target)
-  if(NOT COMPASS_SANITIZE)
-    target_link_options(${target} PRIVATE "LINKER:--no-undefined")
-  endif()
-endfunction()
