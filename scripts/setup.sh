@@ -27,6 +27,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libtomlplusplus-dev libspdlog-dev libfmt-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libpcre2-dev libicu-dev libgtest-dev libgmock-dev
+  libgloo-dev  # headers only: libtorch's ProcessGroupGloo for model copies that span processes
   libyaml-cpp-dev  # lm-evaluation-harness task files (jsonl dataset)
   chromium-headless-shell  # renders compass compare's HTML report in its test
   clang libclang-rt-dev llvm  # libFuzzer and the sanitizer runtimes; llvm-symbolizer for their reports

@@ -27,6 +27,47 @@ std::vector<std::vector<int64_t>> GroupByLength(const std::vector<int64_t>& leng
   return groups;
 }
 
+// Rank comm.rank()'s shard of a forward over its KV blocks in `pool`: the
+// logits [rows, vocab] at (rows, cols), gathered from every rank's vocab
+// shard (undefined when there are none).
+at::Tensor ShardForward(const model::Stage& stage, model::PagedKvPool* pool,
+                        model::Communicator& comm, const StepInput& input,
+                        const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
+  model::PagedKvCache cache(pool, input.tables, input.past);
+  const model::Step step =
+      ValueOrThrow(model::Step::Begin(stage.config(), input.ids, input.positions, input.valid,
+                                      &cache, model::AttentionImpl::kSdpa, stage.device()));
+  const model::AllReduce reduce = model::AllReduceSumOver(comm);
+  const at::Tensor hidden = stage.Forward(stage.Embed(step, reduce), step, &cache, reduce);
+  if (rows.empty()) return at::Tensor();
+  const c10::Device device = hidden.device();
+  const at::Tensor shard = stage.Logits(hidden.index(
+      {at::tensor(rows, at::kLong).to(device), at::tensor(cols, at::kLong).to(device)}));
+  // Every rank's columns side by side, then the padding past the
+  // vocabulary dropped: no softmax ever sees a padded column.
+  return comm.AllGather(shard, 1).narrow(1, 0, stage.config().vocab_size);
+}
+
+model::StageSpec ShardSpec(const model::ModelConfig& c, c10::Device device, c10::ScalarType dtype,
+                           int64_t rank, int64_t size) {
+  model::StageSpec spec;
+  spec.begin = 0;
+  spec.end = c.num_hidden_layers;
+  spec.embedding = true;
+  spec.head = true;
+  spec.placement = {device, dtype};
+  spec.tp = {rank, size};
+  return spec;
+}
+
+std::unique_ptr<model::PagedKvPool> ShardPool(const model::Stage& stage, int64_t num_blocks,
+                                              int64_t block_size, int64_t size) {
+  const model::ModelConfig& c = stage.config();
+  return std::make_unique<model::PagedKvPool>(
+      c.num_hidden_layers, num_blocks, block_size, model::KvHeadsPerRank(c, size), c.head_dim,
+      at::TensorOptions().dtype(stage.dtype()).device(stage.device()));
+}
+
 }  // namespace
 
 at::Tensor ModelRunner::Step(const StepInput& input, const std::vector<int64_t>& rows,
@@ -99,14 +140,8 @@ StatusOr<std::unique_ptr<TensorParallelRunner>> TensorParallelRunner::Load(
   auto runner = std::unique_ptr<TensorParallelRunner>(new TensorParallelRunner());
   runner->block_size_ = block_size;
   for (int64_t r = 0; r < size; ++r) {
-    model::StageSpec spec;
-    spec.begin = 0;
-    spec.end = c.num_hidden_layers;
-    spec.embedding = true;
-    spec.head = true;
-    spec.placement = {devices[r], dtype};
-    spec.tp = {r, size};
-    COMPASS_ASSIGN_OR_RETURN(model::Stage stage, model::Stage::Load(weights, spec));
+    COMPASS_ASSIGN_OR_RETURN(model::Stage stage,
+                             model::Stage::Load(weights, ShardSpec(c, devices[r], dtype, r, size)));
     runner->stages_.push_back(std::move(stage));
   }
   runner->AllocateKv(num_blocks);
@@ -125,39 +160,155 @@ std::vector<c10::Device> TensorParallelRunner::devices() const {
 }
 
 void TensorParallelRunner::AllocateKv(int64_t num_blocks) {
-  const model::ModelConfig& c = config();
   const int64_t size = static_cast<int64_t>(stages_.size());
   pools_.clear();
   for (const model::Stage& stage : stages_) {
-    pools_.push_back(std::make_unique<model::PagedKvPool>(
-        c.num_hidden_layers, num_blocks, block_size_, model::KvHeadsPerRank(c, size), c.head_dim,
-        at::TensorOptions().dtype(stage.dtype()).device(stage.device())));
+    pools_.push_back(ShardPool(stage, num_blocks, block_size_, size));
   }
 }
 
 at::Tensor TensorParallelRunner::Forward(const StepInput& input, const std::vector<int64_t>& rows,
                                          const std::vector<int64_t>& cols) {
-  const int64_t vocab = config().vocab_size;
   at::Tensor logits;
   ranks_->Run([&](model::Communicator& comm) {
     const int64_t r = comm.rank();
-    const model::Stage& stage = stages_[r];
-    model::PagedKvCache cache(pools_[r].get(), input.tables, input.past);
-    const model::Step step =
-        ValueOrThrow(model::Step::Begin(config(), input.ids, input.positions, input.valid, &cache,
-                                        model::AttentionImpl::kSdpa, stage.device()));
-    const model::AllReduce reduce = model::AllReduceSumOver(comm);
-    const at::Tensor hidden = stage.Forward(stage.Embed(step, reduce), step, &cache, reduce);
-    if (rows.empty()) return;
-    const c10::Device device = hidden.device();
-    const at::Tensor shard = stage.Logits(hidden.index(
-        {at::tensor(rows, at::kLong).to(device), at::tensor(cols, at::kLong).to(device)}));
-    // Every rank's columns side by side, then the padding past the
-    // vocabulary dropped: no softmax ever sees a padded column.
-    const at::Tensor all = comm.AllGather(shard, 1);
-    if (r == 0) logits = all.narrow(1, 0, vocab);
+    const at::Tensor all = ShardForward(stages_[r], pools_[r].get(), comm, input, rows, cols);
+    if (r == 0) logits = all;
   });
   return logits;
+}
+
+namespace {
+
+// What the driver of a ProcessTensorParallelRunner broadcasts: a header of
+// kHeaderSize int64 {op, B, T, asks, table entries, blocks}, then for a
+// forward one int64 payload: ids, positions, valid ([B, T] each), past and
+// table lengths ([B] each), the tables, the asked rows and columns.
+enum Op : int64_t { kStop = 0, kForward = 1, kAllocate = 2 };
+constexpr int64_t kHeaderSize = 8;
+
+at::Tensor PackStep(const StepInput& input, const std::vector<int64_t>& rows,
+                    const std::vector<int64_t>& cols, int64_t* table_entries) {
+  std::vector<int64_t> lengths, entries;
+  for (const auto& table : input.tables) {
+    lengths.push_back(static_cast<int64_t>(table.size()));
+    entries.insert(entries.end(), table.begin(), table.end());
+  }
+  *table_entries = static_cast<int64_t>(entries.size());
+  return at::cat({input.ids.reshape(-1).to(at::kLong), input.positions.reshape(-1).to(at::kLong),
+                  input.valid.reshape(-1).to(at::kLong), at::tensor(input.past, at::kLong),
+                  at::tensor(lengths, at::kLong), at::tensor(entries, at::kLong),
+                  at::tensor(rows, at::kLong), at::tensor(cols, at::kLong)});
+}
+
+void UnpackStep(const at::Tensor& packed, int64_t b, int64_t t, int64_t asks, StepInput* input,
+                std::vector<int64_t>* rows, std::vector<int64_t>* cols) {
+  const int64_t* p = packed.data_ptr<int64_t>();
+  auto take = [&](int64_t n) {
+    std::vector<int64_t> out(p, p + n);
+    p += n;
+    return out;
+  };
+  input->ids = at::tensor(take(b * t), at::kLong).view({b, t});
+  input->positions = at::tensor(take(b * t), at::kLong).view({b, t});
+  input->valid = at::tensor(take(b * t), at::kLong).view({b, t}).to(at::kBool);
+  input->past = take(b);
+  const std::vector<int64_t> lengths = take(b);
+  input->tables.clear();
+  for (int64_t n : lengths) {
+    const std::vector<int64_t> table = take(n);
+    input->tables.emplace_back(table.begin(), table.end());
+  }
+  *rows = take(asks);
+  *cols = take(asks);
+}
+
+}  // namespace
+
+ProcessTensorParallelRunner::ProcessTensorParallelRunner(
+    model::Stage stage, std::unique_ptr<model::ProcessCommunicator> comm, int64_t block_size)
+    : stage_(std::move(stage)), comm_(std::move(comm)), block_size_(block_size) {}
+
+StatusOr<std::unique_ptr<ProcessTensorParallelRunner>> ProcessTensorParallelRunner::Load(
+    const model::ModelWeights& weights, std::unique_ptr<model::ProcessCommunicator> communicator,
+    c10::Device device, c10::ScalarType dtype, int64_t num_blocks, int64_t block_size) {
+  const int64_t rank = communicator->rank(), size = communicator->size();
+  COMPASS_ASSIGN_OR_RETURN(
+      model::Stage stage,
+      model::Stage::Load(weights, ShardSpec(weights.config(), device, dtype, rank, size)));
+  auto runner = std::unique_ptr<ProcessTensorParallelRunner>(
+      new ProcessTensorParallelRunner(std::move(stage), std::move(communicator), block_size));
+  runner->Allocate(num_blocks);
+  return runner;
+}
+
+ProcessTensorParallelRunner::~ProcessTensorParallelRunner() {
+  if (comm_->rank() != 0 || broken_) return;
+  try {
+    Send({kStop}, at::Tensor());
+  } catch (const std::exception&) {
+    // The others are gone already: nothing to stop.
+  }
+}
+
+void ProcessTensorParallelRunner::Allocate(int64_t num_blocks) {
+  pool_.reset();
+  pool_ = ShardPool(stage_, num_blocks, block_size_, comm_->size());
+}
+
+void ProcessTensorParallelRunner::AllocateKv(int64_t num_blocks) {
+  Send({kAllocate, 0, 0, 0, 0, num_blocks}, at::Tensor());
+  Allocate(num_blocks);
+}
+
+void ProcessTensorParallelRunner::Send(const std::vector<int64_t>& header,
+                                       const at::Tensor& payload) {
+  std::vector<int64_t> h = header;
+  h.resize(kHeaderSize, 0);
+  try {
+    comm_->Broadcast(at::tensor(h, at::kLong).to(stage_.device()), 0);
+    if (payload.defined()) comm_->Broadcast(payload.to(stage_.device()), 0);
+  } catch (...) {
+    broken_ = true;
+    throw;
+  }
+}
+
+at::Tensor ProcessTensorParallelRunner::Forward(const StepInput& input,
+                                                const std::vector<int64_t>& rows,
+                                                const std::vector<int64_t>& cols) {
+  int64_t entries = 0;
+  const at::Tensor packed = PackStep(input, rows, cols, &entries);
+  Send({kForward, input.ids.size(0), input.ids.size(1), static_cast<int64_t>(rows.size()), entries},
+       packed);
+  try {
+    return ShardForward(stage_, pool_.get(), *comm_, input, rows, cols);
+  } catch (...) {
+    broken_ = true;
+    throw;
+  }
+}
+
+void ProcessTensorParallelRunner::Serve() {
+  while (true) {
+    const at::Tensor header = at::zeros({kHeaderSize}, at::kLong).to(stage_.device());
+    comm_->Broadcast(header, 0);
+    const at::Tensor h = header.cpu();
+    const int64_t* v = h.data_ptr<int64_t>();
+    if (v[0] == kStop) return;
+    if (v[0] == kAllocate) {
+      Allocate(v[5]);
+      continue;
+    }
+    const int64_t b = v[1], t = v[2], asks = v[3];
+    const at::Tensor payload =
+        at::empty({3 * b * t + 2 * b + v[4] + 2 * asks}, at::kLong).to(stage_.device());
+    comm_->Broadcast(payload, 0);
+    StepInput input;
+    std::vector<int64_t> rows, cols;
+    UnpackStep(payload.cpu(), b, t, asks, &input, &rows, &cols);
+    ShardForward(stage_, pool_.get(), *comm_, input, rows, cols);
+  }
 }
 
 }  // namespace compass::paged_tp

@@ -18,6 +18,7 @@
 #include "models/communicator.h"
 #include "models/model_config.h"
 #include "models/paged_kv_cache.h"
+#include "models/process_group.h"
 #include "models/stage.h"
 #include "models/weights.h"
 
@@ -104,6 +105,48 @@ class TensorParallelRunner final : public ModelRunner {
   std::vector<std::unique_ptr<model::PagedKvPool>> pools_;
   int64_t block_size_ = 0;
   std::unique_ptr<model::RankGroup> ranks_;
+};
+
+// Tensor parallelism over ranks that are processes (one device each, on any
+// nodes), with the shards of TensorParallelRunner, over a
+// ProcessCommunicator. Rank 0, the driver, runs the engine: each of its
+// forwards and KV allocations is broadcast to the other ranks, which
+// compute their shard of it in Serve until the driver's runner is
+// destroyed. A failed collective throws CollectiveError naming the
+// processes (then the driver tells no one: the others learn it from the
+// broken connections when it exits).
+class ProcessTensorParallelRunner final : public ModelRunner {
+ public:
+  // Loads this rank's shards (communicator->rank() of size()) onto
+  // `device`, with `num_blocks` KV blocks. Errors: those of Stage::Load.
+  static StatusOr<std::unique_ptr<ProcessTensorParallelRunner>> Load(
+      const model::ModelWeights& weights, std::unique_ptr<model::ProcessCommunicator> communicator,
+      c10::Device device, c10::ScalarType dtype, int64_t num_blocks, int64_t block_size);
+  // The driver tells the other ranks to stop serving.
+  ~ProcessTensorParallelRunner() override;
+  const model::ModelConfig& config() const override { return stage_.config(); }
+  std::vector<c10::Device> devices() const override { return {stage_.device()}; }
+  void AllocateKv(int64_t num_blocks) override;
+  // On a rank other than 0: computes the driver's forwards until it stops
+  // (returns) or fails (throws CollectiveError).
+  void Serve();
+
+ protected:
+  at::Tensor Forward(const StepInput& input, const std::vector<int64_t>& rows,
+                     const std::vector<int64_t>& cols) override;
+
+ private:
+  ProcessTensorParallelRunner(model::Stage stage, std::unique_ptr<model::ProcessCommunicator> comm,
+                              int64_t block_size);
+  void Allocate(int64_t num_blocks);
+  // Broadcasts the driver's command (a fixed-size header) and its payload.
+  void Send(const std::vector<int64_t>& header, const at::Tensor& payload);
+
+  model::Stage stage_;
+  std::unique_ptr<model::ProcessCommunicator> comm_;
+  std::unique_ptr<model::PagedKvPool> pool_;
+  int64_t block_size_ = 0;
+  bool broken_ = false;  // a collective failed: the ranks are out of step
 };
 
 }  // namespace compass::paged_tp

@@ -20,6 +20,7 @@
 #include "models/weights.h"
 #include "options.h"
 #include "planner.h"
+#include "process_ranks.h"
 #include "util/status_throw.h"
 #include "util/strings.h"
 
@@ -36,6 +37,9 @@ class PagedTpBackend final : public sdk::Backend {
     static const compass_option_spec specs[] = {
         sdk::option("tp", COMPASS_OPT_INT,
                     "tensor-parallel ranks, one per device of backend.devices (default 1)"),
+        sdk::option("processes", COMPASS_OPT_BOOL,
+                    "run the tp ranks as processes of a multi-process launch, one device each "
+                    "(backend.devices[local rank]), instead of threads of one process (false)"),
         sdk::option("stages", COMPASS_OPT_INT,
                     "pipeline stages of tp ranks each, on devices s x tp.. (default 1; more "
                     "than one is planned, not yet run)"),
@@ -83,6 +87,22 @@ class PagedTpBackend final : public sdk::Backend {
       devices_.push_back({std::string(sdk::view(d.name)), d.memory_bytes});
       simulated_ = simulated_ || (d.flags & COMPASS_DEVICE_SIMULATED) != 0;
     }
+    if (o.value("processes", false)) {
+      if (options_.stages > 1) {
+        throw sdk::Error(COMPASS_INVALID_ARGUMENT,
+                         "paged_tp: processes = true runs the tp ranks as processes; stages = " +
+                             std::to_string(options_.stages) +
+                             " can be planned, not run: set stages = 1 (docs/scale-out.md)");
+      }
+      ranks_ = backend_support::ProcessRanksOf(config, std::max<int64_t>(1, options_.tp),
+                                               "paged_tp", "processes = true");
+      // The plan sees the copy's tp devices, each one like this process's.
+      const DeviceInfo mine = devices_.at(ranks_->local_rank % devices_.size());
+      devices_.clear();
+      for (int64_t r = 0; r < ranks_->size; ++r) {
+        devices_.push_back({ranks_->PlanName(r), mine.memory_bytes});
+      }
+    }
     max_length_ = static_cast<int64_t>(config.max_length);
     tokenizer_vocab_ = config.vocab_size;
     token_bytes_ = sdk::TokenBytes(config);
@@ -112,6 +132,18 @@ class PagedTpBackend final : public sdk::Backend {
     sink.verdict(plan_.fits, plan_.message);
   }
 
+  uint32_t processes_per_model() override {
+    return ranks_ ? static_cast<uint32_t>(ranks_->size) : 1;
+  }
+
+  void serve() override {
+    if (!ranks_ || ranks_->rank == 0 || !runner_) {
+      throw sdk::Error(COMPASS_INTERNAL,
+                       "paged_tp: serve is for a loaded process other than its model copy's first");
+    }
+    static_cast<ProcessTensorParallelRunner&>(*runner_).Serve();
+  }
+
   void load() override {
     if (!plan_.fits) throw sdk::Error(COMPASS_OUT_OF_MEMORY, plan_.message);
     if (simulated_) {
@@ -125,8 +157,8 @@ class PagedTpBackend final : public sdk::Backend {
     }
     backend_support::ResetDevicePeaks(UsedDevices());
     std::vector<c10::Device> devices;
-    for (int64_t r = 0; r < options_.tp; ++r) {
-      const std::string& name = devices_[r].name;
+    for (int64_t r = 0; r < (ranks_ ? 1 : options_.tp); ++r) {
+      const std::string& name = ranks_ ? ranks_->device : devices_[r].name;
       if (options_.tp > 1 && name.rfind("cpu", 0) != 0 && !model::NcclBuilt()) {
         throw sdk::Error(COMPASS_UNSUPPORTED,
                          "paged_tp: tp = " + std::to_string(options_.tp) + " on " + name +
@@ -145,7 +177,21 @@ class PagedTpBackend final : public sdk::Backend {
     // with just the blocks of the worst-case step.
     const bool measure = devices.front().is_cuda();
     const int64_t initial_blocks = measure ? ProfileBlocks(plan_) : plan_.num_blocks;
-    if (options_.tp == 1) {
+    if (ranks_) {
+      model::ProcessGroupOptions group = ranks_->group;
+      group.device = devices.front();
+      host_.info("rank " + std::to_string(ranks_->rank) + " of model copy " +
+                 std::to_string(ranks_->copy) + ": meeting its other " +
+                 std::to_string(ranks_->size - 1) + " process(es)");
+      auto comm = ValueOrThrow(model::ProcessCommunicator::Connect(group));
+      runner_ = ValueOrThrow(ProcessTensorParallelRunner::Load(
+          weights, std::move(comm), devices.front(), dtype, initial_blocks, options_.block_size));
+      if (ranks_->rank != 0) {
+        // It computes what the driver asks, in serve.
+        load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return;
+      }
+    } else if (options_.tp == 1) {
       auto lm = ValueOrThrow(model::CausalLM::Load(weights, {devices.front(), dtype}));
       runner_ =
           std::make_unique<SingleDeviceRunner>(std::move(lm), initial_blocks, options_.block_size);
@@ -225,6 +271,7 @@ class PagedTpBackend final : public sdk::Backend {
            std::to_string(stage) + (rank.empty() ? "" : ", " + rank) + ")";
   }
   std::vector<std::string> UsedDevices() const {
+    if (ranks_) return {ranks_->device};
     std::vector<std::string> out;
     for (const RankPlan& r : plan_.ranks) out.push_back(r.device);
     return out;
@@ -243,6 +290,8 @@ class PagedTpBackend final : public sdk::Backend {
   PagedPlan plan_;
   double load_seconds_ = 0;
   std::unique_ptr<ModelRunner> runner_;
+  // Set when the tp ranks are processes (processes = true).
+  std::optional<backend_support::ProcessRanks> ranks_;
   std::optional<Engine> engine_;
 };
 

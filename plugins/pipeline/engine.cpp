@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "models/causal_lm.h"
 #include "scoped_timer.h"
@@ -89,11 +90,8 @@ void Engine::Loglikelihood(const sdk::Requests& requests, const std::vector<uint
     mb->step = std::make_unique<model::Step>(
         ValueOrThrow(model::Step::Begin(config(), batch.input_ids, batch.positions, at::Tensor(),
                                         nullptr, options_.attention, first_device())));
-    const c10::Device last = last_device();
-    mb->head = [r = at::tensor(rows, at::kLong).to(last), c = at::tensor(cols, at::kLong).to(last)](
-                   const model::Stage& head, const at::Tensor& hidden) {
-      return head.Logits(hidden.index({r, c}));
-    };
+    mb->head_rows = at::tensor(rows, at::kLong);
+    mb->head_cols = at::tensor(cols, at::kLong);
     workers_.Submit(std::move(mb));
   };
   Timer timer(stats_.scoring_seconds);
@@ -133,6 +131,9 @@ struct Group {
   std::vector<Generation*> rows;
   std::vector<int64_t> position;  // each row's next position
   std::unique_ptr<model::ContiguousKvCache> cache;
+  // What the next micro-batch tells stages in other processes.
+  int64_t new_cache_rows = 0;
+  std::vector<int64_t> kept_rows;
 };
 
 }  // namespace
@@ -160,9 +161,12 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
     mb->cache = groups[g].cache.get();
     mb->step = std::make_unique<model::Step>(ValueOrThrow(
         model::Step::Begin(config(), ids, positions, valid, mb->cache, options_.attention, first)));
-    mb->head = [](const model::Stage& head, const at::Tensor& hidden) {
-      return head.Logits(hidden.select(1, hidden.size(1) - 1));
-    };
+    mb->cache_group = g;
+    Group& group = groups[g];
+    mb->new_cache_rows = std::exchange(group.new_cache_rows, 0);
+    mb->new_cache_capacity = group.cache->capacity();
+    mb->kept_rows = std::move(group.kept_rows);
+    group.kept_rows.clear();
     workers_.Submit(std::move(mb));
   };
   // An empty group takes the next waiting sequences (longest prompt first)
@@ -197,6 +201,8 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
         static_cast<int64_t>(group.rows.size()), batch.input_ids.size(1) + max_new,
         config().num_hidden_layers);
     for (const model::Stage& stage : workers_.stages()) stage.AllocateCache(*group.cache);
+    group.new_cache_rows = static_cast<int64_t>(group.rows.size());
+    group.kept_rows.clear();
     submit(g, batch.input_ids, batch.positions, batch.valid);
     return true;
   };
@@ -226,6 +232,7 @@ void Engine::Generate(const sdk::Requests& requests, const std::vector<uint64_t>
         position.push_back(group.position[k]);
       }
       ThrowIfError(group.cache->KeepRows(live));
+      group.kept_rows = live;
       group.rows = std::move(rows);
       group.position = std::move(position);
     }

@@ -78,7 +78,6 @@ class Engine {
   std::unique_ptr<MicroBatch> Finished();
   const model::ModelConfig& config() const { return workers_.stages().front().config(); }
   c10::Device first_device() const { return workers_.stages().front().device(); }
-  c10::Device last_device() const { return workers_.stages().back().device(); }
 
   StageWorkers& workers_;
   sdk::Host host_;

@@ -16,6 +16,8 @@
 #include "models/weights.h"
 #include "options.h"
 #include "planner.h"
+#include "process_ranks.h"
+#include "remote_stages.h"
 #include "stage_workers.h"
 #include "util/status_throw.h"
 #include "util/strings.h"
@@ -33,6 +35,9 @@ class PipelineBackend final : public sdk::Backend {
     static const compass_option_spec specs[] = {
         sdk::option("stages", COMPASS_OPT_INT,
                     "pipeline stages, one per device of backend.devices (default: every device)"),
+        sdk::option("processes", COMPASS_OPT_BOOL,
+                    "run the stages as processes of a multi-process launch, one device each "
+                    "(backend.devices[local rank]), instead of threads of one process (false)"),
         sdk::option("split", COMPASS_OPT_STRING,
                     "how layers are split: \"layers\" (equal counts, default) or \"bytes\" "
                     "(balance weight bytes)"),
@@ -83,6 +88,21 @@ class PipelineBackend final : public sdk::Backend {
       devices.push_back({std::string(sdk::view(d.name)), d.memory_bytes});
       simulated_ = simulated_ || (d.flags & COMPASS_DEVICE_SIMULATED) != 0;
     }
+    if (o.value("processes", false)) {
+      if (options.stages < 1) {
+        throw sdk::Error(COMPASS_INVALID_ARGUMENT,
+                         "pipeline: processes = true needs stages = N, the processes of one model "
+                         "copy (docs/scale-out.md)");
+      }
+      ranks_ = backend_support::ProcessRanksOf(config, options.stages, "pipeline",
+                                               "processes = true");
+      // The plan sees the copy's stages, each on a device like this process's.
+      const DeviceInfo mine = devices.at(ranks_->local_rank % devices.size());
+      devices.clear();
+      for (int64_t r = 0; r < ranks_->size; ++r) {
+        devices.push_back({ranks_->PlanName(r), mine.memory_bytes});
+      }
+    }
     max_length_ = static_cast<int64_t>(config.max_length);
     tokenizer_vocab_ = config.vocab_size;
     token_bytes_ = sdk::TokenBytes(config);
@@ -124,18 +144,39 @@ class PipelineBackend final : public sdk::Backend {
     const auto weights = ValueOrThrow(model::ModelWeights::Open(model_path_));
     const c10::ScalarType dtype = model::ToScalarType(dtype_);
     std::vector<model::Stage> stages;
-    for (const StagePlan& s : plan_.stages) {
+    for (size_t k = 0; k < plan_.stages.size(); ++k) {
+      // A process of a copy whose stages are processes loads its own.
+      if (ranks_ && static_cast<int64_t>(k) != ranks_->rank) continue;
+      const StagePlan& s = plan_.stages[k];
       host_.check_cancelled();
       model::StageSpec spec;
       spec.begin = s.begin;
       spec.end = s.end;
       spec.embedding = s.embedding;
       spec.head = s.head;
-      spec.placement = {backend_support::TorchDevice(s.device), dtype};
-      spec.device_name = s.device;
+      const std::string& device = ranks_ ? ranks_->device : s.device;
+      spec.placement = {backend_support::TorchDevice(device), dtype};
+      spec.device_name = device;
       stages.push_back(ValueOrThrow(model::Stage::Load(weights, spec)));
     }
-    workers_.emplace(std::move(stages), plan_.options.micro_batches, fault_);
+    std::unique_ptr<RemoteStages> remote;
+    if (ranks_) {
+      model::ProcessGroupOptions group = ranks_->group;
+      group.device = stages.front().device();
+      host_.info("stage " + std::to_string(ranks_->rank) + " of model copy " +
+                 std::to_string(ranks_->copy) + ": meeting its other " +
+                 std::to_string(ranks_->size - 1) + " process(es)");
+      comm_ = ValueOrThrow(model::ProcessCommunicator::Connect(group));
+      if (ranks_->rank != 0) {
+        // It computes its stage of what the first process hands on, in serve.
+        stage_.emplace(std::move(stages.front()));
+        load_seconds_ =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return;
+      }
+      remote = std::make_unique<ProcessRemoteStages>(comm_, group.device);
+    }
+    workers_.emplace(std::move(stages), plan_.options.micro_batches, fault_, std::move(remote));
     EngineOptions e;
     e.micro_batch_size = plan_.options.micro_batch_size;
     e.micro_batches = std::max<int64_t>(plan_.options.micro_batches, 1);
@@ -145,10 +186,23 @@ class PipelineBackend final : public sdk::Backend {
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::string layout;
     for (size_t i = 0; i < plan_.stages.size(); ++i) {
+      if (ranks_ && i > 1) break;  // the remote worker describes them all
       layout += (i ? ", " : "") + workers_->Describe(i);
     }
     host_.info("loaded " + model_path_ + " in " + std::to_string(load_seconds_) + " s (" +
                model::DTypeName(dtype_) + "): " + layout);
+  }
+
+  uint32_t processes_per_model() override {
+    return ranks_ ? static_cast<uint32_t>(ranks_->size) : 1;
+  }
+
+  void serve() override {
+    if (!stage_ || !comm_) {
+      throw sdk::Error(COMPASS_INTERNAL,
+                       "pipeline: serve is for a loaded process other than its model copy's first");
+    }
+    ServeStage(*stage_, *comm_);
   }
 
   void execute(const sdk::Requests& requests, const sdk::ResponseSink& sink) override {
@@ -205,6 +259,7 @@ class PipelineBackend final : public sdk::Backend {
 
  private:
   std::vector<std::string> UsedDevices() const {
+    if (ranks_) return {ranks_->device};
     std::vector<std::string> out;
     for (const StagePlan& s : plan_.stages) out.push_back(s.device);
     return out;
@@ -221,6 +276,12 @@ class PipelineBackend final : public sdk::Backend {
   int64_t tokenizer_vocab_ = 0;
   sdk::TokenBytes token_bytes_;
   double load_seconds_ = 0;
+  // Set when the stages are processes (processes = true): this process's
+  // place, its link to the others and, on a process other than the first,
+  // the stage it serves.
+  std::optional<backend_support::ProcessRanks> ranks_;
+  std::shared_ptr<model::ProcessCommunicator> comm_;
+  std::optional<model::Stage> stage_;
   std::optional<StageWorkers> workers_;
   std::optional<Engine> engine_;
 };

@@ -15,16 +15,27 @@ double PhaseStats::bubble() const {
   return idle < 0 ? 0 : idle;
 }
 
+at::Tensor HeadOutput(const model::Stage& last, const at::Tensor& hidden,
+                      const at::Tensor& head_rows, const at::Tensor& head_cols) {
+  if (!head_rows.defined()) return last.Logits(hidden.select(1, hidden.size(1) - 1));
+  const c10::Device device = hidden.device();
+  return last.Logits(hidden.index({head_rows.to(device), head_cols.to(device)}));
+}
+
 StageWorkers::StageWorkers(std::vector<model::Stage> stages, int64_t queue_depth,
-                           FaultInjection fault)
-    : stages_(std::move(stages)), fault_(fault), times_(stages_.size()) {
-  for (size_t i = 0; i <= stages_.size(); ++i) {
+                           FaultInjection fault, std::unique_ptr<RemoteStages> remote)
+    : stages_(std::move(stages)),
+      remote_(std::move(remote)),
+      workers_(stages_.size() + (remote_ ? 1 : 0)),
+      fault_(fault),
+      times_(workers_) {
+  for (size_t i = 0; i <= workers_; ++i) {
     // The output queue is unbounded in effect: the engine bounds what is in
     // flight, so the last stage never waits on it.
-    queues_.push_back(std::make_unique<Queue>(i < stages_.size() ? static_cast<size_t>(queue_depth)
-                                                                 : static_cast<size_t>(1) << 30));
+    queues_.push_back(std::make_unique<Queue>(i < workers_ ? static_cast<size_t>(queue_depth)
+                                                           : static_cast<size_t>(1) << 30));
   }
-  for (size_t i = 0; i < stages_.size(); ++i) threads_.emplace_back([this, i] { Run(i); });
+  for (size_t i = 0; i < workers_; ++i) threads_.emplace_back([this, i] { Run(i); });
 }
 
 StageWorkers::~StageWorkers() {
@@ -33,6 +44,7 @@ StageWorkers::~StageWorkers() {
 }
 
 std::string StageWorkers::Describe(size_t stage) const {
+  if (stage == stages_.size() && remote_) return remote_->Describe();
   const model::Stage& s = stages_[stage];
   const int64_t begin = s.spec().begin, end = s.spec().end;
   std::string layers = begin == end
@@ -61,7 +73,7 @@ void StageWorkers::Drain() {
 
 void StageWorkers::BeginPhase() {
   std::lock_guard<std::mutex> lock(stats_mu_);
-  times_.assign(stages_.size(), StageTimes());
+  times_.assign(workers_, StageTimes());
   started_ = false;
 }
 
@@ -75,6 +87,11 @@ PhaseStats StageWorkers::EndPhase() {
 }
 
 void StageWorkers::Compute(size_t i, MicroBatch& mb) {
+  if (i == stages_.size()) {
+    remote_->Exchange(mb);
+    mb.hidden = at::Tensor();
+    return;
+  }
   const model::Stage& stage = stages_[i];
   if (fault_.stage == static_cast<int64_t>(i) &&
       times_[i].micro_batches == static_cast<uint64_t>(fault_.after)) {
@@ -83,8 +100,8 @@ void StageWorkers::Compute(size_t i, MicroBatch& mb) {
   }
   at::Tensor h = i == 0 ? stage.Embed(*mb.step) : mb.hidden.to(stage.device());
   h = stage.Forward(h, *mb.step, mb.cache);
-  if (i + 1 == stages_.size()) {
-    mb.out = mb.head ? mb.head(stage, h) : h;
+  if (i + 1 == workers_) {
+    mb.out = HeadOutput(stage, h, mb.head_rows, mb.head_cols);
     mb.hidden = at::Tensor();
   } else {
     mb.hidden = h;
@@ -93,7 +110,7 @@ void StageWorkers::Compute(size_t i, MicroBatch& mb) {
 
 void StageWorkers::Run(size_t i) {
   Queue& in = *queues_[i];
-  const bool last = i + 1 == stages_.size();
+  const bool last = i + 1 == workers_;
   while (true) {
     const Clock::time_point wait_start = Clock::now();
     std::optional<std::unique_ptr<MicroBatch>> item = in.Pop();

@@ -10,6 +10,10 @@
 // leaving the last stage, and the measured bubble is the share of p x span
 // that no stage computed: 1 - sum(busy) / (p x span).
 //
+// Stages in other processes (a pipeline whose stages are processes,
+// remote_stages.h) follow the local ones as one more worker: it hands each
+// micro-batch's hidden state on and waits for the last stage's output.
+//
 // Failures: a stage that throws marks its micro-batch failed (the message
 // names the stage, its device and layers); it passes through the later
 // stages uncomputed, after the micro-batches ahead of it, which finish and
@@ -45,9 +49,17 @@ struct MicroBatch {
   int64_t tag = 0;  // the engine's (which group, which chunk)
   std::unique_ptr<model::Step> step;
   model::KvCache* cache = nullptr;  // null: scoring without a cache
-  // On the last stage's thread, from the final-norm hidden states: what
-  // the engine needs back (logits at some positions).
-  std::function<at::Tensor(const model::Stage& head, const at::Tensor& hidden)> head;
+  // What the engine needs back, computed by the last stage: the logits at
+  // (head_rows[i], head_cols[i]) (int64, host), or, when they are
+  // undefined, at each row's last position.
+  at::Tensor head_rows, head_cols;
+  // For stages in other processes, which keep their own part of each
+  // group's cache: the group (-1: no cache), and what changed in it since
+  // the group's last micro-batch: a new cache of new_cache_rows rows and
+  // new_cache_capacity slots, or the rows it kept (KeepRows).
+  int64_t cache_group = -1;
+  int64_t new_cache_rows = 0, new_cache_capacity = 0;
+  std::vector<int64_t> kept_rows;
   at::Tensor out;
   std::string error;  // set when a stage failed on it
   // Internal: the hidden state between stages; whether it is skipped.
@@ -77,15 +89,33 @@ struct PhaseStats {
   double bubble() const;
 };
 
+// The logits a micro-batch asks for, from the last stage's final-norm hidden
+// states.
+at::Tensor HeadOutput(const model::Stage& last, const at::Tensor& hidden,
+                      const at::Tensor& head_rows, const at::Tensor& head_cols);
+
+// The stages that follow this process's, in other processes.
+class RemoteStages {
+ public:
+  virtual ~RemoteStages() = default;
+  // "stage 1 in rank 1 (host h, pid 7)".
+  virtual std::string Describe() const = 0;
+  // Hands `mb` (its hidden state from this process's last stage) on and
+  // fills mb.out with the last stage's output; throws what failed.
+  virtual void Exchange(MicroBatch& mb) = 0;
+};
+
 class StageWorkers {
  public:
-  // Starts one worker per stage; `queue_depth` micro-batches at most wait
-  // before each stage.
-  StageWorkers(std::vector<model::Stage> stages, int64_t queue_depth, FaultInjection fault = {});
+  // Starts one worker per stage, and one for `remote` when given;
+  // `queue_depth` micro-batches at most wait before each.
+  StageWorkers(std::vector<model::Stage> stages, int64_t queue_depth, FaultInjection fault = {},
+               std::unique_ptr<RemoteStages> remote = nullptr);
   ~StageWorkers();
   StageWorkers(const StageWorkers&) = delete;
   StageWorkers& operator=(const StageWorkers&) = delete;
 
+  // The stages of this process.
   const std::vector<model::Stage>& stages() const { return stages_; }
   // "stage 1 on cpu:1 (layers 15-29)".
   std::string Describe(size_t stage) const;
@@ -111,6 +141,8 @@ class StageWorkers {
   void Compute(size_t stage, MicroBatch& mb);
 
   std::vector<model::Stage> stages_;
+  std::unique_ptr<RemoteStages> remote_;
+  size_t workers_;  // stages_, and one for remote_
   std::vector<std::unique_ptr<Queue>> queues_;  // before each stage, then the output
   std::vector<std::thread> threads_;
   FaultInjection fault_;

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define COMPASS_ABI_MAJOR 2
-#define COMPASS_ABI_MINOR 1
+#define COMPASS_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define COMPASS_PLUGIN_EXPORT __declspec(dllexport)
@@ -257,6 +257,20 @@ typedef struct compass_backend_config {
   const compass_str* token_bytes;
   uint64_t num_token_bytes;
   uint64_t host_memory_bytes; /* RAM available on the host now (offload) */
+  /* ABI 2.2. The launch this process is part of (docs/scale-out.md); a
+   * process started alone has process_world 1 and the rest empty. When the
+   * backend's processes_per_model says G > 1, the consecutive ranks
+   * [k*G, (k+1)*G) hold model copy k together, and the first of them
+   * drives it. */
+  uint32_t process_rank;
+  uint32_t process_world;
+  uint32_t process_local_rank; /* among the processes on this node */
+  /* Where the launch's processes meet: "tcp://HOST:PORT" (a c10d TCPStore
+   * that the launch's rank 0 serves) or "file:///PATH" (a c10d FileStore
+   * path prefix; a backend adds its own suffix). */
+  compass_str rendezvous;
+  compass_str launch_id;          /* unique per launch: prefix keys and files with it */
+  double process_timeout_seconds; /* how long to wait for the other processes */
 } compass_backend_config;
 
 /* Planning output: what would go where, and whether it fits. */
@@ -413,6 +427,19 @@ typedef struct compass_backend_api {
   /* Optional. The backend's own figures since load (timings, memory per
    * device, prefix-sharing ratio, pipeline bubble...). */
   compass_status* (*figures)(compass_backend* backend, const compass_figure_sink* sink);
+
+  /* ABI 2.2, optional (NULL: 1). How many consecutive processes of the
+   * launch one copy of the model spans (its ranks or stages are processes),
+   * for the config given to create. The host checks that it divides the
+   * launch's world, sends each copy's requests to its first process only,
+   * and calls serve on the others. */
+  uint32_t (*processes_per_model)(compass_backend* backend);
+  /* ABI 2.2, optional; required when processes_per_model can exceed 1. On a
+   * process that is not the first of its model copy, after load: computes
+   * what the copy's first process asks for, until that process's backend is
+   * destroyed (then returns NULL) or one of the copy's processes fails or
+   * dies (then returns an error naming it). */
+  compass_status* (*serve)(compass_backend* backend);
 } compass_backend_api;
 
 /* ------------------------------------------------------------------------ */

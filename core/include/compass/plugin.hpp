@@ -302,6 +302,10 @@ class Backend {
   virtual void load() {}
   virtual void execute(const Requests& requests, const ResponseSink& sink) = 0;
   virtual void figures(const FigureSink&) {}
+  // ABI 2.2: a backend whose model copy spans several processes overrides
+  // both (compass_backend_api.processes_per_model and serve).
+  virtual uint32_t processes_per_model() { return 1; }
+  virtual void serve() {}
 };
 
 namespace detail {
@@ -371,6 +375,16 @@ struct BackendTrampolines : Owned<T, compass_backend> {
   static compass_status* figures(compass_backend* b, const compass_figure_sink* s) noexcept {
     return O::call(b, [&](T& t) { t.figures(FigureSink(s)); });
   }
+  static uint32_t processes_per_model(compass_backend* b) noexcept {
+    try {
+      return O::h(b)->impl->processes_per_model();
+    } catch (...) {
+      return 1;
+    }
+  }
+  static compass_status* serve(compass_backend* b) noexcept {
+    return O::call(b, [&](T& t) { t.serve(); });
+  }
 
   static compass_backend_api make(compass_plugin_info info) {
     O::name = info.name.data;
@@ -385,6 +399,9 @@ struct BackendTrampolines : Owned<T, compass_backend> {
     api.load = &load;
     api.execute = &execute;
     api.figures = COMPASS_SDK_OVERRIDES(T, Backend, figures) ? &figures : nullptr;
+    api.processes_per_model =
+        COMPASS_SDK_OVERRIDES(T, Backend, processes_per_model) ? &processes_per_model : nullptr;
+    api.serve = COMPASS_SDK_OVERRIDES(T, Backend, serve) ? &serve : nullptr;
     return api;
   }
 };

@@ -16,6 +16,7 @@ struct BackendOutcome {
   bool finished = false;  // the run completed (its store holds every answer it could get)
   bool scored = true;     // false for a rank > 0 of a sharded launch (rank 0 reports)
   std::string error;      // why it failed, or which requests failed
+  bool model_spans_processes = false;  // the backend's model copy spans processes
   // The output folder's lock when it finished: held while its reports are
   // written.
   std::shared_ptr<RunFolderLock> folder_lock;

@@ -109,6 +109,7 @@ int RunBackend(const PluginRegistry& registry, const EvalConfig& config, const s
   auto summary = runner.Run(config, backend, options);
   SetCrashResumeFolder("");
   SetStopTarget(nullptr, "");
+  outcome->model_spans_processes = runner.processes_per_model() > 1;
   if (!summary.ok()) {
     spdlog::error("{}", summary.status().message());
     outcome->error = summary.status().message();
@@ -170,6 +171,9 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
     run_options.shard.rank = launch->rank;
     run_options.shard.world = launch->world;
     run_options.shard.launch = shard.launch;
+    run_options.shard.local_rank = launch->local_rank;
+    run_options.shard.rendezvous = shard.rendezvous;
+    run_options.shard.timeout_seconds = options.shard_join_timeout;
     run_options.shard.coordinator = shard.coordinator.get();
   } else if (!launch->launcher.empty()) {
     spdlog::info("launched by {} as a world of 1: a plain run", launch->launcher);
@@ -177,7 +181,14 @@ int RunCommand(const GlobalOptions& global, const RunOptions& options) {
   BackendOutcome outcome;
   int code = RunBackend(registry, *config, options.backend, run_options, &outcome);
   if (shard.coordinator) {
-    if (auto reason = shard.coordinator->stop_reason()) {
+    // A failure of a model copy that spans processes is most often one of
+    // them dying: the heartbeats then name it within the timeout, which
+    // says more than the broken connection the backend saw.
+    std::optional<std::string> reason = shard.coordinator->stop_reason();
+    if (!reason && !outcome.finished && outcome.model_spans_processes) {
+      reason = shard.coordinator->WaitForStop(shard.coordinator->timeout_seconds() + 2);
+    }
+    if (reason) {
       // The launch stopped (a rank died): not an interrupt.
       if (code != kExitOk) code = kExitRunFailed;
     } else if (!outcome.finished) {

@@ -80,6 +80,9 @@ StatusOr<ShardLaunch> StartShardLaunch(const LaunchInfo& info, const std::string
   options.key_prefix = std::string("compass/") + (restarts && *restarts ? restarts : "0") + "/";
   ShardLaunch launch;
   launch.info = info;
+  launch.rendezvous = address.host.empty()
+                          ? "file://" + address.file
+                          : "tcp://" + address.host + ":" + std::to_string(address.port);
   launch.coordinator = std::make_unique<Coordinator>(
       std::move(store), options,
       [](const std::string& reason) { RequestStop(reason, kExitRunFailed); });

@@ -23,6 +23,8 @@ struct ShardTimeouts {
 struct ShardLaunch {
   LaunchInfo info;
   std::string launch;  // the id every rank agreed on
+  // Where the processes met: "tcp://HOST:PORT" or "file:///PATH".
+  std::string rendezvous;
   std::unique_ptr<Coordinator> coordinator;
 };
 

@@ -122,6 +122,25 @@ Status BackendInstance::Load() {
   return FromPlugin(record_.backend.load(handle_), record_, "load");
 }
 
+uint32_t BackendInstance::ProcessesPerModel() const {
+  if (!COMPASS_HAS_FIELD(compass_backend_api, record_.backend.header.struct_size,
+                         processes_per_model) ||
+      record_.backend.processes_per_model == nullptr) {
+    return 1;
+  }
+  const PluginCallScope scope(record_, "processes_per_model");
+  return std::max<uint32_t>(1, record_.backend.processes_per_model(handle_));
+}
+
+Status BackendInstance::Serve() {
+  if (!COMPASS_HAS_FIELD(compass_backend_api, record_.backend.header.struct_size, serve) ||
+      record_.backend.serve == nullptr) {
+    return Unsupported("serve");
+  }
+  const PluginCallScope scope(record_, "serve");
+  return FromPlugin(record_.backend.serve(handle_), record_, "serve");
+}
+
 uint64_t BackendInstance::capabilities() const {
   return COMPASS_HAS_FIELD(compass_backend_api, record_.backend.header.struct_size, capabilities)
              ? record_.backend.capabilities

@@ -60,6 +60,12 @@ class BackendInstance {
 
   StatusOr<PlanResult> Plan();
   Status Load();
+  // How many processes of a launch one model copy spans (ABI 2.2;
+  // 1 for a backend without processes_per_model).
+  uint32_t ProcessesPerModel() const;
+  // On a process that is not its model copy's first: serves that process
+  // until it is done (ABI 2.2). Unsupported for a backend without serve.
+  Status Serve();
   // compass_backend_capability flags (0 for a table without the field).
   uint64_t capabilities() const;
   // Calls execute with every request at once. `on_result` sees each result

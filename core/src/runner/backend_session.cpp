@@ -9,7 +9,7 @@ namespace compass {
 StatusOr<std::unique_ptr<BackendSession>> BackendSession::Create(
     PluginHost& host, const PluginRecord& record, const EvalConfig& config,
     const std::vector<Device>& devices, const std::string& options_json, const BackendRules& rules,
-    const Tokenizer* tokenizer) {
+    const Tokenizer* tokenizer, const BackendLaunch& launch) {
   std::unique_ptr<BackendSession> s(new BackendSession());
   s->model_path_ = config.model.path;
   s->dtype_ = rules.dtype;
@@ -31,6 +31,14 @@ StatusOr<std::unique_ptr<BackendSession>> BackendSession::Create(
   bc.bos_token_id = -1;
   bc.pad_token_id = -1;
   bc.host_memory_bytes = AvailableHostMemory();
+  s->rendezvous_ = launch.rendezvous;
+  s->launch_id_ = launch.launch_id;
+  bc.process_rank = launch.rank;
+  bc.process_world = launch.world;
+  bc.process_local_rank = launch.local_rank;
+  bc.rendezvous = sdk::str(s->rendezvous_);
+  bc.launch_id = sdk::str(s->launch_id_);
+  bc.process_timeout_seconds = launch.timeout_seconds;
   if (tokenizer != nullptr) {
     bc.bos_token_id = tokenizer->bos_id();
     bc.pad_token_id = tokenizer->pad_id();

@@ -26,6 +26,15 @@ struct BackendRules {
   int64_t max_length = 0;  // context window
 };
 
+// The launch a backend's process is part of (compass_backend_config's ABI
+// 2.2 fields); the default is a process on its own.
+struct BackendLaunch {
+  uint32_t rank = 0, world = 1, local_rank = 0;
+  std::string rendezvous;  // "tcp://HOST:PORT" or "file:///PATH"
+  std::string launch_id;
+  double timeout_seconds = 600;
+};
+
 class BackendSession {
  public:
   // `tokenizer` may be null (planning): then the vocabulary, special ids and
@@ -33,7 +42,7 @@ class BackendSession {
   static StatusOr<std::unique_ptr<BackendSession>> Create(
       PluginHost& host, const PluginRecord& record, const EvalConfig& config,
       const std::vector<Device>& devices, const std::string& options_json,
-      const BackendRules& rules, const Tokenizer* tokenizer);
+      const BackendRules& rules, const Tokenizer* tokenizer, const BackendLaunch& launch = {});
 
   BackendInstance& backend() { return *backend_; }
   const compass_backend_config& config() const { return config_; }
@@ -46,7 +55,7 @@ class BackendSession {
 
  private:
   BackendSession() = default;
-  std::string model_path_, dtype_, options_json_;
+  std::string model_path_, dtype_, options_json_, rendezvous_, launch_id_;
   std::vector<compass_device_spec> specs_;
   std::vector<std::string> token_bytes_;
   std::vector<compass_str> token_views_;

@@ -482,6 +482,44 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
 
   const ShardOptions& shard = options.shard;
   const bool sharded = shard.sharded();
+  auto create_session = [&] {
+    BackendLaunch launch;
+    launch.rank = shard.rank;
+    launch.world = shard.world;
+    launch.local_rank = shard.local_rank;
+    launch.rendezvous = shard.rendezvous;
+    launch.launch_id = shard.launch;
+    launch.timeout_seconds = shard.timeout_seconds;
+    return BackendSession::Create(host_, *v.backend, config, devices, v.backend_options, rules,
+                                  tokenizer.get(), launch);
+  };
+  // A backend whose model copy spans `group` processes (ABI 2.2): the
+  // launch's ranks form world / group replicas of consecutive ranks; each
+  // replica takes a shard of the requests, its first rank (the driver) asks
+  // and stores, the others serve it. Created now, before anything is read
+  // or stored (create reads no weights), because the shard depends on it.
+  std::unique_ptr<BackendSession> session;
+  uint32_t group = 1;
+  if (sharded && !shard.merge_only) {
+    stage_ = RunStage::kPlan;
+    COMPASS_ASSIGN_OR_RETURN(session, create_session());
+    group = session->backend().ProcessesPerModel();
+    processes_per_model_ = group;
+    if (group > 1 && shard.world % group != 0) {
+      return InvalidArgument("backend '" + backend_name + "' spans " + std::to_string(group) +
+                             " processes per model copy, which does not divide the launch's " +
+                             std::to_string(shard.world) + " processes: launch a multiple of " +
+                             std::to_string(group) + " processes (docs/scale-out.md)");
+    }
+    stage_ = RunStage::kValidate;
+  }
+  const uint32_t replicas = shard.world / group, replica = shard.rank / group;
+  const bool driver = shard.rank % group == 0;
+  if (group > 1) {
+    spdlog::info("rank {} of {}: {} of model copy {} of {} ({} processes each)", shard.rank,
+                 shard.world, driver ? "the driver" : "rank " + std::to_string(shard.rank % group),
+                 replica, replicas, group);
+  }
   // Where the answers computed here go: results.sqlite, or this rank's
   // own store in shards/ for a sharded run.
   std::unique_ptr<ResultsStore> store;
@@ -522,7 +560,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     // What any earlier launch stored (any world size), never recomputed.
     COMPASS_ASSIGN_OR_RETURN(stored, StoredResponses(options.output_dir, all_keys, shard.launch,
                                                      meta.config_hash, meta.backend));
-    if (!shard.merge_only) {
+    if (!shard.merge_only && driver) {
       const std::string path = (std::filesystem::path(options.output_dir) / kShardDir /
                                 ShardFileName({shard.launch, shard.rank, shard.world}))
                                    .string();
@@ -556,17 +594,17 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       }
       ++missing_per_task[w.plan->config->name];
       if (shard.merge_only ||
-          ShardOf(ShardKey(w.requests.requests[r], h), shard.world) != shard.rank) {
+          ShardOf(ShardKey(w.requests.requests[r], h), replicas) != replica) {
         continue;
       }
       compass_request q = w.requests.requests[r];
       q.index = pending.size();
       pending.push_back(q);
       pending_hash.push_back(h);
-      ++computed_per_task[w.plan->config->name];
+      if (driver) ++computed_per_task[w.plan->config->name];
     }
   }
-  summary.share = pending.size();
+  summary.share = driver ? pending.size() : 0;
   if (shard.merge_only && summary.reused < summary.requests) {
     std::string tasks;
     for (const auto& [task, n] : missing_per_task) {
@@ -580,26 +618,28 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         "merge");
   }
   if (sharded && !shard.merge_only) {
-    spdlog::info(
-        "rank {} of {}: {} of {} requests already stored, {} missing, {} of them fall "
-        "to this rank",
-        shard.rank, shard.world, summary.reused, summary.requests,
-        summary.requests - summary.reused, pending.size());
+    spdlog::info("rank {} of {}: {} of {} requests already stored, {} missing, {} of them fall "
+                 "to {}",
+                 shard.rank, shard.world, summary.reused, summary.requests,
+                 summary.requests - summary.reused, pending.size(),
+                 group > 1 ? "model copy " + std::to_string(replica) : std::string("this rank"));
   } else if (summary.reused > 0 && !shard.merge_only) {
     spdlog::info("resuming: {} of {} requests already in {}", summary.reused, summary.requests,
                  store->path());
   }
 
-  std::unique_ptr<BackendSession> session;
   std::map<std::string, std::string> failures;  // request hash -> error
   double compute_seconds = 0;
   std::vector<double> answer_seconds;  // when each answer arrived, from the call's start
   uint64_t peak_host = 0;
+  std::optional<std::vector<Figure>> backend_figures;
+  bool peak_measured = false;
   if (!pending.empty()) {
     stage_ = RunStage::kPlan;
-    COMPASS_ASSIGN_OR_RETURN(
-        session, BackendSession::Create(host_, *v.backend, config, devices, v.backend_options,
-                                        rules, tokenizer.get()));
+    if (!session) {
+      COMPASS_ASSIGN_OR_RETURN(session,
+                               create_session());
+    }
     COMPASS_ASSIGN_OR_RETURN(std::string plan_note, session->CheckPlan());
     if (!plan_note.empty()) {
       spdlog::warn("plan: {}", plan_note);
@@ -609,9 +649,20 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     if (host_.cancelled()) return StoppedStatus(shard);
     // The backend's own peak host memory: load and execute, not what the
     // process held before.
-    const bool peak_measured = ResetPeakHostMemory();
+    peak_measured = ResetPeakHostMemory();
     COMPASS_RETURN_IF_ERROR(session->Load(host_));
     summary.loaded = true;
+    if (!driver) {
+      spdlog::info("rank {}: serving its model copy's driver, rank {}", shard.rank,
+                   shard.rank - shard.rank % group);
+      if (shard.coordinator) shard.coordinator->SetProgress(0, 0);
+      Status served = session->backend().Serve();
+      session.reset();
+      if (!served.ok()) return host_.cancelled() ? StoppedStatus(shard) : served;
+      pending.clear();
+    }
+  }
+  if (!pending.empty()) {
 
     uint64_t owed = 0, delivered = 0;
     for (const auto& q : pending) owed += SamplesOf(q);
@@ -660,6 +711,10 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
       return Internal("backend '" + backend_name + "' returned " + std::to_string(delivered) +
                       " of " + std::to_string(owed) + " results");
     }
+    COMPASS_ASSIGN_OR_RETURN(backend_figures, session->backend().Figures());
+    // The model copy's other processes serve until its backend is gone;
+    // they must be done before rank 0 waits for every rank.
+    if (group > 1) session.reset();
   }
   stage_ = RunStage::kExecute;
   if (sharded) {
@@ -709,10 +764,9 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     notes.push_back(note);
   }
 
-  if (session) {
-    COMPASS_ASSIGN_OR_RETURN(auto figures, session->backend().Figures());
+  if (backend_figures) {
     std::vector<StoredFigure> stored_figures;
-    for (const auto& f : figures) stored_figures.push_back({f.name, f.scope, f.value, f.unit});
+    for (const auto& f : *backend_figures) stored_figures.push_back({f.name, f.scope, f.value, f.unit});
     // The host's own measures, the same for every backend: when answers
     // arrived after the call began (every request is sent at once, so this
     // is each request's latency), and the peak resident memory of loading

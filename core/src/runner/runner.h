@@ -33,8 +33,13 @@ namespace compass {
 // store in shards/, and says so to the others; rank 0 then waits for all,
 // merges every shard into results.sqlite and scores, as a single run does.
 struct ShardOptions {
-  uint32_t rank = 0, world = 1;
+  uint32_t rank = 0, world = 1, local_rank = 0;
   std::string launch;                  // the launch id every rank agreed on
+  // Where the processes met ("tcp://HOST:PORT" or "file:///PATH"), for a
+  // backend whose model copy spans several of them, and how long they wait
+  // for each other.
+  std::string rendezvous;
+  double timeout_seconds = 600;
   Coordinator* coordinator = nullptr;  // the launch's (required when world > 1)
   // `compass merge`: compute nothing; merge the shards and score, or refuse
   // naming how many requests of which task are missing.
@@ -99,11 +104,15 @@ class Runner {
                             const std::vector<Device>& devices);
 
   RunStage stage() const { return stage_; }
+  // How many processes the last Run's model copy spans (1 unless a
+  // sharded launch's backend said more).
+  uint32_t processes_per_model() const { return processes_per_model_; }
 
  private:
   const PluginRegistry& registry_;
   PluginHost& host_;
   RunStage stage_ = RunStage::kValidate;
+  uint32_t processes_per_model_ = 1;
 };
 
 }  // namespace compass

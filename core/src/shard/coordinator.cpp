@@ -66,6 +66,13 @@ std::optional<std::string> Coordinator::stop_reason() const {
   return stop_reason_;
 }
 
+std::optional<std::string> Coordinator::WaitForStop(double seconds) {
+  std::unique_lock<std::mutex> lock(mu_);
+  wake_.wait_for(lock, std::chrono::duration<double>(seconds),
+                 [&] { return stop_reason_.has_value(); });
+  return stop_reason_;
+}
+
 void Coordinator::SetProgress(uint64_t done, uint64_t total) {
   std::lock_guard<std::mutex> lock(mu_);
   progress_done_ = done;
@@ -94,6 +101,7 @@ void Coordinator::Fire(const std::string& reason, bool publish) {
   if (publish) (void)store_->Set(Key("stop"), reason);
   if (options_.rank != 0) (void)store_->Set(Key("stopped", options_.rank), "1");
   if (on_stop_) on_stop_(reason);
+  wake_.notify_all();
 }
 
 void Coordinator::Stop(const std::string& reason) {

@@ -86,6 +86,10 @@ class Coordinator {
 
   // Why the launch stopped, if it did.
   std::optional<std::string> stop_reason() const;
+  // The same, waiting up to `seconds` for the launch to stop (a rank that
+  // died is seen within timeout_seconds).
+  std::optional<std::string> WaitForStop(double seconds);
+  double timeout_seconds() const { return options_.timeout_seconds; }
 
  private:
   void Loop();

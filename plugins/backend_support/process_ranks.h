@@ -1,0 +1,49 @@
+// A model copy whose ranks (tensor-parallel shards, pipeline stages) are
+// processes of a multi-process launch (docs/scale-out.md): which copy and
+// rank this process is, read from compass_backend_config's launch (ABI
+// 2.2), and how its group meets. The host's rule, which both sides apply:
+// the consecutive ranks [k*size, (k+1)*size) of the launch are copy k, and
+// the first of them drives it.
+//
+// Errors are thrown as sdk::Error (COMPASS_INVALID_ARGUMENT) naming the
+// option and the launch; call from a backend's constructor.
+#ifndef COMPASS_BACKEND_SUPPORT_PROCESS_RANKS_H_
+#define COMPASS_BACKEND_SUPPORT_PROCESS_RANKS_H_
+
+#include <compass/plugin.h>
+
+#include <cstdint>
+#include <string>
+
+#include "models/process_group.h"
+
+namespace compass::backend_support {
+
+struct ProcessRanks {
+  int64_t rank = 0;       // within the copy; 0 drives it
+  int64_t size = 1;       // processes per copy
+  int64_t copy = 0;       // which copy of the launch
+  uint32_t local_rank = 0;  // on this node: picks the device
+  std::string device;       // this process's: DeviceOfProcess
+  // How the copy's processes meet (the device is the caller's to set).
+  model::ProcessGroupOptions group;
+
+  // The name a plan gives rank r's device ("cuda:0@rank1"): the copy's
+  // processes each have a device like this one, maybe of the same name.
+  std::string PlanName(int64_t r) const { return device + "@rank" + std::to_string(r); }
+};
+
+// This process's place in copies of `size` processes, for `backend` whose
+// option `option` (e.g. "tp = 2 with processes = true") asks for them.
+// InvalidArgument when the run is not a launch of a multiple of `size`
+// processes, or the host is older than ABI 2.2.
+ProcessRanks ProcessRanksOf(const compass_backend_config& config, int64_t size,
+                            const std::string& backend, const std::string& option);
+
+// The device of this process among the run's devices: devices[local_rank
+// modulo their number] (one GPU per process of a node).
+std::string DeviceOfProcess(const compass_backend_config& config, uint32_t local_rank);
+
+}  // namespace compass::backend_support
+
+#endif  // COMPASS_BACKEND_SUPPORT_PROCESS_RANKS_H_
