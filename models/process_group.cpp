@@ -2,10 +2,10 @@
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <unistd.h>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <unistd.h>
 
 #ifdef COMPASS_HAVE_GLOO_HEADERS
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -146,9 +146,8 @@ StatusOr<std::unique_ptr<ProcessCommunicator>> ProcessCommunicator::Connect(
   } catch (const std::exception& e) {
     return Internal("rank " + std::to_string(o.rank) + " of a model copy of " +
                     std::to_string(o.size) + " processes could not meet the others at " +
-                    o.rendezvous + " within " + std::to_string(o.timeout.count() / 1000) +
-                    " s: " + What(e) +
-                    "; every process of the copy must start (docs/scale-out.md)");
+                    o.rendezvous + " within " + std::to_string(o.timeout.count() / 1000) + " s: " +
+                    What(e) + "; every process of the copy must start (docs/scale-out.md)");
   }
   return std::unique_ptr<ProcessCommunicator>(
       new ProcessCommunicator(std::move(state), o.rank, o.size));

@@ -20,9 +20,9 @@
 namespace compass::backend_support {
 
 struct ProcessRanks {
-  int64_t rank = 0;       // within the copy; 0 drives it
-  int64_t size = 1;       // processes per copy
-  int64_t copy = 0;       // which copy of the launch
+  int64_t rank = 0;         // within the copy; 0 drives it
+  int64_t size = 1;         // processes per copy
+  int64_t copy = 0;         // which copy of the launch
   uint32_t local_rank = 0;  // on this node: picks the device
   std::string device;       // this process's: DeviceOfProcess
   // How the copy's processes meet (the device is the caller's to set).

@@ -188,7 +188,8 @@ class PagedTpBackend final : public sdk::Backend {
           weights, std::move(comm), devices.front(), dtype, initial_blocks, options_.block_size));
       if (ranks_->rank != 0) {
         // It computes what the driver asks, in serve.
-        load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        load_seconds_ =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return;
       }
     } else if (options_.tp == 1) {

@@ -94,8 +94,8 @@ class PipelineBackend final : public sdk::Backend {
                          "pipeline: processes = true needs stages = N, the processes of one model "
                          "copy (docs/scale-out.md)");
       }
-      ranks_ = backend_support::ProcessRanksOf(config, options.stages, "pipeline",
-                                               "processes = true");
+      ranks_ =
+          backend_support::ProcessRanksOf(config, options.stages, "pipeline", "processes = true");
       // The plan sees the copy's stages, each on a device like this process's.
       const DeviceInfo mine = devices.at(ranks_->local_rank % devices.size());
       devices.clear();

@@ -35,8 +35,8 @@ Header RecvHeader(model::ProcessCommunicator& comm, int64_t from, c10::Device de
 
 void SendError(model::ProcessCommunicator& comm, int64_t to, const std::string& message,
                c10::Device device) {
-  SendHeader(comm, to, Header{kFailed, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                              static_cast<int64_t>(message.size())},
+  SendHeader(comm, to,
+             Header{kFailed, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<int64_t>(message.size())},
              device);
   const std::vector<uint8_t> bytes(message.begin(), message.end());
   comm.Send(at::tensor(bytes, at::kByte).to(device), to);
@@ -100,8 +100,9 @@ void ProcessRemoteStages::Exchange(MicroBatch& mb) {
     comm_->Send(hidden.to(device_), 1);
     const Header reply = RecvHeader(*comm_, last, device_);
     if (reply[kOp] == kFailed) throw std::runtime_error(RecvError(*comm_, last, reply, device_));
-    mb.out = at::empty({reply[kB], reply[kT]},
-                       at::TensorOptions(static_cast<at::ScalarType>(reply[kDtype])).device(device_));
+    mb.out =
+        at::empty({reply[kB], reply[kT]},
+                  at::TensorOptions(static_cast<at::ScalarType>(reply[kDtype])).device(device_));
     comm_->Recv(mb.out, last);
   } catch (const model::CollectiveError&) {
     broken_ = true;
@@ -133,9 +134,8 @@ void ServeStage(const model::Stage& stage, model::ProcessCommunicator& comm) {
     const at::Tensor payload_in = at::empty({b * t * (1 + h[kHasValid]) + 2 * rows + h[kKept]},
                                             at::TensorOptions(at::kLong).device(device));
     comm.Recv(payload_in, previous);
-    const at::Tensor hidden_in =
-        at::empty({b, t, h[kH]},
-                  at::TensorOptions(static_cast<at::ScalarType>(h[kDtype])).device(device));
+    const at::Tensor hidden_in = at::empty(
+        {b, t, h[kH]}, at::TensorOptions(static_cast<at::ScalarType>(h[kDtype])).device(device));
     comm.Recv(hidden_in, previous);
     at::Tensor out;
     std::string error;
@@ -186,9 +186,10 @@ void ServeStage(const model::Stage& stage, model::ProcessCommunicator& comm) {
     if (!error.empty()) {
       SendError(comm, next, error, device);
     } else if (last) {
-      SendHeader(comm, next,
-                 Header{kStep, out.size(0), out.size(1), 0, static_cast<int64_t>(out.scalar_type())},
-                 device);
+      SendHeader(
+          comm, next,
+          Header{kStep, out.size(0), out.size(1), 0, static_cast<int64_t>(out.scalar_type())},
+          device);
       comm.Send(out, next);
     } else {
       Header forward = h;

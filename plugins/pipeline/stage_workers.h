@@ -142,7 +142,7 @@ class StageWorkers {
 
   std::vector<model::Stage> stages_;
   std::unique_ptr<RemoteStages> remote_;
-  size_t workers_;  // stages_, and one for remote_
+  size_t workers_;                              // stages_, and one for remote_
   std::vector<std::unique_ptr<Queue>> queues_;  // before each stage, then the output
   std::vector<std::thread> threads_;
   FaultInjection fault_;

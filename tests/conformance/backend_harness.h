@@ -125,6 +125,7 @@ struct BackendSpec {
   std::vector<std::string> devices = {"cpu"};
   std::string options = "{}";
   std::string plugin_dir = COMPASS_PLUGIN_DIR;
+  uint32_t world = 1;  // the launch's processes (this one is rank 0)
 };
 
 // `vocab` is the host's vocabulary (0: the model folder's config.json).
@@ -164,6 +165,7 @@ inline std::unique_ptr<LoadedBackend> MakeBackend(
   c.token_bytes = b->token_bytes.data();
   c.num_token_bytes = b->token_bytes.size();
   c.host_memory_bytes = 8ull << 30;
+  c.process_world = spec.world;
   auto created = BackendInstance::Create(**record, b->host, c);
   if (!created.ok()) {
     if (error) *error = created.status();

@@ -2,8 +2,8 @@
 # config, a torchrun-style launch on loopback, and the comparison of a run
 # folder with a single-process one within a tolerance.
 
-# A slice of MMLU (5-shot log-likelihoods), ARC-Easy and GSM8K (greedy
-# generation), one libtorch thread per process.
+# A slice of MMLU (5-shot log-likelihoods), ARC-Easy, GSM8K and short
+# answers (greedy generation), one libtorch thread per process.
 write_mp_config() {  # FILE MODEL BACKEND DEVICES OPTIONS
   cat >"$1" <<TOML
 [model]
@@ -38,6 +38,17 @@ dataset = "gsm8k"
 path = "$SRC/tests/fixtures/gsm8k"
 limit = 3
 max_new_tokens = 16
+
+# Generations that stop early and unevenly: rows leave their batch.
+[[task]]
+name = "short_answers"
+dataset = "jsonl"
+path = "$SRC/tests/fixtures/jsonl/gen.jsonl"
+kind = "generate"
+prompt = "{{q.text}}"
+target = "{{a}}"
+stop = [" ", "."]
+max_new_tokens = 12
 TOML
 }
 

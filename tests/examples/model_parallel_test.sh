@@ -3,7 +3,8 @@
 # CPUs over Gloo on loopback, each against the same backend in one process:
 #   - paged_tp, tp = 2 as two processes (torchrun-style variables, TCP
 #     rendezvous), on a tiny Llama with Llama-2's tokenizer (the real
-#     model's 9 heads do not split in two);
+#     model's 9 heads do not split in two), and as four: two copies sharding
+#     the requests;
 #   - paged_tp, tp = 3 as three processes on the real model;
 #   - pipeline, 2 stages as two processes (mpirun, file rendezvous), on the
 #     real model.
@@ -27,6 +28,15 @@ launch_torchrun 2 "$WORK/tp2_procs.toml" paged_tp "$WORK/tp2_procs"
 grep -q "rank 1 of 2: rank 1 of model copy 0 of 1 (2 processes each)" "$WORK/tp2_procs.1.out" ||
   fail "rank 1 did not serve model copy 0: $(tail -20 "$WORK/tp2_procs.1.out")"
 compare_within "$WORK/tp2_single" "$WORK/tp2_procs" 1e-5 || fail "tp = 2 as processes differs"
+# Four processes: two copies of two, each copy a shard of the requests.
+launch_torchrun 4 "$WORK/tp2_procs.toml" paged_tp "$WORK/tp2_copies"
+for r in 0 2; do
+  grep -q "rank $r of 4: the driver of model copy $((r / 2)) of 2" "$WORK/tp2_copies.$r.out" ||
+    fail "rank $r did not drive copy $((r / 2)): $(grep -m3 'model copy' "$WORK/tp2_copies.$r.out")"
+done
+grep -qE "merged [0-9]+ answers from 2 shard store" "$WORK/tp2_copies.0.out" ||
+  fail "rank 0 did not merge the two copies' stores: $(tail -20 "$WORK/tp2_copies.0.out")"
+compare_within "$WORK/tp2_single" "$WORK/tp2_copies" 1e-5 || fail "two copies of tp = 2 differ"
 
 # --- paged_tp, tp = 3 on the real model: three processes ----------------------
 write_mp_config "$WORK/tp3_single.toml" "$GGUF" paged_tp '"cpu:0", "cpu:1", "cpu:2"' "tp = 3"

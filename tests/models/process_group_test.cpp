@@ -7,16 +7,16 @@
 #include "models/process_group.h"
 
 #include <ATen/ATen.h>
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <unistd.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -96,11 +96,12 @@ class ProcessGroupTest : public ::testing::TestWithParam<std::string> {
   // The rendezvous of rank 0: a FileStore path, or a TCPStore it serves.
   std::string Rendezvous() {
     if (GetParam() == "file") {
-      dir_ = std::filesystem::temp_directory_path() /
-             ("compass-pg-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-      std::filesystem::create_directories(dir_);
-      return "file://" + (std::filesystem::path(dir_) / "rdv").string();
+      // mkdtemp and readdir, not std::filesystem: libtorch exports its own
+      // copy of remove_all, which crashes when called from here.
+      char dir[] = "/tmp/compass-pg-XXXXXX";
+      if (::mkdtemp(dir) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+      dir_ = dir;
+      return "file://" + dir_ + "/rdv";
     }
     c10d::TCPStoreOptions options;
     options.port = 0;
@@ -110,7 +111,14 @@ class ProcessGroupTest : public ::testing::TestWithParam<std::string> {
     return "tcp://127.0.0.1:" + std::to_string(server_->getPort());
   }
   void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    if (dir_.empty()) return;
+    if (DIR* d = ::opendir(dir_.c_str())) {
+      while (const dirent* e = ::readdir(d)) {
+        if (e->d_name[0] != '.') ::unlink((dir_ + "/" + e->d_name).c_str());
+      }
+      ::closedir(d);
+    }
+    ::rmdir(dir_.c_str());
   }
   std::string dir_;
   c10::intrusive_ptr<c10d::TCPStore> server_;

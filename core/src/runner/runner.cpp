@@ -593,8 +593,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         continue;
       }
       ++missing_per_task[w.plan->config->name];
-      if (shard.merge_only ||
-          ShardOf(ShardKey(w.requests.requests[r], h), replicas) != replica) {
+      if (shard.merge_only || ShardOf(ShardKey(w.requests.requests[r], h), replicas) != replica) {
         continue;
       }
       compass_request q = w.requests.requests[r];
@@ -618,11 +617,12 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
         "merge");
   }
   if (sharded && !shard.merge_only) {
-    spdlog::info("rank {} of {}: {} of {} requests already stored, {} missing, {} of them fall "
-                 "to {}",
-                 shard.rank, shard.world, summary.reused, summary.requests,
-                 summary.requests - summary.reused, pending.size(),
-                 group > 1 ? "model copy " + std::to_string(replica) : std::string("this rank"));
+    spdlog::info(
+        "rank {} of {}: {} of {} requests already stored, {} missing, {} of them fall "
+        "to {}",
+        shard.rank, shard.world, summary.reused, summary.requests,
+        summary.requests - summary.reused, pending.size(),
+        group > 1 ? "model copy " + std::to_string(replica) : std::string("this rank"));
   } else if (summary.reused > 0 && !shard.merge_only) {
     spdlog::info("resuming: {} of {} requests already in {}", summary.reused, summary.requests,
                  store->path());
@@ -637,8 +637,7 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
   if (!pending.empty()) {
     stage_ = RunStage::kPlan;
     if (!session) {
-      COMPASS_ASSIGN_OR_RETURN(session,
-                               create_session());
+      COMPASS_ASSIGN_OR_RETURN(session, create_session());
     }
     COMPASS_ASSIGN_OR_RETURN(std::string plan_note, session->CheckPlan());
     if (!plan_note.empty()) {
@@ -655,7 +654,9 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     if (!driver) {
       spdlog::info("rank {}: serving its model copy's driver, rank {}", shard.rank,
                    shard.rank - shard.rank % group);
-      if (shard.coordinator) shard.coordinator->SetProgress(0, 0);
+      if (shard.coordinator) {
+        shard.coordinator->SetRole("serving model copy " + std::to_string(replica));
+      }
       Status served = session->backend().Serve();
       session.reset();
       if (!served.ok()) return host_.cancelled() ? StoppedStatus(shard) : served;
@@ -663,7 +664,6 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
     }
   }
   if (!pending.empty()) {
-
     uint64_t owed = 0, delivered = 0;
     for (const auto& q : pending) owed += SamplesOf(q);
     const auto start = Clock::now();
@@ -766,7 +766,8 @@ StatusOr<RunSummary> Runner::Run(const EvalConfig& config, const std::string& ba
 
   if (backend_figures) {
     std::vector<StoredFigure> stored_figures;
-    for (const auto& f : *backend_figures) stored_figures.push_back({f.name, f.scope, f.value, f.unit});
+    for (const auto& f : *backend_figures)
+      stored_figures.push_back({f.name, f.scope, f.value, f.unit});
     // The host's own measures, the same for every backend: when answers
     // arrived after the call began (every request is sent at once, so this
     // is each request's latency), and the peak resident memory of loading

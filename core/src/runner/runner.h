@@ -34,7 +34,7 @@ namespace compass {
 // merges every shard into results.sqlite and scores, as a single run does.
 struct ShardOptions {
   uint32_t rank = 0, world = 1, local_rank = 0;
-  std::string launch;                  // the launch id every rank agreed on
+  std::string launch;  // the launch id every rank agreed on
   // Where the processes met ("tcp://HOST:PORT" or "file:///PATH"), for a
   // backend whose model copy spans several of them, and how long they wait
   // for each other.

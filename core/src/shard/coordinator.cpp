@@ -79,16 +79,24 @@ void Coordinator::SetProgress(uint64_t done, uint64_t total) {
   progress_total_ = total;
 }
 
+void Coordinator::SetRole(const std::string& role) {
+  std::lock_guard<std::mutex> lock(mu_);
+  role_ = role;
+}
+
 std::string Coordinator::Describe(uint32_t rank) {
   std::string out = "rank " + std::to_string(rank);
   auto hb = store_->Get(Key("hb", rank));
   if (hb.ok() && hb->has_value()) {
     const auto j = nlohmann::json::parse(**hb, nullptr, false);
     if (j.is_object()) {
+      const std::string role = j.value("role", std::string());
       out += " (host " + j.value("host", std::string("?")) + ", pid " +
              std::to_string(j.value("pid", int64_t{0})) + ", " +
-             std::to_string(j.value("done", uint64_t{0})) + " of " +
-             std::to_string(j.value("total", uint64_t{0})) + " requests stored)";
+             (role.empty() ? std::to_string(j.value("done", uint64_t{0})) + " of " +
+                                 std::to_string(j.value("total", uint64_t{0})) + " requests stored"
+                           : role) +
+             ")";
     }
   }
   return out;
@@ -126,7 +134,8 @@ void Coordinator::Beat() {
       {"host", options_.host},
       {"pid", options_.pid},
       {"done", progress_done_},
-      {"total", progress_total_}}.dump();
+      {"total", progress_total_},
+      {"role", role_}}.dump();
   if (heartbeat != last_heartbeat_) {
     if (Status s = store_->Set(Key("hb", options_.rank), heartbeat); !s.ok()) return failed(s);
     last_heartbeat_ = heartbeat;

@@ -73,6 +73,9 @@ class Coordinator {
 
   // This rank's progress, published with its heartbeat.
   void SetProgress(uint64_t done, uint64_t total);
+  // What this rank does when it stores nothing itself ("serving model copy
+  // 0"), said instead of its progress when others name it.
+  void SetRole(const std::string& role);
 
   // This rank's share is stored; `summary` is handed to rank 0.
   Status MarkDone(const std::string& summary);
@@ -112,6 +115,7 @@ class Coordinator {
   bool done_ = false;
   std::optional<std::string> stop_reason_;
   uint64_t progress_done_ = 0, progress_total_ = 0;
+  std::string role_;
   std::string last_heartbeat_;
   // Per rank: the last counter seen, when it last moved, whether it is done.
   std::vector<int64_t> last_beat_;

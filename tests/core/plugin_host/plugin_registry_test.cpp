@@ -170,6 +170,11 @@ TEST(PluginRegistry, OlderMinorLacksLaterSlots) {
   auto figures = (*backend)->Figures();
   ASSERT_TRUE(figures.ok());
   EXPECT_TRUE(figures->empty());
+  // Nor has it the 2.2 slots: one process per model copy, and no serve.
+  EXPECT_EQ((*backend)->ProcessesPerModel(), 1u);
+  const Status served = (*backend)->Serve();
+  EXPECT_EQ(served.code(), COMPASS_UNSUPPORTED) << served.ToString();
+  EXPECT_NE(served.message().find("does not support serve"), std::string::npos);
 }
 
 TEST(PluginRegistry, RefusesLibraryWithoutEntrySymbol) {
@@ -202,9 +207,9 @@ TEST(PluginRegistry, TruncatedLibrariesAreRefusedWithoutCrashingDiscovery) {
   const std::string bytes = Slurp(good);
   const uint64_t n = bytes.size();
   fs::copy_file(good, dir / "libzz_good.so");
-  const std::vector<uint64_t> lengths = {0,     1,     16,    63,    64,      1000,   4096,
-                                         8192,  16384, 30000, n / 4, n / 2,   n * 3 / 4,
-                                         n - 4096, n - 100, n - 1};
+  const std::vector<uint64_t> lengths = {0,         1,        16,      63,    64,    1000,
+                                         4096,      8192,     16384,   30000, n / 4, n / 2,
+                                         n * 3 / 4, n - 4096, n - 100, n - 1};
   for (uint64_t len : lengths) {
     std::ofstream(dir / "liba_cut.so", std::ios::binary | std::ios::trunc)
         .write(bytes.data(), static_cast<std::streamsize>(len));

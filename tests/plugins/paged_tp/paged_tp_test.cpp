@@ -154,15 +154,26 @@ TEST(PagedTp, OnCudaMatchesCpuWhenAGpuIsPresent) {
 TEST(PagedTp, RefusesBadOptionsBeforeLoading) {
   const struct {
     std::string options, fragment;
+    uint32_t world = 1;
   } cases[] = {
       {R"({"block_size": 0})", "block_size must be a power of two"},
       {R"({"block_size": 12})", "block_size must be a power of two"},
       {R"({"memory_utilization": 1.5})", "memory_utilization must be in (0, 1]"},
       {R"({"tp": 2})", "tp = 2 needs 2 devices"},
+      // Ranks as processes: the launch must hold whole model copies.
+      {R"({"tp": 2, "processes": true})",
+       "runs one model copy as 2 processes, but this is a "
+       "single process: launch a multiple of 2 processes"},
+      {R"({"tp": 2, "processes": true})",
+       "runs one model copy as 2 processes, but this launch has 3 processes", 3},
+      {R"({"tp": 2, "processes": true, "stages": 2})",
+       "processes = true runs the tp ranks as processes; stages = 2 can be planned, not run", 4},
   };
   for (const auto& c : cases) {
     Status error;
-    auto b = MakeBackend({"paged_tp", {"cpu"}, c.options}, Goldens()[0].dir, 1, 256, &error);
+    BackendSpec spec{"paged_tp", {"cpu"}, c.options};
+    spec.world = c.world;
+    auto b = MakeBackend(spec, Goldens()[0].dir, 1, 256, &error);
     EXPECT_EQ(b, nullptr) << c.options;
     EXPECT_NE(error.message().find(c.fragment), std::string::npos)
         << c.options << ": " << error.message();

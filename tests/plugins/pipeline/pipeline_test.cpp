@@ -125,6 +125,7 @@ TEST(Pipeline, RefusesBadOptionsBeforeLoading) {
   const struct {
     std::vector<std::string> devices;
     std::string options, fragment;
+    uint32_t world = 1;
   } cases[] = {
       {Cpus(2), R"({"stages": 3})", "stages"},
       {Cpus(2), R"({"stage_layers": "0-2,2-4"})", "overlap"},
@@ -133,10 +134,21 @@ TEST(Pipeline, RefusesBadOptionsBeforeLoading) {
       {{"cpu:0", "cpu:0"}, "{}", "cpu:0"},
       {Cpus(6), "{}", "layers"},
       {Cpus(2), R"({"threads": -1})", "threads"},
+      // Stages as processes: how many, and a launch of whole model copies.
+      {{"cpu"}, R"({"processes": true})", "processes = true needs stages = N", 2},
+      {{"cpu"},
+       R"({"stages": 2, "processes": true})",
+       "runs one model copy as 2 processes, but this is a single process"},
+      {{"cpu"},
+       R"({"stages": 2, "processes": true})",
+       "runs one model copy as 2 processes, but this launch has 5 processes",
+       5},
   };
   for (const auto& c : cases) {
     Status error;
-    auto b = MakeTiny({"pipeline", c.devices, c.options}, 4, &error);
+    BackendSpec spec{"pipeline", c.devices, c.options};
+    spec.world = c.world;
+    auto b = MakeTiny(spec, 4, &error);
     EXPECT_EQ(b, nullptr) << c.options;
     EXPECT_NE(error.message().find(c.fragment), std::string::npos)
         << c.options << ": " << error.message();
