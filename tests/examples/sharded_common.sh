@@ -54,41 +54,25 @@ print(len(keys))
 PY
 }
 
-# Every response and every scored sample of RUN_DIR equals the reference's,
-# bit for bit; prints what was compared.
-compare_with_reference() {  # REFERENCE_DIR RUN_DIR
-  python3 - "$1" "$2" <<'PY'
-import json, os, sqlite3, sys
-ref, run = sys.argv[1:]
-assert not os.path.exists(os.path.join(run, "shards")), "shards left after the merge"
-def load(d):
-    db = sqlite3.connect(os.path.join(d, "results.sqlite"))
-    resp = {r[0]: r[1:] for r in db.execute(
-        "SELECT hash, kind, logprob, is_greedy, num_tokens, tokens_json, finish_reason,"
-        " token_logprobs_json FROM responses WHERE label = ''")}
-    samples = {(r[0], r[1]): json.loads(r[2]) for r in db.execute(
-        "SELECT task, item_id, sample_json FROM samples WHERE label = ''")}
-    aggs = sorted(db.execute("SELECT task, grp, metric, value, stderr, count FROM aggregates"))
-    return resp, samples, aggs
-a, b = load(ref), load(run)
-assert a[0].keys() == b[0].keys(), f"different requests: {len(a[0])} vs {len(b[0])}"
-worst = 0.0
-for h in a[0]:
-    x, y = a[0][h], b[0][h]
-    worst = max(worst, abs(x[1] - y[1]))
-    assert x == y, f"response {h} differs: {x} vs {y}"
-assert a[1].keys() == b[1].keys(), "different items"
-same_pred = 0
-for k in a[1]:
-    pa, pb = a[1][k].get("prediction"), b[1][k].get("prediction")
-    assert pa == pb, f"{k}: prediction {pa} vs {pb}"
-    assert a[1][k].get("logprobs") == b[1][k].get("logprobs"), f"{k}: log-probs differ"
-    same_pred += 1
-assert a[2] == b[2], f"aggregates differ: {a[2]} vs {b[2]}"
-kinds = {}
-for v in a[0].values():
-    kinds[v[0]] = kinds.get(v[0], 0) + 1
-print(f"identical: {len(a[0])} responses {kinds}, {same_pred} items' predictions and "
-      f"log-probs, {len(a[2])} aggregates; max |delta log-prob| = {worst}")
-PY
+# RUN_DIR's results against REFERENCE_DIR's (compare_runs.py): bit for bit,
+# or each token's log-prob within TOLERANCE; prints what was compared.
+compare_with_reference() {  # REFERENCE_DIR RUN_DIR [TOLERANCE]
+  python3 "$SRC/tests/examples/compare_runs.py" "$1" "$2" "${3:-0}"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# N processes of compass under mpirun on this machine (as root, more ranks
+# than cores), its output in LOG; fails when mpirun fails.
+launch_mpirun() {  # N LOG COMPASS_ARGS...
+  local n=$1 log=$2 start
+  shift 2
+  command -v mpirun >/dev/null || fail "mpirun is missing: run scripts/setup.sh (openmpi-bin)"
+  start=$(date +%s)
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+    timeout 600 mpirun -n "$n" --oversubscribe --bind-to none "$COMPASS" "$@" \
+    --shard-timeout 30 >"$log" 2>&1 || fail "mpirun -n $n failed: $(tail -40 "$log")"
+  echo "$n processes under mpirun: $(($(date +%s) - start)) s"
 }

@@ -13,7 +13,6 @@ source "$SRC/tests/examples/sharded_common.sh"
 write_sharded_config "$WORK/eval.toml" 40
 RUN=$WORK/run
 TIMEOUT=5
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PIDS=()
 launch() {  # WORLD NAME: starts the ranks in the background, pids in PIDS
   local world=$1 name=$2 port r

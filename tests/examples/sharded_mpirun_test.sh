@@ -8,17 +8,10 @@ set -euo pipefail
 COMPASS=$1 SRC=$2
 source "$SRC/tests/examples/real_model_test.sh"
 source "$SRC/tests/examples/sharded_common.sh"
-command -v mpirun >/dev/null || fail "mpirun is missing: run scripts/setup.sh (openmpi-bin)"
 write_sharded_config "$WORK/eval.toml" 12
 "$COMPASS" --backend hf_native --config "$WORK/eval.toml" --output "$WORK/single" -q \
   >"$WORK/single.out" 2>&1 || fail "the single-process run failed: $(tail -20 "$WORK/single.out")"
-# As root Open MPI asks for both confirmations; --oversubscribe: 4 ranks on 2 cores.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-start=$(date +%s)
-timeout 600 mpirun -n 4 --oversubscribe --bind-to none \
-  "$COMPASS" --backend hf_native --config "$WORK/eval.toml" --output "$WORK/mpi" \
-  --shard-timeout 30 >"$WORK/mpi.out" 2>&1 || fail "mpirun failed: $(tail -40 "$WORK/mpi.out")"
-echo "4 processes under mpirun: $(($(date +%s) - start)) s"
+launch_mpirun 4 "$WORK/mpi.out" --backend hf_native --config "$WORK/eval.toml" --output "$WORK/mpi"
 for r in 0 1 2 3; do
   grep -q "rank $r of 4 (local rank $r, launched by mpi)" "$WORK/mpi.out" ||
     fail "rank $r did not say it was launched by mpi: $(head -40 "$WORK/mpi.out")"
