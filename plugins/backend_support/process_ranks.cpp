@@ -28,6 +28,11 @@ ProcessRanks ProcessRanksOf(const compass_backend_config& config, int64_t size,
   out.copy = config.process_rank / size;
   out.local_rank = config.process_local_rank;
   out.device = DeviceOfProcess(config, out.local_rank);
+  if (config.num_devices > 0) {
+    out.device_memory =
+        COMPASS_AT(compass_device_spec, config.devices, out.local_rank % config.num_devices)
+            ->memory_bytes;
+  }
   out.group.rendezvous = std::string(sdk::view(config.rendezvous));
   out.group.name =
       backend + "-" + std::string(sdk::view(config.launch_id)) + "-copy" + std::to_string(out.copy);
@@ -36,6 +41,18 @@ ProcessRanks ProcessRanksOf(const compass_backend_config& config, int64_t size,
   out.group.timeout = std::chrono::milliseconds(
       static_cast<int64_t>(std::max(1.0, config.process_timeout_seconds) * 1000));
   return out;
+}
+
+std::unique_ptr<model::ProcessCommunicator> ProcessRanks::Connect(c10::Device on,
+                                                                  const sdk::Host& host,
+                                                                  const std::string& what) const {
+  model::ProcessGroupOptions options = group;
+  options.device = on;
+  host.info(what + " " + std::to_string(rank) + " of model copy " + std::to_string(copy) +
+            ": meeting its other " + std::to_string(size - 1) + " process(es)");
+  auto comm = model::ProcessCommunicator::Connect(options);
+  if (!comm.ok()) throw sdk::Error(comm.status().code(), comm.status().message());
+  return std::move(*comm);
 }
 
 std::string DeviceOfProcess(const compass_backend_config& config, uint32_t local_rank) {

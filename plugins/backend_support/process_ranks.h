@@ -12,25 +12,43 @@
 
 #include <compass/plugin.h>
 
+#include <compass/plugin.hpp>
+
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "models/process_group.h"
 
 namespace compass::backend_support {
 
 struct ProcessRanks {
-  int64_t rank = 0;         // within the copy; 0 drives it
-  int64_t size = 1;         // processes per copy
-  int64_t copy = 0;         // which copy of the launch
-  uint32_t local_rank = 0;  // on this node: picks the device
-  std::string device;       // this process's: DeviceOfProcess
+  int64_t rank = 0;            // within the copy; 0 drives it
+  int64_t size = 1;            // processes per copy
+  int64_t copy = 0;            // which copy of the launch
+  uint32_t local_rank = 0;     // on this node: picks the device
+  std::string device;          // this process's: DeviceOfProcess
+  uint64_t device_memory = 0;  // its usable bytes
   // How the copy's processes meet (the device is the caller's to set).
   model::ProcessGroupOptions group;
 
-  // The name a plan gives rank r's device ("cuda:0@rank1"): the copy's
-  // processes each have a device like this one, maybe of the same name.
-  std::string PlanName(int64_t r) const { return device + "@rank" + std::to_string(r); }
+  // The devices a plan sees: one per process of the copy, each like this
+  // process's, named "cuda:0@rank1" (they may share a name). `Info` is a
+  // planner's {name, memory bytes}.
+  template <typename Info>
+  std::vector<Info> PlanDevices() const {
+    std::vector<Info> out;
+    for (int64_t r = 0; r < size; ++r)
+      out.push_back({device + "@rank" + std::to_string(r), device_memory});
+    return out;
+  }
+
+  // Meets the copy's other processes with this process's tensors on
+  // `on`, saying so in the host's log as "<what> R of model copy K".
+  // Throws sdk::Error with the group's error.
+  std::unique_ptr<model::ProcessCommunicator> Connect(c10::Device on, const sdk::Host& host,
+                                                      const std::string& what) const;
 };
 
 // This process's place in copies of `size` processes, for `backend` whose

@@ -96,12 +96,7 @@ class PagedTpBackend final : public sdk::Backend {
       }
       ranks_ = backend_support::ProcessRanksOf(config, std::max<int64_t>(1, options_.tp),
                                                "paged_tp", "processes = true");
-      // The plan sees the copy's tp devices, each one like this process's.
-      const DeviceInfo mine = devices_.at(ranks_->local_rank % devices_.size());
-      devices_.clear();
-      for (int64_t r = 0; r < ranks_->size; ++r) {
-        devices_.push_back({ranks_->PlanName(r), mine.memory_bytes});
-      }
+      devices_ = ranks_->PlanDevices<DeviceInfo>();
     }
     max_length_ = static_cast<int64_t>(config.max_length);
     tokenizer_vocab_ = config.vocab_size;
@@ -178,14 +173,9 @@ class PagedTpBackend final : public sdk::Backend {
     const bool measure = devices.front().is_cuda();
     const int64_t initial_blocks = measure ? ProfileBlocks(plan_) : plan_.num_blocks;
     if (ranks_) {
-      model::ProcessGroupOptions group = ranks_->group;
-      group.device = devices.front();
-      host_.info("rank " + std::to_string(ranks_->rank) + " of model copy " +
-                 std::to_string(ranks_->copy) + ": meeting its other " +
-                 std::to_string(ranks_->size - 1) + " process(es)");
-      auto comm = ValueOrThrow(model::ProcessCommunicator::Connect(group));
       runner_ = ValueOrThrow(ProcessTensorParallelRunner::Load(
-          weights, std::move(comm), devices.front(), dtype, initial_blocks, options_.block_size));
+          weights, ranks_->Connect(devices.front(), host_, "rank"), devices.front(), dtype,
+          initial_blocks, options_.block_size));
       if (ranks_->rank != 0) {
         // It computes what the driver asks, in serve.
         load_seconds_ =

@@ -96,12 +96,7 @@ class PipelineBackend final : public sdk::Backend {
       }
       ranks_ =
           backend_support::ProcessRanksOf(config, options.stages, "pipeline", "processes = true");
-      // The plan sees the copy's stages, each on a device like this process's.
-      const DeviceInfo mine = devices.at(ranks_->local_rank % devices.size());
-      devices.clear();
-      for (int64_t r = 0; r < ranks_->size; ++r) {
-        devices.push_back({ranks_->PlanName(r), mine.memory_bytes});
-      }
+      devices = ranks_->PlanDevices<DeviceInfo>();
     }
     max_length_ = static_cast<int64_t>(config.max_length);
     tokenizer_vocab_ = config.vocab_size;
@@ -161,12 +156,8 @@ class PipelineBackend final : public sdk::Backend {
     }
     std::unique_ptr<RemoteStages> remote;
     if (ranks_) {
-      model::ProcessGroupOptions group = ranks_->group;
-      group.device = stages.front().device();
-      host_.info("stage " + std::to_string(ranks_->rank) + " of model copy " +
-                 std::to_string(ranks_->copy) + ": meeting its other " +
-                 std::to_string(ranks_->size - 1) + " process(es)");
-      comm_ = ValueOrThrow(model::ProcessCommunicator::Connect(group));
+      const c10::Device device = stages.front().device();
+      comm_ = ranks_->Connect(device, host_, "stage");
       if (ranks_->rank != 0) {
         // It computes its stage of what the first process hands on, in serve.
         stage_.emplace(std::move(stages.front()));
@@ -174,7 +165,7 @@ class PipelineBackend final : public sdk::Backend {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return;
       }
-      remote = std::make_unique<ProcessRemoteStages>(comm_, group.device);
+      remote = std::make_unique<ProcessRemoteStages>(comm_, device);
     }
     workers_.emplace(std::move(stages), plan_.options.micro_batches, fault_, std::move(remote));
     EngineOptions e;
