@@ -18,9 +18,15 @@ std::string Row(int64_t row) {
 // ---------------------------------------------------------------- PagedKvPool
 
 PagedKvPool::PagedKvPool(int64_t num_layers, int64_t num_blocks, int64_t block_size,
-                         int64_t kv_heads, int64_t head_dim, const at::TensorOptions& options)
-    : num_blocks_(num_blocks), block_size_(block_size), kv_heads_(kv_heads), head_dim_(head_dim) {
-  TORCH_CHECK(num_layers > 0 && num_blocks > 0 && block_size > 0 && kv_heads > 0 && head_dim > 0,
+                         int64_t kv_heads, int64_t head_dim, const at::TensorOptions& options,
+                         int64_t first_layer)
+    : first_layer_(first_layer),
+      num_blocks_(num_blocks),
+      block_size_(block_size),
+      kv_heads_(kv_heads),
+      head_dim_(head_dim) {
+  TORCH_CHECK(first_layer >= 0 && num_layers > 0 && num_blocks > 0 && block_size > 0 &&
+                  kv_heads > 0 && head_dim > 0,
               "paged KV pool: ", num_layers, " layers of ", num_blocks, " blocks of ", block_size,
               " slots, ", kv_heads, " KV heads of ", head_dim);
   const int64_t slots = num_slots();
@@ -214,7 +220,8 @@ StatusOr<AttentionBatch> PagedKvCache::BeginStep(const at::Tensor& valid,
 at::Tensor PagedKvCache::Attend(int64_t layer, const at::Tensor& q, const at::Tensor& k,
                                 const at::Tensor& v, const AttentionBatch& batch,
                                 int64_t sliding_window) {
-  TORCH_CHECK(pool_ != nullptr && layer >= 0 && layer < pool_->num_layers(),
+  TORCH_CHECK(pool_ != nullptr && layer >= pool_->first_layer() &&
+                  layer < pool_->first_layer() + pool_->num_layers(),
               "paged KV cache: layer ", layer, " is outside the pool");
   const int64_t rows = static_cast<int64_t>(tables_.size());
   const int64_t kv = pool_->kv_heads(), d = pool_->head_dim();
@@ -231,8 +238,8 @@ at::Tensor PagedKvCache::Attend(int64_t layer, const at::Tensor& q, const at::Te
               "paged KV cache: the pool is ", pool_->dtype(), " on ", pool_->device(),
               "; the step brings ", k.scalar_type(), " on ", k.device());
   const int64_t t = k.size(2), s = length_;
-  at::Tensor& keys = pool_->all_keys_[layer];
-  at::Tensor& values = pool_->all_values_[layer];
+  at::Tensor& keys = pool_->all_keys_[layer - pool_->first_layer()];
+  at::Tensor& values = pool_->all_values_[layer - pool_->first_layer()];
   if (write_index_.numel() > 0) {
     auto rows_of = [&](const at::Tensor& x) {
       const at::Tensor flat = x.transpose(1, 2).reshape({rows * t, kv, d});

@@ -18,7 +18,9 @@
 
 namespace compass::model {
 
-// K and V blocks of every layer: per layer two tensors [num_blocks *
+// K and V blocks of every layer (of a pipeline stage: layers first_layer ..
+// first_layer + num_layers - 1, indexed as the model numbers them): per
+// layer two tensors [num_blocks *
 // block_size, kv_heads, head_dim] of flat slots (slot = block * block_size +
 // offset), allocated at construction on one device in one dtype and never
 // reallocated (so every layer attending through it runs on that device).
@@ -29,13 +31,14 @@ class PagedKvPool {
   // Throws c10::Error for a non-positive size, c10::OutOfMemoryError when
   // the blocks do not fit (as at::empty does).
   PagedKvPool(int64_t num_layers, int64_t num_blocks, int64_t block_size, int64_t kv_heads,
-              int64_t head_dim, const at::TensorOptions& options);
+              int64_t head_dim, const at::TensorOptions& options, int64_t first_layer = 0);
 
   // Bytes of one block: its K and V in every layer.
   static uint64_t BytesPerBlock(int64_t num_layers, int64_t block_size, int64_t kv_heads,
                                 int64_t head_dim, c10::ScalarType dtype);
 
   int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
+  int64_t first_layer() const { return first_layer_; }
   int64_t num_blocks() const { return num_blocks_; }
   int64_t block_size() const { return block_size_; }
   int64_t num_slots() const { return num_blocks_ * block_size_; }
@@ -49,12 +52,13 @@ class PagedKvPool {
 
   // `layer`'s flat slots [num_slots, kv_heads, head_dim]; the caller may read
   // and write them (to copy or move blocks) between steps.
-  at::Tensor& keys(int64_t layer) { return keys_.at(layer); }
-  at::Tensor& values(int64_t layer) { return values_.at(layer); }
+  at::Tensor& keys(int64_t layer) { return keys_.at(layer - first_layer_); }
+  at::Tensor& values(int64_t layer) { return values_.at(layer - first_layer_); }
 
  private:
   friend class PagedKvCache;
 
+  int64_t first_layer_;
   int64_t num_blocks_;
   int64_t block_size_;
   int64_t kv_heads_;

@@ -43,6 +43,14 @@ ProcessRanks ProcessRanksOf(const compass_backend_config& config, int64_t size,
   return out;
 }
 
+ProcessRanks ProcessRanks::Subgroup(const std::string& name, int64_t rank, int64_t size) const {
+  ProcessRanks out = *this;
+  out.rank = out.group.rank = rank;
+  out.size = out.group.size = size;
+  out.group.name += "-" + name;
+  return out;
+}
+
 std::unique_ptr<model::ProcessCommunicator> ProcessRanks::Connect(c10::Device on,
                                                                   const sdk::Host& host,
                                                                   const std::string& what) const {

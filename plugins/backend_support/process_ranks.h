@@ -44,6 +44,10 @@ struct ProcessRanks {
     return out;
   }
 
+  // A group within the copy (e.g. one pipeline stage's tensor-parallel
+  // ranks): `rank` of `size`, its keys or file suffixed with `name`.
+  ProcessRanks Subgroup(const std::string& name, int64_t rank, int64_t size) const;
+
   // Meets the copy's other processes with this process's tensors on
   // `on`, saying so in the host's log as "<what> R of model copy K".
   // Throws sdk::Error with the group's error.

@@ -27,18 +27,23 @@ std::vector<std::vector<int64_t>> GroupByLength(const std::vector<int64_t>& leng
   return groups;
 }
 
-// Rank comm.rank()'s shard of a forward over its KV blocks in `pool`: the
-// logits [rows, vocab] at (rows, cols), gathered from every rank's vocab
-// shard (undefined when there are none).
+// Rank comm.rank()'s shard of a stage's forward over its KV blocks in
+// `pool`, from the embedding (the first stage) or `hidden_in` (a later
+// one): a stage with the head returns the logits [rows, vocab] at (rows,
+// cols), gathered from every rank's vocab shard (undefined when there are
+// none); a stage before it, its hidden state.
 at::Tensor ShardForward(const model::Stage& stage, model::PagedKvPool* pool,
                         model::Communicator& comm, const StepInput& input,
-                        const std::vector<int64_t>& rows, const std::vector<int64_t>& cols) {
+                        const std::vector<int64_t>& rows, const std::vector<int64_t>& cols,
+                        const at::Tensor& hidden_in = at::Tensor()) {
   model::PagedKvCache cache(pool, input.tables, input.past);
   const model::Step step =
       ValueOrThrow(model::Step::Begin(stage.config(), input.ids, input.positions, input.valid,
                                       &cache, model::AttentionImpl::kSdpa, stage.device()));
   const model::AllReduce reduce = model::AllReduceSumOver(comm);
-  const at::Tensor hidden = stage.Forward(stage.Embed(step, reduce), step, &cache, reduce);
+  const at::Tensor hidden = stage.Forward(
+      hidden_in.defined() ? hidden_in : stage.Embed(step, reduce), step, &cache, reduce);
+  if (!stage.spec().head) return hidden;
   if (rows.empty()) return at::Tensor();
   const c10::Device device = hidden.device();
   const at::Tensor shard = stage.Logits(hidden.index(
@@ -48,24 +53,29 @@ at::Tensor ShardForward(const model::Stage& stage, model::PagedKvPool* pool,
   return comm.AllGather(shard, 1).narrow(1, 0, stage.config().vocab_size);
 }
 
+// Rank `rank` of `size` of the whole model, or of stage [begin, end) of
+// `stages` (a stage holds the embedding when it begins at 0, the head when
+// it ends at the last layer).
 model::StageSpec ShardSpec(const model::ModelConfig& c, c10::Device device, c10::ScalarType dtype,
-                           int64_t rank, int64_t size) {
+                           int64_t rank, int64_t size, int64_t begin = 0, int64_t end = -1) {
   model::StageSpec spec;
-  spec.begin = 0;
-  spec.end = c.num_hidden_layers;
-  spec.embedding = true;
-  spec.head = true;
+  spec.begin = begin;
+  spec.end = end < 0 ? c.num_hidden_layers : end;
+  spec.embedding = spec.begin == 0;
+  spec.head = spec.end == c.num_hidden_layers;
   spec.placement = {device, dtype};
   spec.tp = {rank, size};
   return spec;
 }
 
+// The KV blocks of `stage`'s layers, its share of the KV heads.
 std::unique_ptr<model::PagedKvPool> ShardPool(const model::Stage& stage, int64_t num_blocks,
                                               int64_t block_size, int64_t size) {
   const model::ModelConfig& c = stage.config();
   return std::make_unique<model::PagedKvPool>(
-      c.num_hidden_layers, num_blocks, block_size, model::KvHeadsPerRank(c, size), c.head_dim,
-      at::TensorOptions().dtype(stage.dtype()).device(stage.device()));
+      stage.spec().end - stage.spec().begin, num_blocks, block_size, model::KvHeadsPerRank(c, size),
+      c.head_dim, at::TensorOptions().dtype(stage.dtype()).device(stage.device()),
+      stage.spec().begin);
 }
 
 }  // namespace
@@ -226,18 +236,35 @@ void UnpackStep(const at::Tensor& packed, int64_t b, int64_t t, int64_t asks, St
 }  // namespace
 
 ProcessTensorParallelRunner::ProcessTensorParallelRunner(
-    model::Stage stage, std::unique_ptr<model::ProcessCommunicator> comm, int64_t block_size)
-    : stage_(std::move(stage)), comm_(std::move(comm)), block_size_(block_size) {}
+    model::Stage stage, std::unique_ptr<model::ProcessCommunicator> comm,
+    std::unique_ptr<model::ProcessCommunicator> stage_ranks, int64_t tp, int64_t block_size)
+    : stage_(std::move(stage)),
+      comm_(std::move(comm)),
+      stage_ranks_(std::move(stage_ranks)),
+      tp_(tp),
+      stages_(comm_->size() / tp),
+      block_size_(block_size) {}
 
 StatusOr<std::unique_ptr<ProcessTensorParallelRunner>> ProcessTensorParallelRunner::Load(
     const model::ModelWeights& weights, std::unique_ptr<model::ProcessCommunicator> communicator,
-    c10::Device device, c10::ScalarType dtype, int64_t num_blocks, int64_t block_size) {
-  const int64_t rank = communicator->rank(), size = communicator->size();
-  COMPASS_ASSIGN_OR_RETURN(
-      model::Stage stage,
-      model::Stage::Load(weights, ShardSpec(weights.config(), device, dtype, rank, size)));
-  auto runner = std::unique_ptr<ProcessTensorParallelRunner>(
-      new ProcessTensorParallelRunner(std::move(stage), std::move(communicator), block_size));
+    std::unique_ptr<model::ProcessCommunicator> stage_ranks,
+    const std::vector<std::pair<int64_t, int64_t>>& stage_layers, c10::Device device,
+    c10::ScalarType dtype, int64_t num_blocks, int64_t block_size) {
+  const int64_t stages = static_cast<int64_t>(stage_layers.size());
+  const int64_t tp = stage_ranks ? stage_ranks->size() : communicator->size();
+  if (stages < 1 || tp * stages != communicator->size() ||
+      (stages > 1) != (stage_ranks != nullptr)) {
+    return InvalidArgument("paged_tp: " + std::to_string(stages) + " stages of " +
+                           std::to_string(tp) + " ranks do not make a copy of " +
+                           std::to_string(communicator->size()) + " processes");
+  }
+  const int64_t p = communicator->rank();
+  const auto [begin, end] = stage_layers[static_cast<size_t>(p / tp)];
+  COMPASS_ASSIGN_OR_RETURN(model::Stage stage,
+                           model::Stage::Load(weights, ShardSpec(weights.config(), device, dtype,
+                                                                 p % tp, tp, begin, end)));
+  auto runner = std::unique_ptr<ProcessTensorParallelRunner>(new ProcessTensorParallelRunner(
+      std::move(stage), std::move(communicator), std::move(stage_ranks), tp, block_size));
   runner->Allocate(num_blocks);
   return runner;
 }
@@ -253,7 +280,7 @@ ProcessTensorParallelRunner::~ProcessTensorParallelRunner() {
 
 void ProcessTensorParallelRunner::Allocate(int64_t num_blocks) {
   pool_.reset();
-  pool_ = ShardPool(stage_, num_blocks, block_size_, comm_->size());
+  pool_ = ShardPool(stage_, num_blocks, block_size_, tp_);
 }
 
 void ProcessTensorParallelRunner::AllocateKv(int64_t num_blocks) {
@@ -282,11 +309,38 @@ at::Tensor ProcessTensorParallelRunner::Forward(const StepInput& input,
   Send({kForward, input.ids.size(0), input.ids.size(1), static_cast<int64_t>(rows.size()), entries},
        packed);
   try {
-    return ShardForward(stage_, pool_.get(), *comm_, input, rows, cols);
+    return StageForward(input, rows, cols);
   } catch (...) {
     broken_ = true;
     throw;
   }
+}
+
+at::Tensor ProcessTensorParallelRunner::StageForward(const StepInput& input,
+                                                     const std::vector<int64_t>& rows,
+                                                     const std::vector<int64_t>& cols) {
+  const int64_t p = comm_->rank(), stage = p / tp_;
+  const c10::Device device = stage_.device();
+  at::Tensor hidden;
+  if (stage > 0) {
+    hidden = at::empty({input.ids.size(0), input.ids.size(1), config().hidden_size},
+                       at::TensorOptions().dtype(stage_.dtype()).device(device));
+    comm_->Recv(hidden, p - tp_);
+  }
+  model::Communicator& ranks = stage_ranks_ ? *stage_ranks_ : *comm_;
+  at::Tensor out = ShardForward(stage_, pool_.get(), ranks, input, rows, cols, hidden);
+  if (stage + 1 < stages_) {
+    comm_->Send(out, p + tp_);
+    out = at::Tensor();
+  } else if (stages_ > 1 && p % tp_ == 0 && out.defined()) {
+    comm_->Send(out.to(at::kFloat), 0);  // to the driver
+  }
+  if (p == 0 && stages_ > 1 && !rows.empty()) {
+    out = at::empty({static_cast<int64_t>(rows.size()), config().vocab_size},
+                    at::TensorOptions().dtype(at::kFloat).device(device));
+    comm_->Recv(out, (stages_ - 1) * tp_);
+  }
+  return out;
 }
 
 void ProcessTensorParallelRunner::Serve() {
@@ -307,7 +361,7 @@ void ProcessTensorParallelRunner::Serve() {
     StepInput input;
     std::vector<int64_t> rows, cols;
     UnpackStep(payload.cpu(), b, t, asks, &input, &rows, &cols);
-    ShardForward(stage_, pool_.get(), *comm_, input, rows, cols);
+    StageForward(input, rows, cols);
   }
 }
 

@@ -107,21 +107,31 @@ class TensorParallelRunner final : public ModelRunner {
   std::unique_ptr<model::RankGroup> ranks_;
 };
 
-// Tensor parallelism over ranks that are processes (one device each, on any
-// nodes), with the shards of TensorParallelRunner, over a
-// ProcessCommunicator. Rank 0, the driver, runs the engine: each of its
-// forwards and KV allocations is broadcast to the other ranks, which
-// compute their shard of it in Serve until the driver's runner is
-// destroyed. A failed collective throws CollectiveError naming the
-// processes (then the driver tells no one: the others learn it from the
-// broken connections when it exits).
+// Tensor parallelism, and pipeline stages of tensor-parallel ranks, over
+// ranks that are processes (one device each, on any nodes): process
+// p = s x tp + r of the model copy holds rank r of stage s (the shards of
+// TensorParallelRunner, of the stage's layers). Process 0, the driver, runs
+// the engine: each of its forwards and KV allocations is broadcast to the
+// other processes, which compute their part of it in Serve until the
+// driver's runner is destroyed. A stage's ranks all-reduce among
+// themselves; each hands its hidden state to the same rank of the next
+// stage; the last stage's gathered logits go back to the driver. A failed
+// collective or transfer throws CollectiveError naming the processes (the
+// driver then tells no one: the others learn it from the broken connections
+// when it exits).
 class ProcessTensorParallelRunner final : public ModelRunner {
  public:
-  // Loads this rank's shards (communicator->rank() of size()) onto
-  // `device`, with `num_blocks` KV blocks. Errors: those of Stage::Load.
+  // Loads this process's shard (communicator->rank() of the copy's size())
+  // onto `device`, with `num_blocks` KV blocks; `stage_layers` gives each
+  // stage's [begin, end), and with more than one stage `stage_ranks` links
+  // this stage's tp ranks (null for one stage: the copy is the tp group).
+  // InvalidArgument for a layout that does not make the copy; the errors of
+  // Stage::Load.
   static StatusOr<std::unique_ptr<ProcessTensorParallelRunner>> Load(
       const model::ModelWeights& weights, std::unique_ptr<model::ProcessCommunicator> communicator,
-      c10::Device device, c10::ScalarType dtype, int64_t num_blocks, int64_t block_size);
+      std::unique_ptr<model::ProcessCommunicator> stage_ranks,
+      const std::vector<std::pair<int64_t, int64_t>>& stage_layers, c10::Device device,
+      c10::ScalarType dtype, int64_t num_blocks, int64_t block_size);
   // The driver tells the other ranks to stop serving.
   ~ProcessTensorParallelRunner() override;
   const model::ModelConfig& config() const override { return stage_.config(); }
@@ -137,13 +147,19 @@ class ProcessTensorParallelRunner final : public ModelRunner {
 
  private:
   ProcessTensorParallelRunner(model::Stage stage, std::unique_ptr<model::ProcessCommunicator> comm,
+                              std::unique_ptr<model::ProcessCommunicator> stage_ranks, int64_t tp,
                               int64_t block_size);
   void Allocate(int64_t num_blocks);
+  // This process's part of a forward; the logits on the driver.
+  at::Tensor StageForward(const StepInput& input, const std::vector<int64_t>& rows,
+                          const std::vector<int64_t>& cols);
   // Broadcasts the driver's command (a fixed-size header) and its payload.
   void Send(const std::vector<int64_t>& header, const at::Tensor& payload);
 
   model::Stage stage_;
-  std::unique_ptr<model::ProcessCommunicator> comm_;
+  std::unique_ptr<model::ProcessCommunicator> comm_;         // the copy
+  std::unique_ptr<model::ProcessCommunicator> stage_ranks_;  // this stage's; null: comm_
+  int64_t tp_ = 1, stages_ = 1;
   std::unique_ptr<model::PagedKvPool> pool_;
   int64_t block_size_ = 0;
   bool broken_ = false;  // a collective failed: the ranks are out of step

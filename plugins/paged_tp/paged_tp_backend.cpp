@@ -42,7 +42,7 @@ class PagedTpBackend final : public sdk::Backend {
                     "(backend.devices[local rank]), instead of threads of one process (false)"),
         sdk::option("stages", COMPASS_OPT_INT,
                     "pipeline stages of tp ranks each, on devices s x tp.. (default 1; more "
-                    "than one is planned, not yet run)"),
+                    "than one runs with processes = true)"),
         sdk::option("block_size", COMPASS_OPT_INT, "tokens per KV block, a power of two (16)"),
         sdk::option("memory_utilization", COMPASS_OPT_FLOAT,
                     "share of each device's memory for weights, activations and KV blocks (0.9)"),
@@ -88,14 +88,10 @@ class PagedTpBackend final : public sdk::Backend {
       simulated_ = simulated_ || (d.flags & COMPASS_DEVICE_SIMULATED) != 0;
     }
     if (o.value("processes", false)) {
-      if (options_.stages > 1) {
-        throw sdk::Error(COMPASS_INVALID_ARGUMENT,
-                         "paged_tp: processes = true runs the tp ranks as processes; stages = " +
-                             std::to_string(options_.stages) +
-                             " can be planned, not run: set stages = 1 (docs/scale-out.md)");
-      }
-      ranks_ = backend_support::ProcessRanksOf(config, std::max<int64_t>(1, options_.tp),
-                                               "paged_tp", "processes = true");
+      // One copy: `stages` stages of `tp` ranks, each rank a process.
+      ranks_ = backend_support::ProcessRanksOf(
+          config, std::max<int64_t>(1, options_.tp) * std::max<int64_t>(1, options_.stages),
+          "paged_tp", "processes = true");
       devices_ = ranks_->PlanDevices<DeviceInfo>();
     }
     max_length_ = static_cast<int64_t>(config.max_length);
@@ -144,11 +140,12 @@ class PagedTpBackend final : public sdk::Backend {
     if (simulated_) {
       throw sdk::Error(COMPASS_INVALID_ARGUMENT, "simulated devices can be planned, not loaded");
     }
-    if (options_.stages > 1) {
+    if (options_.stages > 1 && !ranks_) {
       throw sdk::Error(COMPASS_UNSUPPORTED,
                        "paged_tp: stages = " + std::to_string(options_.stages) +
-                           " can be planned (compass plan), not yet run: a run serves one "
-                           "stage; set stages = 1 (docs/scale-out.md)");
+                           " runs only with processes = true (each rank of each stage a process "
+                           "of a multi-process launch); set processes = true and launch tp x "
+                           "stages processes, or set stages = 1 (docs/scale-out.md)");
     }
     backend_support::ResetDevicePeaks(UsedDevices());
     std::vector<c10::Device> devices;
@@ -173,9 +170,18 @@ class PagedTpBackend final : public sdk::Backend {
     const bool measure = devices.front().is_cuda();
     const int64_t initial_blocks = measure ? ProfileBlocks(plan_) : plan_.num_blocks;
     if (ranks_) {
+      auto copy = ranks_->Connect(devices.front(), host_, "rank");
+      std::unique_ptr<model::ProcessCommunicator> stage_ranks;
+      if (options_.stages > 1) {
+        const int64_t stage = ranks_->rank / options_.tp;
+        stage_ranks =
+            ranks_
+                ->Subgroup("stage" + std::to_string(stage), ranks_->rank % options_.tp, options_.tp)
+                .Connect(devices.front(), host_, "stage " + std::to_string(stage) + " rank");
+      }
       runner_ = ValueOrThrow(ProcessTensorParallelRunner::Load(
-          weights, ranks_->Connect(devices.front(), host_, "rank"), devices.front(), dtype,
-          initial_blocks, options_.block_size));
+          weights, std::move(copy), std::move(stage_ranks), plan_.stage_layers, devices.front(),
+          dtype, initial_blocks, options_.block_size));
       if (ranks_->rank != 0) {
         // It computes what the driver asks, in serve.
         load_seconds_ =

@@ -21,7 +21,7 @@
 // and, between stages, the hidden states at the boundary
 // (StageBoundaryBytes). Every stage holds the same blocks (a sequence's
 // tokens in every stage), so blocks = the least any rank can hold. Stages
-// are planned, not yet run: load() refuses stages > 1.
+// run with processes = true (ProcessTensorParallelRunner).
 #ifndef COMPASS_PAGED_TP_PLANNER_H_
 #define COMPASS_PAGED_TP_PLANNER_H_
 

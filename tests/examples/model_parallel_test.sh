@@ -6,7 +6,9 @@
 #     rendezvous), on a tiny Llama with Llama-2's tokenizer (the real
 #     model's 9 heads do not split in two), and as four: two copies sharding
 #     the requests;
-#   - paged_tp, tp = 3 as three processes on the real model;
+#   - paged_tp, tp = 2 x stages = 2 as four processes (tiny model);
+#   - paged_tp, tp = 3 as three processes and 2 stages as two processes on
+#     the real model;
 #   - pipeline, 2 stages as two processes (mpirun, file rendezvous), on the
 #     real model.
 # Log-probs agree within 1e-5 (float32), generations are identical.
@@ -17,14 +19,15 @@ source "$SRC/tests/examples/real_model_test.sh"
 source "$SRC/tests/examples/model_parallel_common.sh"
 
 # NAME: BACKEND on MODEL with OPTIONS in one process (ranks or stages on
-# THREAD_DEVICES) into $WORK/NAME_single, and as N processes started by
-# LAUNCHER (torchrun or mpirun) into $WORK/NAME_procs; the results agree
-# within 1e-5.
-single_and_processes() {  # NAME MODEL BACKEND THREAD_DEVICES OPTIONS N LAUNCHER
-  local name=$1 model=$2 backend=$3 devices=$4 options=$5 n=$6 launcher=$7
+# THREAD_DEVICES) into $WORK/NAME_single, and with OPTIONS and
+# PROCESS_OPTIONS as N processes started by LAUNCHER (torchrun or mpirun)
+# into $WORK/NAME_procs; the results agree within 1e-5.
+single_and_processes() {  # NAME MODEL BACKEND THREAD_DEVICES OPTIONS N LAUNCHER [PROCESS_OPTIONS]
+  local name=$1 model=$2 backend=$3 devices=$4 options=$5 n=$6 launcher=$7 more=${8:-}
   write_mp_config "$WORK/${name}_single.toml" "$model" "$backend" "$devices" "$options"
   write_mp_config "$WORK/${name}_procs.toml" "$model" "$backend" '"cpu"' "$options
-processes = true"
+processes = true
+$more"
   "$COMPASS" --backend "$backend" --config "$WORK/${name}_single.toml" \
     --output "$WORK/${name}_single" -q >"$WORK/${name}_single.out" 2>&1 ||
     fail "$name in one process failed: $(tail -20 "$WORK/${name}_single.out")"
@@ -55,8 +58,15 @@ grep -qE "merged [0-9]+ answers from 2 shard store" "$WORK/tp2_copies.0.out" ||
   fail "rank 0 did not merge the two copies' stores: $(tail -20 "$WORK/tp2_copies.0.out")"
 compare_with_reference "$WORK/tp2_single" "$WORK/tp2_copies" 1e-5 || fail "two copies of tp = 2 differ"
 
-# paged_tp, tp = 3 on the real model.
+# paged_tp, tp = 2 x stages = 2: tensor parallel within a stage, the stages
+# handing hidden states on (against tp = 2 alone: the same arithmetic).
+single_and_processes tp2x2 "$WORK/tiny" paged_tp '"cpu:0", "cpu:1"' "tp = 2" 4 torchrun "stages = 2"
+grep -q "stage 1 rank 1 of model copy 0" "$WORK/tp2x2_procs.3.out" ||
+  fail "rank 3 was not stage 1's rank 1: $(grep -m3 meeting "$WORK/tp2x2_procs.3.out")"
+
+# paged_tp, tp = 3 on the real model, and 2 stages of one rank.
 single_and_processes tp3 "$GGUF" paged_tp '"cpu:0", "cpu:1", "cpu:2"' "tp = 3" 3 torchrun
+single_and_processes stages2 "$GGUF" paged_tp '"cpu"' "tp = 1" 2 torchrun "stages = 2"
 
 # pipeline, 2 stages on the real model, under mpirun.
 single_and_processes pp "$GGUF" pipeline '"cpu:0", "cpu:1"' "stages = 2" 2 mpirun

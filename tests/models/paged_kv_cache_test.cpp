@@ -509,5 +509,28 @@ TEST(PagedKvPoolTest, SizesAndBytesPerBlock) {
   EXPECT_THROW(PagedKvPool(1, 0, 4, 1, 8, at::TensorOptions()), c10::Error);
 }
 
+// A pipeline stage's pool holds its own layers only, numbered as the model
+// numbers them: a step attends through layers 3 and 4, not 0 or 5.
+TEST(PagedKvPoolTest, AStagesPoolHoldsItsLayersByTheirNumbers) {
+  PagedKvPool pool(2, 4, 4, 1, 8, at::TensorOptions(), /*first_layer=*/3);
+  EXPECT_EQ(pool.first_layer(), 3);
+  EXPECT_EQ(pool.num_layers(), 2);
+  EXPECT_EQ(pool.bytes(), 4 * PagedKvPool::BytesPerBlock(2, 4, 1, 8, at::kFloat));
+  EXPECT_EQ(pool.keys(4).sizes(), (std::vector<int64_t>{16, 1, 8}));
+  EXPECT_THROW(pool.keys(2), std::out_of_range);
+  PagedKvCache cache(&pool, {{1}}, {0});
+  auto batch = cache.BeginStep(at::ones({1, 2}, at::kBool), Positions({{0, 1}}));
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  const at::Tensor q = at::randn({1, 2, 2, 8}), k = at::randn({1, 1, 2, 8}),
+                   v = at::randn({1, 1, 2, 8});
+  for (int64_t layer : {3, 4}) {
+    EXPECT_TRUE(cache.Attend(layer, q, k, v, *batch, 0).isfinite().all().item<bool>());
+    EXPECT_TRUE(at::equal(pool.keys(layer).narrow(0, 4, 2).squeeze(1), k[0][0]));
+  }
+  EXPECT_THROW(cache.Attend(0, q, k, v, *batch, 0), c10::Error);
+  EXPECT_THROW(cache.Attend(5, q, k, v, *batch, 0), c10::Error);
+  EXPECT_THROW(PagedKvPool(1, 4, 4, 1, 8, at::TensorOptions(), -1), c10::Error);
+}
+
 }  // namespace
 }  // namespace compass::model

@@ -167,7 +167,7 @@ TEST(PagedTp, RefusesBadOptionsBeforeLoading) {
       {R"({"tp": 2, "processes": true})",
        "runs one model copy as 2 processes, but this launch has 3 processes", 3},
       {R"({"tp": 2, "processes": true, "stages": 2})",
-       "processes = true runs the tp ranks as processes; stages = 2 can be planned, not run", 4},
+       "runs one model copy as 4 processes, but this launch has 6 processes", 6},
   };
   for (const auto& c : cases) {
     Status error;
@@ -177,6 +177,16 @@ TEST(PagedTp, RefusesBadOptionsBeforeLoading) {
     EXPECT_EQ(b, nullptr) << c.options;
     EXPECT_NE(error.message().find(c.fragment), std::string::npos)
         << c.options << ": " << error.message();
+  }
+  // Stages in one process: planned, refused at load saying how to run them.
+  {
+    Status error;
+    auto b = MakeBackend({"paged_tp", {"cpu:0", "cpu:1"}, R"({"stages": 2})"}, Goldens()[0].dir, 1,
+                         256, &error);
+    EXPECT_EQ(b, nullptr);
+    EXPECT_EQ(error.code(), COMPASS_UNSUPPORTED) << error.ToString();
+    EXPECT_NE(error.message().find("stages = 2 runs only with processes = true"), std::string::npos)
+        << error.message();
   }
   // Too few blocks for one sequence of the context window: no load.
   Status error;
